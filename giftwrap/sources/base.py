@@ -1,0 +1,152 @@
+"""What a source checkout is, what pins are, and the resolver driver API.
+
+A *resolver* turns a project's checkout into :class:`Pins`: the exact
+versions of its dependencies that upstream tested.  Pins are constraints:
+giftwrap installs the project's runtime closure under them.  Resolvers are
+stevedore drivers in the ``giftwrap.resolvers`` namespace; see
+``giftwrap.sources.requirements_file`` for the smallest one.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime
+import types
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Mapping
+
+from packaging.utils import canonicalize_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from giftwrap.drivers import Option
+    from giftwrap.interpreter import Interpreter
+    from giftwrap.manifest import Project
+    from giftwrap.process import Runner
+    from giftwrap.sources.http import HttpClient
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkout:
+    """A project's source, checked out at the commit giftwrap builds.
+
+    :ivar path: the work tree.
+    :ivar commit: the full commit id.
+    :ivar commit_date: the committer date, timezone-aware.
+    :ivar source_version: the version the project's own metadata gives
+        (pbr's from git tags, else setup.cfg/pyproject), or ``None``.
+    """
+
+    path: Path
+    url: str
+    ref: str
+    commit: str
+    commit_date: datetime.datetime
+    source_version: str | None = None
+
+    @property
+    def commit_short(self) -> str:
+        return self.commit[:7]
+
+    def template_values(self) -> dict[str, str]:
+        """The names templates see as ``project.<name>`` once cloned."""
+        return {
+            'commit': self.commit,
+            'commit_short': self.commit_short,
+            'commit_date': self.commit_date.strftime('%Y%m%d%H%M%S'),
+            'source_version': self.source_version or '',
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Pin:
+    """One exact version: ``name==version``, with where it came from."""
+
+    name: str
+    version: str
+
+    @property
+    def key(self) -> str:
+        """The canonical distribution name (``oslo-config``)."""
+        return canonicalize_name(self.name)
+
+    def __str__(self) -> str:
+        return f'{self.name}=={self.version}'
+
+
+@dataclasses.dataclass(frozen=True)
+class Pins:
+    """What a resolver returns.
+
+    :ivar pins: canonical name -> :class:`Pin`.
+    :ivar requirements: extra requirement lines (ranges) the installer must
+        resolve itself at build time; their results are flagged as unpinned.
+    :ivar provenance: where the pins came from (URL, commit, Gerrit change,
+        Zuul build...), recorded in the summary and the lock file.
+    """
+
+    pins: Mapping[str, Pin]
+    provenance: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType({}))
+    requirements: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, pins, provenance=None, requirements=()) -> 'Pins':
+        """Build from an iterable of :class:`Pin` (later ones win)."""
+        table = {p.key: p for p in pins}
+        return cls(types.MappingProxyType(table),
+                   types.MappingProxyType(dict(provenance or {})),
+                   tuple(requirements))
+
+    def without(self, *names: str) -> 'Pins':
+        """These pins minus ``names`` (compared canonically)."""
+        drop = {canonicalize_name(n) for n in names}
+        return Pins.of((p for k, p in self.pins.items() if k not in drop),
+                       self.provenance, self.requirements)
+
+    def constraints_text(self) -> str:
+        """The pins as a pip constraints file."""
+        return ''.join(f'{p}\n' for _, p in sorted(self.pins.items()))
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolveContext:
+    """Everything a resolver may use; it touches nothing else.
+
+    :ivar options: this resolver's validated ``resolver_options``.
+    :ivar cache_dir: a directory of its own for cached answers.
+    :ivar offline: use only caches; fail clearly when something is missing.
+    """
+
+    project: 'Project'
+    checkout: Checkout
+    interpreter: 'Interpreter'
+    options: Mapping[str, object]
+    work_dir: Path
+    cache_dir: Path
+    runner: 'Runner'
+    http: 'HttpClient'
+    offline: bool = False
+
+
+class Resolver(abc.ABC):
+    """Base class of dependency resolvers (``giftwrap.resolvers``).
+
+    The first line of a subclass's docstring is its summary in
+    ``giftwrap list-resolvers``.
+    """
+
+    #: The options this resolver accepts, validated before any work.
+    options: ClassVar[Mapping[str, 'Option']] = {}
+
+    def __init__(self, context: ResolveContext):
+        self.context = context
+
+    @abc.abstractmethod
+    def resolve(self) -> Pins:
+        """Return the pins for ``self.context.checkout``.
+
+        :returns: the pins, with provenance.
+        :raises giftwrap.errors.ResolveError: the pins cannot be found; the
+            message says why and what to set.
+        """
