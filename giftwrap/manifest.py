@@ -2,16 +2,27 @@
 
 All validation happens here, before any work: unknown keys, wrong types,
 bad names, undefined template names and template cycles are reported with
-the manifest's file and line.
+the manifest's file and line.  :func:`load` checks everything it can without
+the source; :meth:`Manifest.render` gives a project's final values once its
+commit is known (templates may use ``project.commit``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
+import shutil
+import types
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
-from giftwrap import versions
+from giftwrap import errors, templating, versions, yamlfile
+from giftwrap.schema import FIELDS, REJECTED, Field
+
+_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
+_BARE = {'name': ('project', 'name'), 'version': ('project', 'version'),
+         'gitref': ('project', 'gitref')}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,3 +52,329 @@ class Project:
     force_overwrite: bool = False
     output_dir: Path = Path('output')
     where: str = ''
+    #: keys whose value needs the clone (``project.commit``...): shown
+    #: unresolved by ``--dry-run``.
+    source_dependent: frozenset[str] = frozenset()
+
+    def where_key(self, key: str) -> str:
+        """``file:line`` of ``key`` in this project (or the settings)."""
+        return self._locations.get(key, self.where)
+
+    _locations: Mapping[str, str] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    """A project's raw (unrendered) values and where each came from."""
+
+    name: str
+    raw: Mapping[str, Any]
+    where: str
+    locations: Mapping[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """A loaded, validated manifest.
+
+    :ivar path: the manifest file.
+    :ivar settings: the raw ``settings`` mapping (after command-line
+        overrides).
+    """
+
+    path: Path
+    settings: Mapping[str, Any]
+    specs: tuple[_Spec, ...]
+    settings_locations: Mapping[str, str]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.specs)
+
+    def render(self, name: str, source: Mapping[str, str] | None = None,
+               *, display: bool = False) -> Project:
+        """The project ``name`` with every template rendered.
+
+        :param source: :meth:`giftwrap.sources.base.Checkout.template_values`
+            of its clone; without it, stand-ins are used (checked like real
+            values, or shown as ``<commit>`` with ``display``).
+        :raises giftwrap.errors.ManifestError: a template or value is wrong.
+        """
+        spec = next(s for s in self.specs if s.name == name)
+        if source is None:
+            source = (templating.DISPLAY_SOURCE if display
+                      else templating.SAMPLE_SOURCE)
+        return _render(self, spec, source, check_version=not display)
+
+
+def load(path: Path | str, *, version: str | None = None,
+         output_dir: str | None = None) -> Manifest:
+    """Load and validate the manifest at ``path``.
+
+    :param version: ``-v`` from the command line; replaces ``settings.version``.
+    :param output_dir: ``-o`` from the command line; replaces ``output_dir``.
+    :raises giftwrap.errors.ManifestError: naming file:line and how to fix it.
+    """
+    path = Path(path).resolve()
+    data = yamlfile.load(path)
+    if not isinstance(data, dict):
+        raise errors.ManifestError(
+            'the manifest must be a mapping with "settings" and "projects"',
+            where=f'{path}:1', hint='see the manifest reference in README.rst')
+    _check_keys(data, ('settings', 'projects'), path, 'the manifest')
+    settings = data.get('settings') or yamlfile.LocatedDict()
+    _expect(settings, dict, 'settings', path, data.lines.get('settings', 1))
+    settings_loc = _check_section(settings, path, 'settings')
+    settings = dict(settings)
+    if version is not None:
+        settings['version'] = version
+        settings_loc['version'] = 'the command line (-v)'
+    if output_dir is not None:
+        settings['output_dir'] = str(Path(output_dir).resolve())
+        settings_loc['output_dir'] = 'the command line (-o)'
+    projects = data.get('projects')
+    if not projects:
+        raise errors.ManifestError(
+            'the manifest lists no projects', where=f'{path}:{data.line}',
+            hint='add a "projects:" list with at least one "- name: ..."')
+    _expect(projects, list, 'projects', path, data.lines.get('projects', 1))
+    specs = _specs(projects, settings, settings_loc, path)
+    manifest = Manifest(path, types.MappingProxyType(settings), specs,
+                        types.MappingProxyType(settings_loc))
+    for spec in specs:  # every template and value, checked before any work
+        manifest.render(spec.name)
+    return manifest
+
+
+def _specs(projects, settings, settings_loc, path) -> tuple[_Spec, ...]:
+    specs, seen = [], {}
+    for index, entry in enumerate(projects):
+        line = projects.lines[index]
+        _expect(entry, dict, f'projects[{index}]', path, line)
+        locations = dict(settings_loc)
+        locations.update(_check_section(entry, path, 'project'))
+        name = entry.get('name')
+        if not isinstance(name, str) or not name:
+            raise errors.ManifestError(
+                'a project has no name', where=f'{path}:{entry.line}',
+                hint='every project needs "name:", e.g. "- name: nova"')
+        where = f'{path}:{entry.lines["name"]}'
+        if not _NAME.match(name) or '..' in name:
+            raise errors.ManifestError(
+                f'project name {name!r} is not a plain name', where=where,
+                hint='use letters, digits and . _ + - only (no "/", "..", '
+                     'spaces); it names directories and packages')
+        if name in seen:
+            raise errors.ManifestError(
+                f'project {name!r} is listed twice (first at line {seen[name]})',
+                where=where, hint='remove or rename one of them')
+        seen[name] = entry.lines['name']
+        specs.append(_Spec(name, _merge(settings, entry), where, locations))
+    return tuple(specs)
+
+
+def _check_section(section, path, scope) -> dict[str, str]:
+    """Check keys and value types of ``settings`` or one project."""
+    allowed = [k for k, f in FIELDS.items() if scope in f.scopes]
+    locations = {}
+    for key, value in section.items():
+        where = f'{path}:{section.lines.get(key, section.line)}'
+        if key in REJECTED:
+            raise errors.ManifestError(
+                f'{key!r} is no longer supported', where=where,
+                hint=REJECTED[key])
+        if key not in allowed:
+            _unknown_key(key, allowed, where, scope)
+        FIELDS[key].check(key, value, where)
+        locations[key] = where
+    return locations
+
+
+def _unknown_key(key, allowed, where, scope):
+    close = difflib.get_close_matches(str(key), allowed, n=1)
+    other = 'project' if scope == 'settings' else 'settings'
+    if close:
+        hint = f'did you mean {close[0]!r}?'
+    elif key in FIELDS:
+        hint = f'{key!r} belongs in the {other} section'
+    else:
+        hint = f'{scope} keys are: ' + ', '.join(sorted(allowed))
+    raise errors.ManifestError(f'unknown {scope} key {key!r}', where=where,
+                               hint=hint)
+
+
+def _check_keys(mapping, allowed, path, what):
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            raise errors.ManifestError(
+                f'unknown key {key!r} in {what}',
+                where=f'{path}:{mapping.lines.get(key, 1)}',
+                hint=f'did you mean {close[0]!r}?' if close else
+                f'allowed: {", ".join(allowed)}')
+
+
+def _expect(value, kind, what, path, line):
+    if not isinstance(value, kind):
+        raise errors.ManifestError(
+            f'{what} must be a {"mapping" if kind is dict else "list"}, not '
+            f'{type(value).__name__}', where=f'{path}:{line}',
+            hint='see the manifest reference in README.rst')
+
+
+def _merge(settings: Mapping[str, Any], project: Mapping[str, Any]) -> dict:
+    """A project's effective raw values: its own over the settings'."""
+    merged = {}
+    for key, field in FIELDS.items():
+        if 'project' not in field.scopes:
+            continue
+        if key in project and key in settings:
+            merged[key] = field.merge(settings[key], project[key])
+        elif key in project:
+            merged[key] = project[key]
+        elif key in settings:
+            merged[key] = settings[key]
+    return merged
+
+
+def _render(manifest: Manifest, spec: _Spec, source, check_version: bool
+            ) -> Project:
+    raw = {'settings': _settings_values(manifest.settings),
+           'project': _project_values(spec.raw, manifest)}
+
+    def where(scope, key):
+        loc = manifest.settings_locations if scope == 'settings' else spec.locations
+        return loc.get(key) or spec.where
+
+    renderer = templating.Renderer(raw, source, where, _BARE)
+    values = {k: renderer.value('project', k) for k in raw['project']}
+    return _project(manifest, spec, values, where, renderer, check_version)
+
+
+def _settings_values(settings) -> dict[str, Any]:
+    values = {k: f.default for k, f in FIELDS.items() if 'settings' in f.scopes
+              and f.default is not None}
+    values.update(settings)
+    return values
+
+
+def _project_values(raw, manifest) -> dict[str, Any]:
+    values = {k: f.default for k, f in FIELDS.items() if 'project' in f.scopes
+              and f.default is not None}
+    values.update(raw)
+    if raw.get('stackforge') and 'giturl' not in raw:
+        values['giturl'] = 'https://opendev.org/x/{{ project.name }}'
+    values['package_name'] = raw.get('package_name', manifest.settings.get(
+        'package_name_format', FIELDS['package_name_format'].default))
+    return values
+
+
+def _project(manifest, spec, v, where, renderer, check_version) -> Project:
+    def loc(key):
+        return where('project', key)
+
+    if not v.get('version'):
+        raise errors.ManifestError(
+            f'project {spec.name!r} has no version', where=spec.where,
+            hint='set "version:" in settings (or the project), or pass -v')
+    install_path = _install_path(v['install_path'], loc('install_path'))
+    package_version = (versions.parse(v['version'], v['iteration'],
+                                      where=loc('version'))
+                       if check_version else _display_version(v))
+    _check_package_name(v['package_name'], loc('package_name'))
+    builders, resolver, resolver_options = _drivers(v)
+    return Project(
+        name=spec.name, package_name=v['package_name'], version=v['version'],
+        package_version=package_version, install_path=install_path,
+        giturl=_giturl(v['giturl'], manifest.path), gitref=v['gitref'],
+        gitdepth=v.get('gitdepth'), python=v['python'], resolver=resolver,
+        builders=builders,
+        resolver_options=_freeze(resolver_options),
+        builder_options=_freeze(v.get('builder_options', {})),
+        system_dependencies=tuple(v.get('system_dependencies', ())),
+        pip_dependencies=tuple(v.get('pip_dependencies', ())),
+        postinstall_dependencies=tuple(v.get('postinstall_dependencies', ())),
+        include_config=bool(v.get('include_config')),
+        force_overwrite=bool(v.get('force_overwrite')),
+        output_dir=_output_dir(manifest), where=spec.where,
+        source_dependent=frozenset(k for s, k in renderer.source_dependent
+                                   if s == 'project'),
+        _locations=types.MappingProxyType(dict(spec.locations)))
+
+
+def _display_version(v) -> versions.PackageVersion:
+    version = str(v['version'])
+    upstream, _, release = version.rpartition('-') if '-' in version else (
+        version, '', str(v['iteration']))
+    return versions.PackageVersion(upstream, release)
+
+
+def _install_path(value: str, where: str) -> PurePosixPath:
+    value = re.sub('/+', '/', str(value))
+    path = PurePosixPath(value)
+    if not path.is_absolute() or '..' in path.parts or path == PurePosixPath('/'):
+        raise errors.ManifestError(
+            f'install_path {value!r} must be an absolute path below /',
+            where=where, hint='e.g. /opt/openstack/2025.1/nova; by default it '
+            'is {{ settings.base_path }}/{{ project.name }}')
+    return path
+
+
+def _check_package_name(name: str, where: str) -> None:
+    if not re.match(r'^[a-z0-9][a-z0-9.+-]+$', name):
+        raise errors.ManifestError(
+            f'package name {name!r} is not valid for deb and rpm', where=where,
+            hint='use lower-case letters, digits and . + - (at least two '
+                 'characters, starting with a letter or digit)')
+
+
+def _drivers(v) -> tuple[tuple[str, ...], str, dict]:
+    """Builders and resolver, with the 2014 keys as aliases."""
+    builders = v.get('builders') or build_type_builders(v['build_type'])
+    options = {k: dict(o) for k, o in v.get('resolver_options', {}).items()}
+    resolver = v.get('resolver')
+    if resolver is None and v.get('gerrit_dependencies') is True:
+        resolver = 'gerrit-logs'
+    if v.get('constraints'):
+        uc = options.setdefault('upper-constraints', {})
+        uc.setdefault('urls', list(v['constraints']))
+        resolver = resolver or 'upper-constraints'
+    return tuple(builders), resolver or 'upper-constraints', options
+
+
+def build_type_builders(build_type: str) -> list[str]:
+    """The builders a 2014 ``build_type`` (or ``-t``) word stands for.
+
+    ``package`` is the host's native package format; ``docker`` the docker
+    builder.  Any other word is a builder name.
+    """
+    if build_type == 'package':
+        return ['nfpm-rpm' if _rpm_host() else 'nfpm-deb']
+    return [build_type]
+
+
+def _rpm_host() -> bool:
+    return shutil.which('dpkg') is None and shutil.which('rpm') is not None
+
+
+def _giturl(url: str, manifest_path: Path) -> str:
+    if re.match(r'^[A-Za-z][A-Za-z0-9+.-]*://', url) or re.match(
+            r'^[^/]+@[^/]+:', url):
+        return url
+    return str((manifest_path.parent / url).resolve())
+
+
+def _output_dir(manifest: Manifest) -> Path:
+    value = manifest.settings.get('output_dir')
+    if value is None:
+        return Path.cwd() / 'output'
+    return (manifest.path.parent / str(value)).resolve()
+
+
+def _freeze(options: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+    return types.MappingProxyType(
+        {k: types.MappingProxyType(dict(o or {})) for k, o in options.items()})
+
+
+__all__ = ['Field', 'Manifest', 'Project', 'load', 'build_type_builders']

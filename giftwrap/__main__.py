@@ -1,0 +1,5 @@
+import sys
+
+from giftwrap.shell import main
+
+sys.exit(main())

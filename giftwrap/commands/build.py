@@ -1,0 +1,121 @@
+"""``giftwrap build``: build the manifest's projects (or show the plan)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from cliff import lister
+
+from giftwrap import build, plan
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
+    return Path(base) / 'giftwrap'
+
+
+def _words(value: str | None) -> list[str]:
+    return [w.strip() for w in (value or '').split(',') if w.strip()]
+
+
+class Build(lister.Lister):
+    """Build packages of the manifest's projects; prints a summary table."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('-m', '--manifest', required=True,
+                            help='the manifest file')
+        parser.add_argument('-v', '--version',
+                            help='the release version (replaces settings.version)')
+        parser.add_argument('-t', '--type', metavar='BUILDER[,...]',
+                            help='builders to use instead of the manifest\'s '
+                                 '("package" and "docker" as in 2014)')
+        parser.add_argument('-p', '--projects', metavar='NAME[,...]',
+                            help='build only these projects')
+        parser.add_argument('-s', '--synchronous', action='store_true',
+                            help='build one project at a time')
+        parser.add_argument('-j', '--jobs', type=int, default=os.cpu_count(),
+                            help='projects built at once (default: cores)')
+        parser.add_argument('-o', '--output-dir',
+                            help='where artifacts go (default: the manifest\'s '
+                                 'output_dir, else ./output)')
+        parser.add_argument('--cache-dir', default=str(default_cache_dir()),
+                            help='caches and logs (default: %(default)s)')
+        parser.add_argument('--work-dir',
+                            help='scratch space (default: inside the cache dir, '
+                                 'removed afterwards)')
+        parser.add_argument('--keep-work', action='store_true',
+                            help='keep the work directory for inspection')
+        parser.add_argument('--offline', action='store_true',
+                            help='use only cached answers from the network')
+        parser.add_argument('--dry-run', action='store_true',
+                            help='show what would be built, without cloning')
+        return parser
+
+    def take_action(self, parsed_args):
+        self.exit_status = 0
+        the_plan = plan.make(
+            parsed_args.manifest, version=parsed_args.version,
+            types=_words(parsed_args.type),
+            projects=_words(parsed_args.projects),
+            output_dir=parsed_args.output_dir)
+        if parsed_args.dry_run:
+            return self._dry_run(the_plan)
+        outcomes = self._build(the_plan, parsed_args)
+        failed = [o for o in outcomes if o.status == build.FAILED]
+        if failed:
+            self.exit_status = failed[0].error.exit_code if failed[0].error else 1
+        return (('Project', 'Builder', 'Status', 'Artifact', 'Message'),
+                [(o.project, o.builder, o.status, o.artifact, o.message)
+                 for o in outcomes])
+
+    def run(self, parsed_args):
+        result = super().run(parsed_args)
+        return self.exit_status or result
+
+    def _build(self, the_plan, args):
+        cache_dir = Path(args.cache_dir).resolve()
+        run_id = time.strftime('%Y%m%d-%H%M%S') + f'-{os.getpid()}'
+        work_dir = Path(args.work_dir or cache_dir / 'work' / run_id).resolve()
+        jobs = 1 if args.synchronous or not the_plan.manifest.settings.get(
+            'parallel_build', True) else max(1, args.jobs or 1)
+        options = build.Options(work_dir=work_dir, cache_dir=cache_dir,
+                                log_dir=cache_dir / 'logs' / run_id,
+                                jobs=jobs, offline=args.offline)
+        try:
+            return build.run(the_plan, options, self._progress())
+        finally:
+            if not args.keep_work:
+                shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _progress(self):
+        lock = threading.Lock()
+        quiet = self.app_args.verbose_level == 0
+
+        def show(project: str, stage: str) -> None:
+            if quiet:
+                return
+            with lock:
+                self.app.stderr.write(f'[{project}] {stage}\n')
+                self.app.stderr.flush()
+        return show
+
+    def _dry_run(self, the_plan):
+        columns = ('Project', 'Package', 'Deb version', 'Rpm version',
+                   'Rpm release', 'Install path', 'Git URL', 'Git ref',
+                   'Resolver', 'Builders')
+        rows = []
+        for pp in the_plan.projects:
+            p = dataclasses.replace(
+                the_plan.manifest.render(pp.project.name, display=True),
+                builders=pp.project.builders)
+            rows.append((p.name, p.package_name, p.package_version.deb,
+                         p.package_version.upstream, p.package_version.release,
+                         str(p.install_path), p.giturl, p.gitref, p.resolver,
+                         ', '.join(p.builders)))
+        return columns, rows

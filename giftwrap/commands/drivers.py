@@ -1,0 +1,26 @@
+"""``giftwrap list-builders`` and ``giftwrap list-resolvers``."""
+
+from cliff import lister
+
+from giftwrap import drivers
+
+
+class _ListDrivers(lister.Lister):
+    namespace = ''
+
+    def take_action(self, parsed_args):
+        rows = [(d.name, d.summary, d.distribution)
+                for d in drivers.describe(self.namespace)]
+        return ('Name', 'Summary', 'Distribution'), rows
+
+
+class ListBuilders(_ListDrivers):
+    """List the installed builders (artifact formats)."""
+
+    namespace = drivers.BUILDERS
+
+
+class ListResolvers(_ListDrivers):
+    """List the installed dependency resolvers."""
+
+    namespace = drivers.RESOLVERS

@@ -1,0 +1,22 @@
+"""``giftwrap validate``: check a manifest and its drivers without building."""
+
+from cliff import command
+
+from giftwrap import plan
+
+
+class Validate(command.Command):
+    """Check a manifest, its templates and its drivers' options."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('-m', '--manifest', required=True,
+                            help='the manifest file')
+        return parser
+
+    def take_action(self, parsed_args):
+        build_plan = plan.make(parsed_args.manifest)
+        self.app.stdout.write(
+            f'{parsed_args.manifest}: {len(build_plan.projects)} project(s), '
+            'manifest and drivers are valid\n')
+        return 0

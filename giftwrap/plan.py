@@ -1,0 +1,141 @@
+"""From a manifest and command-line choices to a checked build plan.
+
+Everything that can be wrong without cloning is found here, before any
+work and before anything is written: the manifest, its templates, unknown
+drivers, driver options, missing tools and unusable interpreters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from giftwrap import drivers, errors, interpreter, manifest
+from giftwrap.process import Runner
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """A driver picked for a project, with its validated options."""
+
+    name: str
+    driver: type
+    options: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectPlan:
+    """What will be done for one project."""
+
+    project: manifest.Project
+    resolver: Choice
+    builders: tuple[Choice, ...]
+    interpreter: interpreter.Interpreter
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    manifest: manifest.Manifest
+    projects: tuple[ProjectPlan, ...]
+    builder_override: tuple[str, ...] = ()
+
+
+def make(manifest_path: str | Path, *, version: str | None = None,
+         types: Sequence[str] = (), projects: Sequence[str] = (),
+         output_dir: str | None = None, runner: Runner | None = None) -> Plan:
+    """Load the manifest and check every choice it and the command line make.
+
+    :param types: ``-t`` words: builder names or 2014 build types.
+    :param projects: ``-p`` names; empty means every project.
+    :raises giftwrap.errors.GiftwrapError: the first problem found.
+    """
+    runner = runner or Runner()
+    loaded = manifest.load(manifest_path, version=version,
+                           output_dir=output_dir)
+    override = tuple(b for t in types for b in manifest.build_type_builders(t))
+    names = _selected(loaded, projects)
+    interpreters: dict[str, interpreter.Interpreter] = {}
+    plans = []
+    for name in names:
+        project = loaded.render(name)
+        if override:
+            project = dataclasses.replace(project, builders=override)
+        plans.append(_plan_project(project, interpreters, runner,
+                                   from_cli=bool(override)))
+    return Plan(loaded, tuple(plans), override)
+
+
+def _selected(loaded: manifest.Manifest, wanted: Sequence[str]) -> list[str]:
+    for name in wanted:
+        if name not in loaded.names:
+            close = difflib.get_close_matches(name, loaded.names, n=1)
+            raise errors.ManifestError(
+                f'no project {name!r} in the manifest', where='-p/--projects',
+                hint=(f'did you mean {close[0]!r}? ' if close else '') +
+                'projects: ' + ', '.join(loaded.names))
+    return [n for n in loaded.names if not wanted or n in wanted]
+
+
+def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
+    resolver = _choose(drivers.RESOLVERS, project.resolver,
+                       project.resolver_options, project,
+                       project.where_key('resolver'))
+    where = '-t/--type' if from_cli else project.where_key('builders')
+    builders = tuple(_choose(drivers.BUILDERS, name, project.builder_options,
+                             project, where)
+                     for name in dict.fromkeys(project.builders))
+    if not builders:
+        raise errors.ManifestError(
+            f'project {project.name!r} has no builders', where=where,
+            hint='set "builders:" (see giftwrap list-builders)')
+    _check_option_names(project, drivers.BUILDERS, project.builder_options,
+                        'builder_options')
+    _check_option_names(project, drivers.RESOLVERS, project.resolver_options,
+                        'resolver_options')
+    for choice in builders:
+        try:
+            choice.driver.check_tools(choice.options)
+        except errors.GiftwrapError as exc:
+            raise exc.located(f'builder {choice.name} (project {project.name})')
+    python = interpreters.get(project.python)
+    if python is None:
+        python = interpreter.resolve(project.python, runner,
+                                     where=project.where_key('python'))
+        interpreters[project.python] = python
+    _check_interpreter(project, python, builders)
+    return ProjectPlan(project, resolver, builders, python)
+
+
+def _choose(namespace, name, all_options, project, where) -> Choice:
+    driver = drivers.load(namespace, name, where=where)
+    options = drivers.validate_options(
+        driver.options, all_options.get(name, {}), driver_name=name,
+        where=project.where_key('builder_options' if namespace ==
+                                drivers.BUILDERS else 'resolver_options'))
+    return Choice(name, driver, options)
+
+
+def _check_option_names(project, namespace, options, key):
+    known = drivers.available(namespace)
+    for name in options:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            raise errors.DriverError(
+                f'{key} names {name!r}, which is not an installed driver',
+                where=project.where_key(key),
+                hint=(f'did you mean {close[0]!r}? ' if close else '') +
+                'installed: ' + ', '.join(known))
+
+
+def _check_interpreter(project, python, builders) -> None:
+    needs_system = [c.name for c in builders if c.driver.needs_system_python]
+    if needs_system and python.owner is None:
+        raise errors.BuildError(
+            f'the interpreter {python.path} belongs to no system package, so '
+            f'a package built with it could not depend on it '
+            f'(builders: {", ".join(needs_system)})',
+            where=project.where_key('python'),
+            hint='use a distribution interpreter, e.g. python: /usr/bin/python3 '
+                 '(apt-get install python3)')

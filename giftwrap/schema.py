@@ -1,0 +1,142 @@
+"""Every manifest key: where it may appear, its type, default and merging.
+
+A new manifest key is one line here (and its use where it matters).  Keys in
+both scopes are defaults in ``settings`` that a project may override:
+mappings deep-merge, the ``*_dependencies`` lists add up, anything else in
+the project replaces the settings' value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from giftwrap import errors
+
+SETTINGS = frozenset({'settings'})
+PROJECT = frozenset({'project'})
+BOTH = SETTINGS | PROJECT
+
+_TYPE_NAMES = {str: 'a string', bool: 'true or false', int: 'a whole number',
+               list: 'a list', dict: 'a mapping'}
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One manifest key.
+
+    :ivar type: the YAML type of the value.
+    :ivar items: the type of list items or mapping values, if checked.
+    :ivar merge_rule: ``replace``, ``extend`` (lists add up) or ``deep``
+        (mappings merge recursively).
+    """
+
+    type: type
+    scopes: frozenset = BOTH
+    default: Any = None
+    items: type | None = None
+    merge_rule: str = 'replace'
+    help: str = ''
+
+    def check(self, key: str, value: Any, where: str) -> None:
+        """Raise ManifestError unless ``value`` has this field's type."""
+        if not _is(value, self.type):
+            hint = self.help or None
+            if self.type is str and isinstance(value, (int, float)):
+                hint = (f'quote it: {key}: "{value}" (YAML reads 2025.10 '
+                        'as the number 2025.1)')
+            raise errors.ManifestError(
+                f'{key!r} must be {_TYPE_NAMES[self.type]}, not '
+                f'{_describe(value)}', where=where, hint=hint)
+        if self.items is None:
+            return
+        values = value if isinstance(value, list) else value.values()
+        for item in values:
+            if not _is(item, self.items):
+                raise errors.ManifestError(
+                    f'every item of {key!r} must be {_TYPE_NAMES[self.items]}, '
+                    f'not {_describe(item)}', where=where,
+                    hint=self.help or None)
+
+    def merge(self, settings_value: Any, project_value: Any) -> Any:
+        """The project's value given the settings' one."""
+        if self.merge_rule == 'extend':
+            return list(settings_value) + [
+                v for v in project_value if v not in settings_value]
+        if self.merge_rule == 'deep':
+            return deep_merge(settings_value, project_value)
+        return project_value
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """``over`` merged into a copy of ``base``, mappings recursively."""
+    result = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def _is(value: Any, kind: type) -> bool:
+    if kind is int and isinstance(value, bool):
+        return False
+    return isinstance(value, kind)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return 'empty'
+    return f'{type(value).__name__} {value!r}'[:80]
+
+
+FIELDS: dict[str, Field] = {
+    # settings only
+    'package_name_format': Field(str, SETTINGS,
+                                 default='openstack-{{ project.name }}'),
+    'build_type': Field(str, BOTH, default='package',
+                        help='package (the host\'s package format) or docker'),
+    'gerrit_dependencies': Field(bool, BOTH),
+    'constraints': Field(list, BOTH, items=str,
+                         help='a list of upper-constraints URLs or paths'),
+    'output_dir': Field(str, SETTINGS),
+    'parallel_build': Field(bool, SETTINGS, default=True),
+    # projects only
+    'name': Field(str, PROJECT),
+    'package_name': Field(str, PROJECT),
+    'stackforge': Field(bool, PROJECT),
+    # either: settings give the default, projects override
+    'version': Field(str, BOTH),
+    'iteration': Field(str, BOTH, default='1'),
+    'base_path': Field(str, BOTH, default='/opt/openstack'),
+    'install_path': Field(
+        str, BOTH, default='{{ project.base_path }}/{{ project.name }}'),
+    'giturl': Field(str, BOTH,
+                    default='https://opendev.org/openstack/{{ project.name }}'),
+    'gitref': Field(str, BOTH, default='master'),
+    'gitdepth': Field(int, BOTH),
+    'python': Field(str, BOTH, default='/usr/bin/python3'),
+    'builders': Field(list, BOTH, items=str,
+                      help='builder names, see giftwrap list-builders'),
+    'resolver': Field(str, BOTH, help='see giftwrap list-resolvers'),
+    'builder_options': Field(dict, BOTH, items=dict, merge_rule='deep',
+                             help='a mapping of builder name to its options'),
+    'resolver_options': Field(dict, BOTH, items=dict, merge_rule='deep',
+                              help='a mapping of resolver name to its options'),
+    'system_dependencies': Field(list, BOTH, items=str, merge_rule='extend'),
+    'pip_dependencies': Field(list, BOTH, items=str, merge_rule='extend'),
+    'postinstall_dependencies': Field(list, BOTH, items=str,
+                                      merge_rule='extend'),
+    'include_config': Field(bool, BOTH, default=False),
+    'force_overwrite': Field(bool, BOTH, default=False),
+}
+
+#: 2014 keys that no longer work, and what to write instead.
+REJECTED = {
+    'venv_command': 'giftwrap builds the virtualenv itself with virtualenv; '
+                    'choose the interpreter with "python: /usr/bin/python3.11"',
+    'install_command': 'giftwrap runs pip itself; add packages with '
+                       'pip_dependencies / postinstall_dependencies and pins '
+                       'with a resolver',
+}

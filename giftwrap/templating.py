@@ -1,0 +1,168 @@
+"""Rendering the manifest's Jinja2 templates, once each, in a sandbox.
+
+Values refer to each other (``install_path`` uses ``settings.base_path``,
+which uses ``version``).  Instead of re-rendering until nothing changes (the
+2014 tool's way), each value is rendered on first use, in dependency order,
+and a reference back to a value still being rendered is a cycle error that
+names the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Callable, Iterator
+
+import jinja2
+from jinja2 import sandbox
+
+from giftwrap import errors
+
+#: Names templates see under ``project.`` once the source is cloned.
+SOURCE_NAMES = ('commit', 'commit_short', 'commit_date', 'source_version')
+
+#: Stand-ins for :data:`SOURCE_NAMES` when validating before a clone: they
+#: look like real values, so a version built from them is checked for format.
+SAMPLE_SOURCE = {'commit': '0' * 40, 'commit_short': '0000000',
+                 'commit_date': '20250101000000', 'source_version': '0.0.1'}
+
+#: Stand-ins shown by ``--dry-run``: visibly not resolved yet.
+DISPLAY_SOURCE = {name: f'<{name}>' for name in SOURCE_NAMES}
+
+_ENV = sandbox.ImmutableSandboxedEnvironment(
+    undefined=jinja2.StrictUndefined, autoescape=False,
+    keep_trailing_newline=False)
+
+
+class _Scope(Mapping):
+    """``settings`` or ``project`` as templates see it: values on demand."""
+
+    def __init__(self, renderer: 'Renderer', scope: str, keys):
+        self._renderer = renderer
+        self._scope = scope
+        self._keys = tuple(keys)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys:
+            raise KeyError(key)
+        return self._renderer.value(self._scope, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f'<{self._scope}>'
+
+
+class Renderer:
+    """Renders one project's values, each on first use.
+
+    :param raw: scope name (``settings``, ``project``) -> key -> raw value.
+    :param source: the values of :data:`SOURCE_NAMES`.
+    :param where: a function giving ``file:line`` of a scope's key.
+    :param bare: names templates may use alone (``version``) -> the
+        ``(scope, key)`` they stand for.
+    """
+
+    def __init__(self, raw: Mapping[str, Mapping[str, Any]],
+                 source: Mapping[str, str],
+                 where: Callable[[str, str], str],
+                 bare: Mapping[str, tuple[str, str]]):
+        self._raw = raw
+        self._source = source
+        self._where = where
+        self._bare = bare
+        self._done: dict[tuple[str, str], Any] = {}
+        self._stack: list[tuple[str, str]] = []
+        #: keys whose value used a source name (directly or through others)
+        self.source_dependent: set[tuple[str, str]] = set()
+
+    def _context(self) -> dict[str, Any]:
+        project_keys = list(self._raw['project']) + list(SOURCE_NAMES)
+        ctx = {'settings': _Scope(self, 'settings', self._raw['settings']),
+               'project': _Scope(self, 'project', project_keys)}
+        for name, (scope, key) in self._bare.items():
+            if key in self._raw[scope]:
+                ctx[name] = _Lazy(self, scope, key)
+        return ctx
+
+    def value(self, scope: str, key: str) -> Any:
+        """The rendered value of ``scope.key``."""
+        if scope == 'project' and key in SOURCE_NAMES:
+            self.source_dependent.update(self._stack)
+            return self._source[key]
+        if (scope, key) in self._done:
+            if (scope, key) in self.source_dependent:
+                self.source_dependent.update(self._stack)
+            return self._done[(scope, key)]
+        if (scope, key) in self._stack:
+            chain = self._stack[self._stack.index((scope, key)):] + [(scope, key)]
+            raise errors.ManifestError(
+                'template cycle: ' + ' -> '.join(f'{s}.{k}' for s, k in chain),
+                where=self._where(*self._stack[-1]),
+                hint='one of these values must not refer back to the others')
+        self._stack.append((scope, key))
+        try:
+            result = self._render(self._raw[scope][key], scope, key)
+        finally:
+            self._stack.pop()
+        self._done[(scope, key)] = result
+        return result
+
+    def _render(self, raw: Any, scope: str, key: str) -> Any:
+        if isinstance(raw, str):
+            return self.render_string(raw, scope, key)
+        if isinstance(raw, list):
+            return [self._render(item, scope, key) for item in raw]
+        if isinstance(raw, dict):
+            return {k: self._render(v, scope, key) for k, v in raw.items()}
+        return raw
+
+    def render_string(self, text: str, scope: str, key: str) -> str:
+        """Render one template string belonging to ``scope.key``."""
+        if '{' not in text:
+            return text
+        try:
+            return _ENV.from_string(text).render(self._context())
+        except jinja2.UndefinedError as exc:
+            names = sorted(self._raw['project']) + list(SOURCE_NAMES)
+            raise errors.ManifestError(
+                f'undefined name in the template of {key!r}: {exc.message}',
+                where=self._where(scope, key),
+                hint='templates can use settings.<key>, project.<key> (' +
+                     ', '.join(names) + ') and name, version, gitref'
+            ) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise errors.ManifestError(
+                f'template syntax error in {key!r}: {exc.message}',
+                where=self._where(scope, key)) from None
+        except jinja2.exceptions.SecurityError as exc:
+            raise errors.ManifestError(
+                f'template of {key!r} is not allowed: {exc}',
+                where=self._where(scope, key),
+                hint='templates may only read manifest values') from None
+        except (TypeError, ValueError, ArithmeticError, jinja2.TemplateError) as exc:
+            raise errors.ManifestError(
+                f'template of {key!r} failed: {exc}',
+                where=self._where(scope, key)) from None
+
+
+class _Lazy:
+    """A bare name (``version``) that renders when a template prints it."""
+
+    def __init__(self, renderer: Renderer, scope: str, key: str):
+        self._renderer, self._scope, self._key = renderer, scope, key
+
+    def __str__(self) -> str:
+        return str(self._renderer.value(self._scope, self._key))
+
+    def __html__(self) -> str:  # pragma: no cover - autoescape is off
+        return str(self)
+
+    def __eq__(self, other) -> bool:
+        return self._renderer.value(self._scope, self._key) == other
+
+    def __hash__(self) -> int:
+        return hash(str(self))
