@@ -243,9 +243,9 @@ def _render(manifest: Manifest, spec: _Spec, source, check_version: bool
     raw = {'settings': _settings_values(manifest.settings),
            'project': _project_values(spec.raw, manifest)}
 
-    def where(scope, key):
+    def where(scope, key, explicit=False):
         loc = manifest.settings_locations if scope == 'settings' else spec.locations
-        return loc.get(key) or spec.where
+        return loc.get(key) or (None if explicit else spec.where)
 
     renderer = templating.Renderer(raw, source, where, _BARE)
     values = {k: renderer.value('project', k) for k in raw['project']}

@@ -27,12 +27,12 @@ _VALUED_GLOBALS = ('--log-file',)
 class GiftwrapApp(app.App):
     """Build pinned, versioned virtualenv packages of Python projects."""
 
-    def __init__(self):
+    def __init__(self, stdin=None, stdout=None, stderr=None):
         super().__init__(
             description=__doc__.splitlines()[0],
             version=giftwrap.__version__,
             command_manager=commandmanager.CommandManager('giftwrap.commands'),
-            deferred_help=True)
+            deferred_help=True, stdin=stdin, stdout=stdout, stderr=stderr)
         self._error: BaseException | None = None
 
     def build_option_parser(self, description, version, argparse_kwargs=None):
@@ -69,7 +69,14 @@ class GiftwrapApp(app.App):
         self._error = err
 
     def configure_logging(self):
+        root = logging.getLogger('')
+        for handler in list(root.handlers):  # a previous App in this process
+            if getattr(handler, '_giftwrap', False):
+                root.removeHandler(handler)
+        before = set(root.handlers)
         super().configure_logging()
+        for handler in set(root.handlers) - before:
+            handler._giftwrap = True
         # Third-party chatter is for --debug runs only.
         for noisy in ('stevedore', 'urllib3', 'dulwich'):
             logging.getLogger(noisy).setLevel(

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 import jinja2
-from jinja2 import sandbox
+from jinja2 import meta, sandbox
 
 from giftwrap import errors
 
@@ -61,7 +61,8 @@ class Renderer:
 
     :param raw: scope name (``settings``, ``project``) -> key -> raw value.
     :param source: the values of :data:`SOURCE_NAMES`.
-    :param where: a function giving ``file:line`` of a scope's key.
+    :param where: ``where(scope, key, explicit=False)`` gives ``file:line``
+        of a scope's key; with ``explicit``, None for keys not written.
     :param bare: names templates may use alone (``version``) -> the
         ``(scope, key)`` they stand for.
     """
@@ -79,13 +80,16 @@ class Renderer:
         #: keys whose value used a source name (directly or through others)
         self.source_dependent: set[tuple[str, str]] = set()
 
-    def _context(self) -> dict[str, Any]:
+    def _context(self, used: set[str]) -> dict[str, Any]:
         project_keys = list(self._raw['project']) + list(SOURCE_NAMES)
         ctx = {'settings': _Scope(self, 'settings', self._raw['settings']),
                'project': _Scope(self, 'project', project_keys)}
-        for name, (scope, key) in self._bare.items():
+        # Bare names are rendered only when the template uses them, so
+        # "version: '{{ name }}-1'" is no cycle.
+        for name in used & set(self._bare):
+            scope, key = self._bare[name]
             if key in self._raw[scope]:
-                ctx[name] = _Lazy(self, scope, key)
+                ctx[name] = self.value(scope, key)
         return ctx
 
     def value(self, scope: str, key: str) -> Any:
@@ -99,9 +103,11 @@ class Renderer:
             return self._done[(scope, key)]
         if (scope, key) in self._stack:
             chain = self._stack[self._stack.index((scope, key)):] + [(scope, key)]
+            # Point at a key the operator wrote, not at a default.
+            written = [self._where(*k) for k in chain if self._where(*k, True)]
             raise errors.ManifestError(
                 'template cycle: ' + ' -> '.join(f'{s}.{k}' for s, k in chain),
-                where=self._where(*self._stack[-1]),
+                where=written[0] if written else self._where(scope, key),
                 hint='one of these values must not refer back to the others')
         self._stack.append((scope, key))
         try:
@@ -125,7 +131,9 @@ class Renderer:
         if '{' not in text:
             return text
         try:
-            return _ENV.from_string(text).render(self._context())
+            parsed = _ENV.parse(text)
+            used = meta.find_undeclared_variables(parsed)
+            return _ENV.from_string(parsed).render(self._context(used))
         except jinja2.UndefinedError as exc:
             names = sorted(self._raw['project']) + list(SOURCE_NAMES)
             raise errors.ManifestError(
@@ -147,22 +155,3 @@ class Renderer:
             raise errors.ManifestError(
                 f'template of {key!r} failed: {exc}',
                 where=self._where(scope, key)) from None
-
-
-class _Lazy:
-    """A bare name (``version``) that renders when a template prints it."""
-
-    def __init__(self, renderer: Renderer, scope: str, key: str):
-        self._renderer, self._scope, self._key = renderer, scope, key
-
-    def __str__(self) -> str:
-        return str(self._renderer.value(self._scope, self._key))
-
-    def __html__(self) -> str:  # pragma: no cover - autoescape is off
-        return str(self)
-
-    def __eq__(self, other) -> bool:
-        return self._renderer.value(self._scope, self._key) == other
-
-    def __hash__(self) -> int:
-        return hash(str(self))
