@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what giftwrap's tests need, then run the whole suite with tox.
+# Runs unattended (CI: root, no stdin). Usage: tools/test.sh [tox envs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages: the real tools the functional tests drive.
+apt_packages=(git dpkg-dev rpm lintian podman buildah debootstrap binutils
+              patch gnupg uidmap python3 python3-venv)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check 'tox>=4' 2>&1 \
+  | grep -v 'Running pip as the' || true
+
+envs=${1:-pep8,py3,functional}
+status=0
+python3 -m tox -q -e "$envs" || status=$?
+
+# One closing line over every env's pytest results.
+python3 tools/junit_summary.py .tox/*/log/junit.xml || true
+exit $status
