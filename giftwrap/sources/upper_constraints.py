@@ -1,0 +1,188 @@
+"""The ``upper-constraints`` resolver: OpenStack's tested versions.
+
+openstack/requirements keeps one ``upper-constraints.txt`` per series: the
+exact version of every library the gate tested (``oslo.config===10.7.0``).
+This resolver finds the right file for a project, in this order:
+
+1. the options: ``urls`` (the 2014 ``settings.constraints`` list), then
+   ``release`` (a series name, looked up under ``releases_url``), then
+   ``url``; all merged in that order, later files winning;
+2. the series of a ``stable/<series>`` or ``unmaintained/<series>`` gitref;
+3. the constraints URL in the checkout's ``tox.ini`` (what its own tests
+   use);
+
+and drops the project's own entry, which would conflict with the version
+being built.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from giftwrap import errors
+from giftwrap.drivers import Option
+from giftwrap.sources import reqfiles
+from giftwrap.sources.base import Pin, Pins, Resolver
+from giftwrap.sources.http import is_remote
+
+LOG = logging.getLogger(__name__)
+
+RELEASES_URL = 'https://releases.openstack.org/constraints/upper/'
+
+_SERIES_REF = re.compile(
+    r'^(?:refs/heads/)?(?:origin/)?(?:stable|unmaintained)/([A-Za-z0-9][A-Za-z0-9._-]*)$')
+_SERIES = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
+# deps = -c{env:TOX_CONSTRAINTS_FILE:https://...}; install_command and
+# tox 4's "constraints =" use the same substitution.
+_TOX_ENV = re.compile(
+    r'\{env:(?:TOX|UPPER)_CONSTRAINTS_FILE:((?:\{[^{}]*\}|[^{}])+)\}')
+_INI_COMMENT = re.compile(r'^\s*[#;].*$', re.M)
+_TOX_CONSTRAINTS = re.compile(r'^\s*constraints\s*=\s*(\S+)', re.M)
+_TOX_DASH_C = re.compile(r'(?:^|\s)-c\s*(https?://\S+)', re.M)
+# The cgit URL tox.ini files used until 2019; that server is gone.
+_CGIT = re.compile(r'^https?://git\.openstack\.org/cgit/openstack/requirements/'
+                   r'plain/upper-constraints\.txt(?:\?h=(.+))?$')
+_OPENDEV_RAW = ('https://opendev.org/openstack/requirements/raw/branch/'
+                '{ref}/upper-constraints.txt')
+
+
+class UpperConstraints(Resolver):
+    """Pins from OpenStack's upper-constraints for the project's series."""
+
+    options = {
+        'url': Option(str, None, help='a constraints file: an http(s) URL, '
+                      'or a path (relative to the checkout)'),
+        'urls': Option(list, None, help='several constraints files, merged '
+                       'in order (later wins); the 2014 settings.constraints'),
+        'release': Option(str, None, help='an OpenStack series (master, '
+                          '2025.1, yoga): its constraints under releases_url'),
+        'releases_url': Option(str, RELEASES_URL, help='where series '
+                               'constraints are published'),
+    }
+
+    def resolve(self) -> Pins:
+        locations, origin = self._locations()
+        env = self.context.interpreter.marker_environment()
+        pins: list[Pin] = []
+        for location in locations:
+            text = self._read(location)
+            found = reqfiles.parse_constraints(text, location, env)
+            if not found:
+                raise errors.ResolveError(
+                    f'{location} holds no constraints for Python '
+                    f'{env["python_version"]}', where=self._where(),
+                    hint='check that the URL serves an upper-constraints.txt')
+            pins.extend(found)
+        own = reqfiles.project_name(self.context.checkout.path,
+                                    self.context.project.name)
+        provenance = {'resolver': 'upper-constraints',
+                      'constraints_url': ' '.join(locations),
+                      'constraints_from': origin}
+        result = Pins.of(pins, provenance)
+        if any(reqfiles.same_name(own, key) for key in result.pins):
+            LOG.info('dropping %s from the constraints: it is the project '
+                     'being built', own)
+            result = result.without(own)
+        return result
+
+    def _where(self) -> str:
+        project = self.context.project
+        return project.where_key('resolver_options') or f'project {project.name}'
+
+    def _locations(self) -> tuple[list[str], str]:
+        """The constraints files to merge, and why they were chosen."""
+        explicit = self._explicit()
+        if explicit:
+            return explicit, 'resolver_options'
+        series = series_of(self.context.project.gitref)
+        if series:
+            return [self._release_url(series)], f'gitref {self.context.project.gitref}'
+        url = tox_constraints_url(self.context.checkout.path)
+        if url:
+            return [self._location(url)], 'tox.ini'
+        raise errors.ResolveError(
+            'cannot tell which upper-constraints to use: the gitref '
+            f'{self.context.project.gitref!r} names no stable/ or '
+            'unmaintained/ series and tox.ini names no constraints file',
+            where=self._where(),
+            hint='set resolver_options: {upper-constraints: {release: '
+                 'SERIES}} (e.g. 2025.1 or master) or {url: URL}')
+
+    def _explicit(self) -> list[str]:
+        options = self.context.options
+        urls = list(options.get('urls') or ())
+        for url in urls:
+            if not isinstance(url, str) or not url:
+                raise errors.ResolveError(
+                    f'urls must list URLs or paths, not {url!r}',
+                    where=self._where())
+        if options.get('release'):
+            urls.append(self._release_url(str(options['release'])))
+        if options.get('url'):
+            urls.append(str(options['url']))
+        return [self._location(u) for u in urls]
+
+    def _release_url(self, series: str) -> str:
+        if not _SERIES.match(series) or '..' in series:
+            raise errors.ResolveError(
+                f'{series!r} is not an OpenStack series name',
+                where=self._where(), hint='e.g. master, 2025.1, zed, yoga')
+        base = str(self.context.options.get('releases_url') or RELEASES_URL)
+        return base.rstrip('/') + '/' + series
+
+    def _location(self, value: str) -> str:
+        """A URL as is; a path relative to the checkout made absolute."""
+        value = value.strip()
+        legacy = _CGIT.match(value)
+        if legacy:
+            value = _OPENDEV_RAW.format(ref=legacy.group(1) or 'master')
+            LOG.info('git.openstack.org is gone; using %s instead', value)
+        if is_remote(value) or value.startswith('file:'):
+            return value
+        return str(self.context.checkout.path / value.replace(
+            '{toxinidir}', str(self.context.checkout.path)))
+
+    def _read(self, location: str) -> str:
+        """The text of one constraints file.
+
+        Reading the requirements repository at a commit with dulwich
+        (``git+<url>@<ref>``) will be one more kind of location here.
+        """
+        key = reqfiles.cache_key(location) if is_remote(location) else None
+        if is_remote(location) and key is None:
+            LOG.debug('not caching %s: it is not a commit URL and can '
+                      'change daily', location)
+        try:
+            return self.context.http.get_text(location, cache_key=key,
+                                              what='upper constraints')
+        except errors.ResolveError as exc:
+            raise exc.located(self._where())
+
+
+def series_of(gitref: str) -> str | None:
+    """``2025.1`` for ``stable/2025.1`` or ``unmaintained/2025.1``."""
+    match = _SERIES_REF.match(gitref or '')
+    return match.group(1) if match else None
+
+
+def tox_constraints_url(checkout: Path) -> str | None:
+    """The constraints file the checkout's tox.ini installs with, if any.
+
+    :returns: a URL or a path (``{toxinidir}`` still in it), or ``None``.
+    """
+    path = checkout / 'tox.ini'
+    if not path.is_file():
+        return None
+    text = _INI_COMMENT.sub('', path.read_text(encoding='utf-8',
+                                               errors='replace'))
+    match = _TOX_ENV.search(text)
+    if match:
+        return match.group(1).strip()
+    for pattern in (_TOX_CONSTRAINTS, _TOX_DASH_C):
+        for match in pattern.finditer(text):
+            value = match.group(1).strip()
+            if '{' not in value.replace('{toxinidir}', ''):
+                return value
+    return None
