@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -281,8 +282,8 @@ def test_build_refuses_to_overwrite_unless_forced(tmp_path):
 
 def test_dollar_error_names_the_manifest_line(tmp_path):
     context = make_context(tmp_path, RecordingRunner())
-    context = BuildContext(**{**context.__dict__, 'package': make_package(
-        depends=('python3.11', '$X'))})
+    context = dataclasses.replace(context, package=make_package(
+        depends=('python3.11', '$X')))
     with pytest.raises(errors.BuildError) as exc:
         nfpm.NfpmDeb(context).build(make_tree(tmp_path / 'stage'))
     assert exc.value.where == 'manifest.yml:3'

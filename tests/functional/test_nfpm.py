@@ -1,0 +1,204 @@
+"""Real .deb and .rpm packages built with real nfpm, read by dpkg and rpm."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from giftwrap import errors, versions
+from giftwrap.builders import nfpm
+from giftwrap.builders.base import BuildContext, StagedTree
+from giftwrap.interpreter import Interpreter
+from giftwrap.manifest import Project
+from giftwrap.package import PackageDescription
+from giftwrap.process import Runner, find_tool
+from giftwrap.sources.base import Checkout, Pins
+
+pytestmark = pytest.mark.skipif(find_tool('nfpm') is None,
+                                reason='nfpm is not installed')
+
+ODD_NAME = 'odd$HOME[1]*.txt'
+
+
+@pytest.fixture
+def name() -> str:
+    """A package name (and install path) no other run uses."""
+    return f'giftwrap-test-{uuid.uuid4().hex[:10]}'
+
+
+def stage(root: Path, install: PurePosixPath) -> StagedTree:
+    """A hand-made virtualenv tree: script, python link, config, odd name."""
+    venv = root / install.relative_to('/')
+    for sub in ('bin', 'etc', 'lib/python3.11/site-packages'):
+        (venv / sub).mkdir(parents=True)
+    script = venv / 'bin' / 'hello'
+    script.write_text(f'#!{install}/bin/python\nprint("hello")\n')
+    script.chmod(0o755)
+    (venv / 'bin' / 'python').symlink_to('/usr/bin/python3.11')
+    (venv / 'etc' / 'hello.conf').write_text('[hello]\ngreeting = hi\n')
+    (venv / 'lib/python3.11/site-packages/hello.py').write_text('X = 1\n')
+    (venv / ODD_NAME).write_text('literal\n')
+    return StagedTree(root=root, install_path=install,
+                      config_files=(install / 'etc' / 'hello.conf',))
+
+
+def context(tmp_path: Path, name: str, install: PurePosixPath, *,
+            native: bool = False, force_overwrite: bool = False,
+            options=None) -> BuildContext:
+    version = versions.parse('10.0-bbc1')
+    project = Project(
+        name='hello', package_name=name, version='10.0-bbc1',
+        package_version=version, install_path=install,
+        giturl='https://example.invalid/hello', gitref='master',
+        gitdepth=None, python='/usr/bin/python3.11', resolver='none',
+        builders=('nfpm-deb', 'nfpm-rpm'), resolver_options={},
+        builder_options={}, force_overwrite=force_overwrite,
+        output_dir=tmp_path / 'out', where='manifest.yml:1')
+    package = PackageDescription(
+        name=name, version=version, install_path=install,
+        summary='hello in a virtualenv', description='Built by a test.',
+        license='Apache-2.0', depends=('python3.11', 'libc6'),
+        config_files=(install / 'etc' / 'hello.conf',), native=native,
+        machine='x86_64')
+    checkout = Checkout(tmp_path / 'src', project.giturl, 'master', 'a' * 40,
+                        datetime.datetime(2025, 1, 1,
+                                          tzinfo=datetime.timezone.utc))
+    return BuildContext(
+        project=project, package=package,
+        interpreter=Interpreter(Path('/usr/bin/python3.11'), '3.11.2'),
+        checkout=checkout, pins=Pins.of([]), options=options or {},
+        work_dir=tmp_path / 'work', output_dir=tmp_path / 'out',
+        runner=Runner(tmp_path / 'build.log'))
+
+
+def run(*argv: str) -> str:
+    return Runner().run(list(argv)).output
+
+
+def build(builder, tmp_path, name, out=None, **kw):
+    install = PurePosixPath('/opt') / name
+    tree = stage(tmp_path / 'stage', install)
+    ctx = context(tmp_path, name, install, **kw)
+    if out is not None:
+        ctx = dataclasses.replace(ctx, output_dir=out)
+    return builder(ctx).build(tree), install
+
+
+def need(tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f'{tool} is not installed')
+
+
+def test_deb_metadata_and_contents(tmp_path, name):
+    need('dpkg-deb')
+    artifact, install = build(nfpm.NfpmDeb, tmp_path, name)
+    assert artifact.path == tmp_path / 'out' / f'{name}_10.0-bbc1_all.deb'
+    deb = str(artifact.path)
+    fields = {f: run('dpkg-deb', '-f', '--', deb, f).strip() for f in
+              ('Package', 'Version', 'Depends', 'Architecture')}
+    assert fields == {'Package': name, 'Version': '10.0-bbc1',
+                      'Depends': 'python3.11, libc6', 'Architecture': 'all'}
+    assert run('dpkg-deb', '-f', '--', deb, 'Description').startswith(
+        'hello in a virtualenv\n')
+    assert run('dpkg-deb', '-I', '--', deb, 'conffiles').split() == [
+        f'{install}/etc/hello.conf']
+    listing = run('dpkg-deb', '-c', '--', deb)
+    assert f'.{install}/bin/python -> /usr/bin/python3.11' in listing
+    assert f'.{install}/{ODD_NAME}' in listing
+    hello = next(li for li in listing.splitlines()
+                 if li.endswith(f'{install}/bin/hello'))
+    assert hello.startswith('-rwxr-xr-x root/root')
+
+
+def test_deb_compression_option(tmp_path, name):
+    need('dpkg-deb')
+    artifact, _ = build(nfpm.NfpmDeb, tmp_path, name,
+                        options={'compression': 'xz'})
+    members = run('ar', 't', str(artifact.path)).split()
+    assert 'data.tar.xz' in members
+
+
+def test_rpm_metadata_and_contents(tmp_path, name):
+    need('rpm')
+    artifact, install = build(nfpm.NfpmRpm, tmp_path, name)
+    assert artifact.path == tmp_path / 'out' / f'{name}-10.0-bbc1.noarch.rpm'
+    rpm = str(artifact.path)
+    info = run('rpm', '-qp', '--qf',
+               '%{NAME} %{VERSION} %{RELEASE} %{ARCH} %{PAYLOADCOMPRESSOR}'
+               '|%{SUMMARY}', '--', rpm)
+    assert info.strip() == (f'{name} 10.0 bbc1 noarch zstd'
+                            '|hello in a virtualenv')
+    assert 'Version     : 10.0' in run('rpm', '-qip', '--', rpm)
+    files = run('rpm', '-qlp', '--', rpm).split('\n')
+    assert f'{install}/bin/python' in files
+    assert f'{install}/{ODD_NAME}' in files
+    assert str(install) in files  # the package owns its directory
+    requires = run('rpm', '-qp', '--requires', '--', rpm).split('\n')
+    assert {'python3.11', 'libc6'} <= set(requires)
+    assert run('rpm', '-qcp', '--', rpm).split() == [
+        f'{install}/etc/hello.conf']
+
+
+def test_native_packages_are_architecture_specific(tmp_path, name):
+    need('dpkg-deb')
+    deb, _ = build(nfpm.NfpmDeb, tmp_path, name, native=True)
+    assert deb.path.name == f'{name}_10.0-bbc1_amd64.deb'
+    assert run('dpkg-deb', '-f', '--', str(deb.path),
+               'Architecture').strip() == 'amd64'
+    rpm, _ = build(nfpm.NfpmRpm, tmp_path / 'rpm', name, native=True)
+    assert rpm.path.name == f'{name}-10.0-bbc1.x86_64.rpm'
+
+
+def test_existing_package_is_replaced_only_with_force_overwrite(tmp_path,
+                                                                name):
+    out = tmp_path / 'out'
+    first, _ = build(nfpm.NfpmDeb, tmp_path / 'a', name, out=out)
+    before = first.path.read_bytes()
+    with pytest.raises(errors.BuildError, match='exists already'):
+        build(nfpm.NfpmDeb, tmp_path / 'b', name, out=out,
+              options={'compression': 'gzip'})
+    assert first.path.read_bytes() == before
+    second, _ = build(nfpm.NfpmDeb, tmp_path / 'c', name, out=out,
+                      options={'compression': 'gzip'}, force_overwrite=True)
+    assert second.path == first.path
+    assert first.path.read_bytes() != before
+    assert [p.name for p in out.iterdir()] == [first.path.name]
+
+
+def dpkg(*argv: str) -> str:
+    """Run dpkg, waiting while apt or another dpkg holds its lock."""
+    for _ in range(60):
+        result = Runner().run(['dpkg', *argv], check=False)
+        if result.returncode == 0:
+            return result.output
+        if 'lock' not in result.output:
+            raise AssertionError(f'dpkg {argv} failed:\n{result.output}')
+        time.sleep(5)
+    pytest.skip('the dpkg database stayed locked')
+
+
+def test_deb_installs_and_purges(tmp_path, name):
+    need('dpkg')
+    if os.geteuid() != 0:
+        pytest.skip('installing a package needs root')
+    if not Path('/usr/bin/python3.11').exists():
+        pytest.skip('the package depends on python3.11, not installed')
+    artifact, install = build(nfpm.NfpmDeb, tmp_path, name)
+    try:
+        dpkg('-i', '--', str(artifact.path))
+        assert Path(f'{install}/bin/hello').stat().st_mode & 0o777 == 0o755
+        assert os.readlink(f'{install}/bin/python') == '/usr/bin/python3.11'
+        assert Path(f'{install}/{ODD_NAME}').read_text() == 'literal\n'
+        out = Runner().run([f'{install}/bin/python', f'{install}/bin/hello'])
+        assert out.output.strip() == 'hello'
+        assert 'Status: install ok installed' in dpkg('-s', '--', name)
+    finally:
+        dpkg('--purge', '--', name)
+    assert not Path(install).exists()
