@@ -1,0 +1,281 @@
+"""giftwrap.sources.git against real repositories made with dulwich.
+
+The network transport is dulwich's smart HTTP server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import os
+import socket
+import threading
+import time
+import warnings
+from wsgiref.simple_server import make_server
+
+import pytest
+from dulwich.repo import Repo
+from dulwich.server import DictBackend
+from dulwich.web import (WSGIRequestHandlerLogger, WSGIServerLogger,
+                         make_wsgi_chain)
+
+from giftwrap import errors
+from giftwrap.sources import git
+from tests import gitutil
+
+PBR_FILES = {
+    'setup.cfg': '[metadata]\nname = demo\n\n[pbr]\nskip_authors = true\n',
+    'setup.py': 'import setuptools\nsetuptools.setup(pbr=True)\n',
+}
+
+
+@pytest.fixture
+def source(tmp_path):
+    """A pbr project: 1.2.3 (lightweight) - c2 - 1.3.0 (annotated) - c4.
+
+    ``stable/1.2`` branches from c2; ``hidden`` is a commit no ref reaches.
+    """
+    path = tmp_path / 'source'
+    ids = {'c1': gitutil.make_repo(path, PBR_FILES, tags=['1.2.3'])}
+    ids['c2'] = gitutil.commit(path, {'demo.py': 'x = 2\n'}, 'Second')
+    ids['c3'] = gitutil.commit(path, {'demo.py': 'x = 3\n'}, 'Third')
+    gitutil.tag(path, '1.3.0', ids['c3'], message='Release 1.3.0')
+    ids['c4'] = gitutil.commit(path, {'demo.py': 'x = 4\n'}, 'Fourth')
+    ids['stable'] = gitutil.commit(path, {'fix.py': ''}, 'Fix',
+                                   parents=[ids['c2']], branch='stable/1.2')
+    ids['hidden'] = gitutil.commit(path, {'secret.py': ''}, 'Hidden',
+                                   parents=[ids['c4']], branch=None)
+    return path, ids
+
+
+def _tags(path):
+    with Repo(str(path)) as repo:
+        return sorted(n.decode() for n in repo.refs.keys(b'refs/tags/'))
+
+
+def _has(path, commit_id):
+    with Repo(str(path)) as repo:
+        return commit_id.encode() in repo.object_store
+
+
+def test_branch_with_tags_and_pbr_version(source, tmp_path):
+    path, ids = source
+    checkout = git.fetch(str(path), 'master', tmp_path / 'work')
+    assert checkout.commit == ids['c4']
+    assert checkout.commit_date.utcoffset() is not None
+    assert (tmp_path / 'work' / 'demo.py').read_text() == 'x = 4\n'
+    assert _tags(checkout.path) == ['1.2.3', '1.3.0']
+    # pbr: one commit after the annotated tag 1.3.0.
+    assert checkout.source_version == '1.3.1.dev1'
+    assert git.needs_git_cli(checkout.path)
+
+
+@pytest.mark.parametrize('ref, commit, version', [
+    ('1.2.3', 'c1', '1.2.3'),
+    ('1.3.0', 'c3', '1.3.0'),
+    ('refs/tags/1.3.0', 'c3', '1.3.0'),
+    ('stable/1.2', 'stable', '1.2.4.dev2'),
+    ('refs/heads/stable/1.2', 'stable', '1.2.4.dev2'),
+])
+def test_tags_and_branches(source, tmp_path, ref, commit, version):
+    path, ids = source
+    checkout = git.fetch(str(path), ref, tmp_path / 'work')
+    assert checkout.commit == ids[commit]
+    assert checkout.source_version == version
+
+
+@pytest.mark.parametrize('length', [40, 7])
+def test_commit_id(source, tmp_path, length):
+    path, ids = source
+    checkout = git.fetch(f'file://{path}', ids['c2'][:length],
+                         tmp_path / 'work')
+    assert checkout.commit == ids['c2']
+    assert checkout.source_version == '1.2.4.dev1'
+
+
+@pytest.mark.parametrize('length', [40, 10])
+def test_unreachable_commit_of_local_repo(source, tmp_path, length):
+    path, ids = source
+    checkout = git.fetch(str(path), ids['hidden'][:length], tmp_path / 'w',
+                         cache_dir=tmp_path / 'cache')
+    assert checkout.commit == ids['hidden']
+    assert (tmp_path / 'w' / 'secret.py').exists()
+
+
+def test_depth_fetches_only_recent_history(source, tmp_path):
+    path, ids = source
+    checkout = git.fetch(str(path), '1.3.0', tmp_path / 'work', depth=1)
+    assert checkout.commit == ids['c3']
+    assert _has(checkout.path, ids['c3'])
+    assert not _has(checkout.path, ids['c2'])
+    assert (tmp_path / 'work' / '.git' / 'shallow').read_text().split() == [
+        ids['c3']]
+    # Only the tag on the fetched commit came along; it is the version.
+    assert _tags(checkout.path) == ['1.3.0']
+    assert checkout.source_version == '1.3.0'
+
+
+def test_cache_is_reused_and_fetched_incrementally(source, tmp_path):
+    path, ids = source
+    cache = tmp_path / 'cache'
+    first = git.fetch(str(path), 'master', tmp_path / 'w1', cache_dir=cache)
+    mirror = git.mirror_path(cache, str(path))
+    assert mirror.is_dir() and first.commit == ids['c4']
+    before = gitutil.object_count(mirror)
+    new = gitutil.commit(path, {'demo.py': 'x = 5\n'}, 'Fifth')
+    second = git.fetch(str(path), 'master', tmp_path / 'w2', cache_dir=cache)
+    assert second.commit == new
+    # Only the new commit, its tree and its one changed blob were fetched.
+    assert gitutil.object_count(mirror) == before + 3
+    assert sorted(os.listdir(cache / 'git')) == sorted(
+        [mirror.name, mirror.with_suffix('.lock').name])
+
+
+def test_cache_waits_for_the_lock(source, tmp_path):
+    path, ids = source
+    cache = tmp_path / 'cache'
+    lock = git.mirror_path(cache, str(path)).with_suffix('.lock')
+    lock.parent.mkdir(parents=True)
+    done = []
+    with open(lock, 'a') as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        worker = threading.Thread(target=lambda: done.append(git.fetch(
+            str(path), 'master', tmp_path / 'work', cache_dir=cache)))
+        worker.start()
+        time.sleep(0.5)
+        assert not done, 'fetched while another process held the lock'
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    worker.join(timeout=30)
+    assert done and done[0].commit == ids['c4']
+
+
+def test_missing_ref_lists_what_exists(source, tmp_path):
+    path, _ = source
+    with pytest.raises(errors.SourceError) as caught:
+        git.fetch(str(path), 'no-such-branch', tmp_path / 'work')
+    assert caught.value.where == str(path)
+    assert "'no-such-branch'" in caught.value.what
+    assert 'master' in caught.value.hint and '1.3.0' in caught.value.hint
+    assert not (tmp_path / 'work').exists()
+
+
+def test_missing_repository(tmp_path):
+    missing = str(tmp_path / 'nowhere')
+    with pytest.raises(errors.SourceError) as caught:
+        git.fetch(missing, 'master', tmp_path / 'work')
+    assert caught.value.where == missing
+    assert 'no git repository' in caught.value.what
+
+
+def test_injected_options_are_only_names(source, tmp_path):
+    path, _ = source
+    marker = tmp_path / 'pwned'
+    injected = f'--upload-pack=touch {marker}'
+    with pytest.raises(errors.SourceError, match='no branch, tag or commit'):
+        git.fetch(str(path), injected, tmp_path / 'w1')
+    with pytest.raises(errors.SourceError, match='no git repository'):
+        git.fetch(injected, 'master', tmp_path / 'w2')
+    with pytest.raises(errors.SourceError, match='SSH host') as caught:
+        git.fetch('ssh://-oProxyCommand=touch%20pwned/repo', 'master',
+                  tmp_path / 'w3')
+    assert not marker.exists()
+    assert caught.value.__cause__ is not None
+
+
+def test_symlinks_pointing_outside_stay_symlinks(tmp_path):
+    outside = tmp_path / 'outside.txt'
+    outside.write_text('untouched')
+    path = tmp_path / 'source'
+    gitutil.make_repo(path, {
+        'abs': gitutil.File(str(outside), gitutil.SYMLINK),
+        'rel': gitutil.File('../../outside.txt', gitutil.SYMLINK),
+        'run.sh': gitutil.File('#!/bin/sh\n', gitutil.EXECUTABLE)})
+    work = tmp_path / 'a' / 'work'
+    git.fetch(str(path), 'master', work)
+    assert os.readlink(work / 'abs') == str(outside)
+    assert os.readlink(work / 'rel') == '../../outside.txt'
+    assert outside.read_text() == 'untouched'
+    assert os.access(work / 'run.sh', os.X_OK)
+
+
+def test_no_unclosed_repositories(source, tmp_path):
+    path, _ = source
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        git.fetch(str(path), 'master', tmp_path / 'w', depth=2,
+                  cache_dir=tmp_path / 'cache')
+        with pytest.raises(errors.SourceError):
+            git.fetch(str(path), 'nope', tmp_path / 'w2')
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_dest_must_be_empty(source, tmp_path):
+    path, _ = source
+    (tmp_path / 'work').mkdir()
+    (tmp_path / 'work' / 'keep').write_text('')
+    with pytest.raises(errors.SourceError, match='not empty'):
+        git.fetch(str(path), 'master', tmp_path / 'work')
+    assert (tmp_path / 'work' / 'keep').exists()
+
+
+@pytest.fixture
+def http_url(source):
+    """The source repository served over smart HTTP on 127.0.0.1."""
+    path, _ = source
+    repo = Repo(str(path))
+    app = make_wsgi_chain(DictBackend({'/': repo}))
+    server = make_server('127.0.0.1', 0, app,
+                         handler_class=WSGIRequestHandlerLogger,
+                         server_class=WSGIServerLogger)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{server.server_port}/'
+    server.shutdown()
+    server.server_close()
+    thread.join()
+    repo.close()
+
+
+def test_http_transport_with_cache(source, http_url, tmp_path):
+    path, ids = source
+    cache = tmp_path / 'cache'
+    first = git.fetch(http_url, '1.3.0', tmp_path / 'w1', cache_dir=cache)
+    assert first.commit == ids['c3'] and first.source_version == '1.3.0'
+    mirror = git.mirror_path(cache, http_url)
+    before = gitutil.object_count(mirror)
+    new = gitutil.commit(path, {'demo.py': 'x = 5\n'}, 'Fifth')
+    second = git.fetch(http_url, 'master', tmp_path / 'w2', cache_dir=cache)
+    assert second.commit == new and second.source_version == '1.3.1.dev2'
+    assert gitutil.object_count(mirror) == before + 3
+
+
+def test_http_shallow_without_cache(source, http_url, tmp_path):
+    path, ids = source
+    checkout = git.fetch(http_url, 'master', tmp_path / 'w', depth=1)
+    assert checkout.commit == ids['c4']
+    assert not _has(checkout.path, ids['c3'])
+    assert checkout.source_version is None  # no tag within reach
+
+
+def test_http_missing_ref_and_closed_port(http_url, tmp_path):
+    with pytest.raises(errors.SourceError, match='no branch') as caught:
+        git.fetch(http_url, 'nope', tmp_path / 'w1')
+    assert 'master' in caught.value.hint
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(errors.SourceError, match='cannot fetch'):
+        git.fetch(f'http://127.0.0.1:{port}/repo', 'master', tmp_path / 'w2',
+                  timeout=5)
+
+
+def test_http_timeout(tmp_path):
+    with socket.socket() as silent:
+        # Accepts connections (the kernel's backlog) but never answers.
+        silent.bind(('127.0.0.1', 0))
+        silent.listen(8)
+        url = f'http://127.0.0.1:{silent.getsockname()[1]}/repo'
+        with pytest.raises(errors.SourceError, match='timed out'):
+            git.fetch(url, 'master', tmp_path / 'work', timeout=0.3)
