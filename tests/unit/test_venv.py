@@ -1,0 +1,279 @@
+"""Unit tests of the virtualenv stage: relocation, scan, reports (no pip)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from giftwrap import errors, venv
+from giftwrap.interpreter import Interpreter
+from giftwrap.process import Result
+from giftwrap.sources.base import Pin, Pins
+
+INSTALL = PurePosixPath('/opt/openstack/2025.1-acme1/hello-app')
+SITE = 'lib/python3.11/site-packages'
+
+
+def _record_hash(data: bytes) -> str:
+    return 'sha256=' + base64.urlsafe_b64encode(
+        hashlib.sha256(data).digest()).rstrip(b'=').decode()
+
+
+def _dist(site: Path, name: str, version: str, record: list[str] = (),
+          direct_url: str | None = None) -> Path:
+    info = site / f'{name.replace("-", "_")}-{version}.dist-info'
+    info.mkdir(parents=True)
+    (info / 'METADATA').write_text(
+        f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n')
+    lines = list(record)
+    if direct_url is not None:
+        data = json.dumps({'url': direct_url, 'dir_info': {}}).encode()
+        (info / 'direct_url.json').write_bytes(data)
+        lines.append(f'{info.name}/direct_url.json,{_record_hash(data)},'
+                     f'{len(data)}')
+    lines.append(f'{info.name}/RECORD,,')
+    (info / 'RECORD').write_text(''.join(f'{line}\n' for line in lines))
+    return info
+
+
+@pytest.fixture
+def staged(tmp_path) -> Path:
+    """A virtualenv-shaped tree as virtualenv and pip leave it, unrelocated."""
+    root = tmp_path / 'stage'
+    env = root / INSTALL.relative_to('/')
+    (env / 'bin').mkdir(parents=True)
+    script = f'#!{env}/bin/python\nimport sys\n'.encode()
+    (env / 'bin' / 'hello-app').write_bytes(script)
+    os.chmod(env / 'bin' / 'hello-app', 0o755)
+    (env / 'bin' / 'activate').write_text(f"VIRTUAL_ENV='{env}'\n")
+    (env / 'bin' / 'activate_this.py').write_text('import os\n')
+    os.symlink('/usr/bin/python3', env / 'bin' / 'python')
+    (env / 'pyvenv.cfg').write_text(
+        'home = /usr/bin\nversion = 3.11.2\n'
+        f'command = /usr/bin/python3 -m virtualenv --app-data /c {env}\n')
+    site = env / SITE
+    site.mkdir(parents=True)
+    _dist(site, 'hello-app', '1.2.3', direct_url=f'file://{tmp_path}/src',
+          record=[f'../../../bin/hello-app,{_record_hash(script)},'
+                  f'{len(script)}'])
+    _dist(site, 'six', '1.16.0', direct_url='https://example.org/six.whl')
+    return root
+
+
+def _env(root: Path) -> Path:
+    return root / INSTALL.relative_to('/')
+
+
+def test_relocate_rewrites_scripts_and_keeps_links_and_modes(staged):
+    env = _env(staged)
+    venv.relocate(env, INSTALL)
+    script = (env / 'bin' / 'hello-app').read_bytes()
+    assert script.startswith(f'#!{INSTALL}/bin/python\n'.encode())
+    assert stat.S_IMODE((env / 'bin' / 'hello-app').stat().st_mode) == 0o755
+    assert (env / 'bin' / 'activate').read_text() == f"VIRTUAL_ENV='{INSTALL}'\n"
+    assert os.readlink(env / 'bin' / 'python') == '/usr/bin/python3'
+    assert str(staged).encode() not in (env / 'pyvenv.cfg').read_bytes()
+    assert not list((env / 'bin').glob('.*'))  # no temporary files left
+
+
+def test_relocate_updates_record_of_rewritten_files(staged):
+    env = _env(staged)
+    venv.relocate(env, INSTALL)
+    script = (env / 'bin' / 'hello-app').read_bytes()
+    record = (env / SITE / 'hello_app-1.2.3.dist-info' / 'RECORD').read_text()
+    assert (f'../../../bin/hello-app,{_record_hash(script)},{len(script)}'
+            in record.splitlines())
+
+
+def test_relocate_drops_local_direct_url_only(staged):
+    env = _env(staged)
+    venv.relocate(env, INSTALL)
+    hello = env / SITE / 'hello_app-1.2.3.dist-info'
+    assert not (hello / 'direct_url.json').exists()
+    assert 'direct_url.json' not in (hello / 'RECORD').read_text()
+    six = env / SITE / 'six-1.16.0.dist-info'
+    assert (six / 'direct_url.json').exists()
+    assert 'direct_url.json' in (six / 'RECORD').read_text()
+
+
+def test_rewrite_pyvenv_cfg_names_the_install_path(staged):
+    env = _env(staged)
+    interp = Interpreter(Path('/usr/bin/python3.11'), '3.11.2')
+    venv._rewrite_pyvenv_cfg(env, interp, INSTALL)
+    lines = (env / 'pyvenv.cfg').read_text().splitlines()
+    assert lines == ['home = /usr/bin', 'version = 3.11.2',
+                     f'command = virtualenv -p /usr/bin/python3.11 {INSTALL}']
+
+
+def test_scan_names_files_that_mention_build_paths(tmp_path):
+    env = tmp_path / 'root' / 'opt' / 'app'
+    (env / 'lib').mkdir(parents=True)
+    (env / 'lib' / 'ok.py').write_text('x = "/opt/app"\n')
+    (env / 'lib' / 'bad.so').write_bytes(
+        venv.ELF_MAGIC + b'\0' * 100 + f'{tmp_path}/src/x.c\0'.encode())
+    with pytest.raises(errors.BuildError) as info:
+        venv.scan(env, (tmp_path / 'src',), PurePosixPath('/opt/app'))
+    assert 'lib/bad.so' in info.value.output
+    assert 'ok.py' not in info.value.output
+
+
+def test_scan_checks_symlink_targets_without_following(tmp_path):
+    env = tmp_path / 'root' / 'opt' / 'app'
+    env.mkdir(parents=True)
+    (tmp_path / 'work').mkdir()
+    os.symlink(tmp_path / 'work', env / 'linked-dir')
+    os.symlink('/usr/bin/python3', env / 'python')
+    with pytest.raises(errors.BuildError) as info:
+        venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/app'))
+    shown = [line.split(':')[0] for line in info.value.output.splitlines()]
+    assert shown == ['linked-dir']
+
+
+def test_scan_detects_elf_and_ignores_longer_names(tmp_path):
+    env = tmp_path / 'opt' / 'app'
+    env.mkdir(parents=True)
+    (env / 'mod.so').write_bytes(venv.ELF_MAGIC + b'\2\1\1')
+    (env / 'notes.txt').write_text(f'see {tmp_path}/work2/x\n')
+    assert venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/app'))
+    (env / 'mod.so').unlink()
+    assert not venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/app'))
+
+
+def test_scan_finds_a_path_across_a_chunk_boundary(tmp_path):
+    env = tmp_path / 'opt' / 'app'
+    env.mkdir(parents=True)
+    needle = f'{tmp_path}/work/'.encode()
+    (env / 'big.bin').write_bytes(b'\0' * (venv._CHUNK - 5) + needle)
+    with pytest.raises(errors.BuildError):
+        venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/app'))
+
+
+def test_scan_skips_paths_that_contain_the_install_path(tmp_path):
+    env = tmp_path / 'opt' / 'app'
+    env.mkdir(parents=True)
+    (env / 'script').write_text('#!/opt/app/bin/python\n')
+    assert not venv.scan(env, (Path('/opt'),), PurePosixPath('/opt/app'))
+
+
+def test_install_report_flags_unpinned_closure_members(tmp_path):
+    site = tmp_path / SITE
+    for name, version in [('hello-app', '1.2.3'), ('six', '1.16.0'),
+                          ('idna', '3.7'), ('pip', '26.3')]:
+        _dist(site, name, version)
+    report = {'install': [
+        {'metadata': {'name': 'hello-app', 'version': '1.2.3'},
+         'download_info': {'url': 'file:///src', 'dir_info': {}}},
+        {'metadata': {'name': 'six', 'version': '1.16.0'},
+         'download_info': {'url': 'https://x/six.whl', 'archive_info': {
+             'hashes': {'sha256': 'ab' * 32}}}},
+        {'metadata': {'name': 'IDNA', 'version': '3.7'},
+         'download_info': {'url': 'https://x/idna.whl', 'archive_info': {}}},
+    ]}
+    result = venv._install_report(site, [report],
+                                  Pins.of([Pin('Six', '1.16.0')]))
+    assert dict(result.installed) == {'hello-app': '1.2.3', 'idna': '3.7',
+                                      'pip': '26.3', 'six': '1.16.0'}
+    assert dict(result.hashes) == {'six': 'ab' * 32}
+    assert dict(result.unpinned) == {'idna': '3.7'}
+
+
+class RecordingRunner:
+    """Records argv; plays pip by writing an empty report."""
+
+    def __init__(self, fail: bool = False):
+        self.calls: list[tuple[str, ...]] = []
+        self.fail = fail
+
+    def run(self, argv, *, env=None, check=True, what=None, **kwargs):
+        argv = tuple(str(a) for a in argv)
+        self.calls.append(argv)
+        if self.fail:
+            raise errors.CommandError(f'{what} failed', where=argv[0],
+                                      output='ResolutionImpossible: six')
+        report = argv[argv.index('--report') + 1]
+        Path(report).write_text('{"install": []}')
+        return Result(argv, 0, '')
+
+
+def test_pip_install_puts_requirements_after_double_dash(tmp_path):
+    runner = RecordingRunner()
+    venv._pip_install(tmp_path / 'env', 'pip_dependencies', ['-e/etc', 'six'],
+                      tmp_path / 'c.txt', tmp_path, tmp_path / 'cache',
+                      runner, {})
+    argv = runner.calls[0]
+    assert argv[argv.index('--') + 1:] == ('-e/etc', 'six')
+    assert argv[:4] == (f'{tmp_path}/env/bin/python', '-m', 'pip', 'install')
+    assert {'--no-compile', '-c'} <= set(argv[:argv.index('--')])
+    assert argv[argv.index('--cache-dir') + 1] == f'{tmp_path}/cache/pip'
+
+
+def test_pip_install_without_cache_uses_none(tmp_path):
+    runner = RecordingRunner()
+    venv._pip_install(tmp_path, 'project', ['six'], tmp_path / 'c.txt',
+                      tmp_path, None, runner, {})
+    assert '--no-cache-dir' in runner.calls[0]
+
+
+def test_pip_install_failure_is_a_build_error_with_output(tmp_path):
+    with pytest.raises(errors.BuildError) as info:
+        venv._pip_install(tmp_path, 'project', ['six'], tmp_path / 'c.txt',
+                          tmp_path, None, RecordingRunner(fail=True), {})
+    assert 'ResolutionImpossible: six' in info.value.output
+    assert 'project' in info.value.what
+
+
+@pytest.mark.parametrize('path', ['opt/app', '/opt/../etc', '/opt/my app',
+                                  "/opt/a'b", '/opt/$HOME'])
+def test_install_path_must_be_plain_and_absolute(path):
+    with pytest.raises(errors.BuildError):
+        venv._check_install_path(PurePosixPath(path))
+
+
+@pytest.mark.parametrize('extra', ['-x', 'a]', 'a,b', ''])
+def test_extras_must_be_names(extra):
+    with pytest.raises(errors.BuildError):
+        venv._check_extras((extra,))
+
+
+def test_environment_maps_build_dirs_for_compilers(tmp_path):
+    env = venv._environment(tmp_path / 'src', tmp_path / 'root',
+                            tmp_path / 'work')
+    assert f'-ffile-prefix-map={tmp_path}/src=.' in env['CFLAGS'].split()
+    assert env['PIP_DISABLE_PIP_VERSION_CHECK'] == '1'
+    assert env['PYTHONDONTWRITEBYTECODE'] == '1'
+
+
+def test_copy_config_returns_target_paths(tmp_path):
+    src = tmp_path / 'src'
+    (src / 'etc' / 'hello').mkdir(parents=True)
+    (src / 'etc' / 'hello' / 'hello.conf').write_text('[DEFAULT]\n')
+    env = tmp_path / 'env'
+    env.mkdir()
+    assert venv._copy_config(src, env, INSTALL) == (
+        INSTALL / 'etc' / 'hello' / 'hello.conf',)
+    assert (env / 'etc' / 'hello' / 'hello.conf').read_text() == '[DEFAULT]\n'
+
+
+def test_copy_config_without_etc_fails(tmp_path):
+    with pytest.raises(errors.BuildError) as info:
+        venv._copy_config(tmp_path, tmp_path / 'env', INSTALL)
+    assert 'include_config' in info.value.hint
+
+
+def test_build_refuses_a_non_empty_staging_dir(tmp_path):
+    env = tmp_path / 'root' / INSTALL.relative_to('/')
+    env.mkdir(parents=True)
+    (env / 'leftover').write_text('x')
+    with pytest.raises(errors.BuildError) as info:
+        venv.build(interpreter=Interpreter(Path('/usr/bin/python3'), '3.11.2'),
+                   stage_root=tmp_path / 'root', install_path=INSTALL,
+                   source_dir=tmp_path / 'src', pins=Pins.of([]),
+                   work_dir=tmp_path / 'work', cache_dir=None,
+                   runner=RecordingRunner())
+    assert 'not empty' in info.value.what
