@@ -108,8 +108,10 @@ class LoopbackServer:
         self._stopping = threading.Event()
         self._server = _Server(('127.0.0.1', 0), _Handler)
         self._server.owner = self
+        # a short poll keeps stop() (and so each test's teardown) quick
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name='loopback-http', daemon=True)
+                                        args=(0.05,), name='loopback-http',
+                                        daemon=True)
 
     @property
     def base_url(self) -> str:
