@@ -22,12 +22,17 @@ encoded), to a :class:`File` for another mode (executable, symlink), or to
 from __future__ import annotations
 
 import dataclasses
-import stat
 from pathlib import Path
-from typing import Iterable, Mapping, Union
+import stat
+from typing import Iterable
+from typing import Mapping
+from typing import Union
 
+from dulwich.objects import Blob
+from dulwich.objects import Commit
+from dulwich.objects import Tag
+from dulwich.objects import Tree
 from dulwich import porcelain
-from dulwich.objects import Blob, Commit, Tag, Tree
 from dulwich.repo import Repo
 
 #: The file modes git knows, for :class:`File`.

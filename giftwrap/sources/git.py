@@ -24,21 +24,26 @@ import datetime
 import fcntl
 import hashlib
 import logging
+from pathlib import Path
 import re
 import shutil
-from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Optional
+from typing import Callable
+from typing import Iterable
+from typing import Iterator
+from typing import Mapping
+from typing import Optional
 
-import urllib3.exceptions
 from dulwich import client as dulwich_client
 from dulwich import errors as dulwich_errors
 from dulwich.object_store import peel_sha
 from dulwich.objects import Commit
 from dulwich.repo import Repo
 from pbr.version import SemanticVersion
+import urllib3.exceptions
 
 from giftwrap import errors
-from giftwrap.process import Runner, find_tool
+from giftwrap.process import find_tool
+from giftwrap.process import Runner
 from giftwrap.sources.base import Checkout
 
 try:

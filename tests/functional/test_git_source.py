@@ -9,18 +9,20 @@ import fcntl
 import gc
 import os
 import socket
+import sys
 import threading
 import time
 import warnings
-from wsgiref.simple_server import make_server
+from wsgiref import simple_server
 
-import pytest
 from dulwich.repo import Repo
 from dulwich.server import DictBackend
-from dulwich.web import (WSGIRequestHandlerLogger, WSGIServerLogger,
-                         make_wsgi_chain)
+from dulwich import web
+import pytest
 
 from giftwrap import errors
+from giftwrap.process import find_tool
+from giftwrap.process import Runner
 from giftwrap.sources import git
 from tests import gitutil
 
@@ -225,11 +227,12 @@ def http_url(source):
     """The source repository served over smart HTTP on 127.0.0.1."""
     path, _ = source
     repo = Repo(str(path))
-    app = make_wsgi_chain(DictBackend({'/': repo}))
-    server = make_server('127.0.0.1', 0, app,
-                         handler_class=WSGIRequestHandlerLogger,
-                         server_class=WSGIServerLogger)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    app = web.make_wsgi_chain(DictBackend({'/': repo}))
+    server = simple_server.make_server(
+        '127.0.0.1', 0, app, handler_class=web.WSGIRequestHandlerLogger,
+        server_class=web.WSGIServerLogger)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,),
+                              daemon=True)
     thread.start()
     yield f'http://127.0.0.1:{server.server_port}/'
     server.shutdown()
@@ -279,3 +282,34 @@ def test_http_timeout(tmp_path):
         url = f'http://127.0.0.1:{silent.getsockname()[1]}/repo'
         with pytest.raises(errors.SourceError, match='timed out'):
             git.fetch(url, 'master', tmp_path / 'work', timeout=0.3)
+
+
+def _merge_history(path):
+    """1.0.0, a side branch merged after the annotated tag 1.1.0."""
+    gitutil.make_repo(path, PBR_FILES, tags=['1.0.0'])
+    side = gitutil.commit(path, {'b': '1'}, 'Side', branch='side')
+    main = gitutil.commit(path, {'a': '1'}, 'Main\n\nSem-Ver: feature')
+    gitutil.tag(path, '1.1.0', main, message='1.1.0')
+    gitutil.commit(path, {'a': '2', 'b': '1'}, 'Merge', parents=[main, side])
+    gitutil.commit(path, {'a': '3'}, 'After\n\nSem-Ver: feature')
+
+
+def _target_version(path):
+    """A setup.cfg version above the last tag (pbr's pre-versioning)."""
+    files = dict(PBR_FILES, **{
+        'setup.cfg': '[metadata]\nname = demo\nversion = 2.0.0\n[pbr]\n'})
+    gitutil.make_repo(path, files, tags=['1.2.3'])
+    gitutil.commit(path, {'a': '1'}, 'One')
+
+
+@pytest.mark.parametrize('history', [_merge_history, _target_version])
+def test_source_version_is_what_pbr_says(tmp_path, history):
+    pytest.importorskip('pbr')
+    pytest.importorskip('setuptools')
+    if find_tool('git') is None:
+        pytest.skip('pbr needs the git command')
+    history(tmp_path / 'source')
+    checkout = git.fetch(str(tmp_path / 'source'), 'master', tmp_path / 'w')
+    result = Runner().run([sys.executable, 'setup.py', '-q', '--version'],
+                          cwd=checkout.path, what='pbr version')
+    assert checkout.source_version == result.output.strip().splitlines()[-1]
