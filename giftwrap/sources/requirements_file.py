@@ -48,6 +48,13 @@ class _Source:
     remote: bool = False
     root: Path | None = None
 
+    @property
+    def shown(self) -> str:
+        """The location, relative to the checkout when inside it."""
+        if self.root is None:
+            return self.location
+        return str(Path(self.location).relative_to(self.root))
+
     def include(self, ref: str, where: str) -> '_Source':
         """The file an ``-r``/``-c`` line of this one names."""
         if is_remote(ref):
@@ -105,7 +112,7 @@ class RequirementsFile(Resolver):
                  self.context.project.name, len(pins), len(requirements),
                  source.location)
         return Pins.of(pins, {'resolver': 'requirements-file',
-                              'file': source.location}, requirements)
+                              'file': source.shown}, requirements)
 
     def _where(self) -> str:
         project = self.context.project

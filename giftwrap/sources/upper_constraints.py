@@ -152,8 +152,8 @@ class UpperConstraints(Resolver):
         """
         key = reqfiles.cache_key(location) if is_remote(location) else None
         if is_remote(location) and key is None:
-            LOG.debug('not caching %s: it is not a commit URL and can '
-                      'change daily', location)
+            LOG.info('fetching %s without caching: only a commit URL is '
+                     'immutable, this one can change daily', location)
         try:
             return self.context.http.get_text(location, cache_key=key,
                                               what='upper constraints')
