@@ -89,7 +89,7 @@ def _local(path: Path, root: Path | None, where: str, *, included: bool
 
 
 class RequirementsFile(Resolver):
-    """Pins from a requirements file: its ``==`` lines (e.g. a pip freeze)."""
+    """Pins from a requirements file: its exact == lines (a pip freeze)."""
 
     options = {
         'file': Option(str, 'requirements.txt',
