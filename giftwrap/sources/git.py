@@ -65,6 +65,7 @@ _PBR = re.compile(r'\bpbr\b')
 _HINT_REFS = 5
 
 Progress = Optional[Callable[[bytes], None]]
+Client = dulwich_client.GitClient
 
 
 def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
@@ -191,7 +192,7 @@ def _update_mirror(url: str, mirror: Path, ref: str, timeout: float,
     LOG.info('updated the git mirror of %s in %s', url, mirror)
 
 
-def _fetch_commit_id(client, path: str, repo: Repo,
+def _fetch_commit_id(client: Client, path: str, repo: Repo,
                      refs: Mapping[bytes, bytes], ref: str,
                      progress: Progress) -> bytes | None:
     """Find commit id (or prefix) ``ref``: None if the remote lacks it."""
@@ -206,7 +207,7 @@ def _fetch_commit_id(client, path: str, repo: Repo,
             or _fetch_unadvertised(client, path, repo, ref, progress))
 
 
-def _fetch_unadvertised(client, path: str, repo: Repo, ref: str,
+def _fetch_unadvertised(client: Client, path: str, repo: Repo, ref: str,
                         progress: Progress) -> bytes | None:
     """Fetch a commit no ref points at (local repositories always allow it).
 
@@ -227,8 +228,9 @@ def _fetch_unadvertised(client, path: str, repo: Repo, ref: str,
     return _expand(repo, ref)
 
 
-def _fetch_wants(client, path: str, repo: Repo, shas: Iterable[bytes],
-                 progress: Progress, depth: int | None = None) -> None:
+def _fetch_wants(client: Client, path: str, repo: Repo,
+                 shas: Iterable[bytes], progress: Progress,
+                 depth: int | None = None) -> None:
     """Fetch ``shas`` and what they need that ``repo`` does not have."""
     store = repo.object_store
     missing = sorted({s for s in shas if s not in store})
@@ -238,7 +240,8 @@ def _fetch_wants(client, path: str, repo: Repo, shas: Iterable[bytes],
                  progress=progress, depth=depth)
 
 
-def _follow_tags(client, path: str, repo: Repo, refs: Mapping[bytes, bytes],
+def _follow_tags(client: Client, path: str, repo: Repo,
+                 refs: Mapping[bytes, bytes],
                  progress: Progress) -> dict[bytes, bytes]:
     """Fetch the tags that point at commits ``repo`` has; return them."""
     store = repo.object_store
@@ -251,7 +254,7 @@ def _follow_tags(client, path: str, repo: Repo, refs: Mapping[bytes, bytes],
     return follow
 
 
-def _remote_refs(client, path: str) -> dict[bytes, bytes]:
+def _remote_refs(client: Client, path: str) -> dict[bytes, bytes]:
     """The remote's refs, with ``<tag>^{}`` entries for annotated tags."""
     refs = {n: s for n, s in client.get_refs(path).refs.items()
             if s is not None}
@@ -289,7 +292,9 @@ def _expand(repo: Repo, ref: str) -> bytes | None:
         return None
     if len(ref) == 40:
         return ref.encode() if ref.encode() in repo.object_store else None
-    found = set(repo.object_store.iter_prefix(ref.encode()))
+    # Like git, an abbreviation need only be unique among commits.
+    found = {sha for sha in repo.object_store.iter_prefix(ref.encode())
+             if repo.object_store[sha].type_name == b'commit'}
     return found.pop() if len(found) == 1 else None
 
 
@@ -464,7 +469,8 @@ def _semver_increment(repo: Repo, head: bytes,
     return {impacts[s]: True for s in symbols if s in impacts}
 
 
-def _client(source: str, url: str, timeout: float):
+def _client(source: str, url: str,
+            timeout: float) -> tuple[Client, str]:
     """dulwich's client for ``source`` and the path to ask it for."""
     kwargs = {}
     if source.startswith(('http://', 'https://')):
