@@ -91,10 +91,13 @@ def describe(namespace: str) -> list[DriverInfo]:
     """Every installed driver of ``namespace``, for the list commands."""
     mgr = extension.ExtensionManager(namespace, invoke_on_load=False,
                                      on_load_failure_callback=_warn_broken)
+    # stevedore's cached entry points carry no distribution; ask metadata.
+    dists = {ep.name: ep.dist for ep in
+             importlib.metadata.entry_points(group=namespace)}
     infos = []
     for ext in sorted(mgr, key=lambda e: e.name):
         doc = (ext.plugin.__doc__ or '').strip().splitlines()
-        dist = ext.entry_point.dist
+        dist = dists.get(ext.name)
         infos.append(DriverInfo(
             ext.name, doc[0] if doc else '',
             f'{dist.name} {dist.version}' if dist else 'unknown'))

@@ -39,12 +39,12 @@ class Project:
     install_path: PurePosixPath
     giturl: str
     gitref: str
-    gitdepth: int | None
     python: str
     resolver: str
     builders: tuple[str, ...]
     resolver_options: Mapping[str, Mapping[str, Any]]
     builder_options: Mapping[str, Mapping[str, Any]]
+    gitdepth: int | None = None
     system_dependencies: tuple[str, ...] = ()
     pip_dependencies: tuple[str, ...] = ()
     postinstall_dependencies: tuple[str, ...] = ()
@@ -284,23 +284,36 @@ def _project(manifest, spec, v, where, renderer, check_version) -> Project:
                        if check_version else _display_version(v))
     _check_package_name(v['package_name'], loc('package_name'))
     builders, resolver, resolver_options = _drivers(v)
-    return Project(
-        name=spec.name, package_name=v['package_name'], version=v['version'],
-        package_version=package_version, install_path=install_path,
-        giturl=_giturl(v['giturl'], manifest.path), gitref=v['gitref'],
-        gitdepth=v.get('gitdepth'), python=v['python'], resolver=resolver,
-        builders=builders,
-        resolver_options=_freeze(resolver_options),
+    special = dict(
+        name=spec.name, package_version=package_version,
+        install_path=install_path,
+        giturl=_giturl(v['giturl'], manifest.path), resolver=resolver,
+        builders=builders, resolver_options=_freeze(resolver_options),
         builder_options=_freeze(v.get('builder_options', {})),
-        system_dependencies=tuple(v.get('system_dependencies', ())),
-        pip_dependencies=tuple(v.get('pip_dependencies', ())),
-        postinstall_dependencies=tuple(v.get('postinstall_dependencies', ())),
-        include_config=bool(v.get('include_config')),
-        force_overwrite=bool(v.get('force_overwrite')),
         output_dir=_output_dir(manifest), where=spec.where,
         source_dependent=frozenset(k for s, k in renderer.source_dependent
                                    if s == 'project'),
         _locations=types.MappingProxyType(dict(spec.locations)))
+    return Project(**special, **_plain_fields(v, special))
+
+
+def _plain_fields(values, special) -> dict[str, Any]:
+    """Every other Project field straight from its manifest key.
+
+    Adding a manifest key is one Field in giftwrap.schema and one field on
+    Project; lists become tuples and mappings read-only here.
+    """
+    plain = {}
+    for field in dataclasses.fields(Project):
+        if field.name in special or field.name not in values:
+            continue
+        value = values[field.name]
+        if isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(value, dict):
+            value = types.MappingProxyType(value)
+        plain[field.name] = value
+    return plain
 
 
 def _display_version(v) -> versions.PackageVersion:
