@@ -188,11 +188,12 @@ def _pip_install(venv: Path, phase: str, specs: Sequence[str],
     try:
         runner.run(argv, env=env, what=f'pip install ({phase})')
     except errors.CommandError as exc:
+        hint = ('the pins (constraints) and the requirements conflict, or a '
+                'pinned version does not exist: see pip\'s output above')
         raise errors.BuildError(
             f'pip could not install the {phase.replace("_", " ")}',
-            where=exc.where, output=exc.output,
-            hint='the pins (constraints) and the requirements conflict, or '
-                 'a pinned version does not exist; see pip\'s output') from exc
+            output=exc.output,
+            hint=f'{hint}; {exc.hint}' if exc.hint else hint) from exc
     return json.loads(report.read_text())
 
 
@@ -202,7 +203,7 @@ def _pip_check(venv: Path, runner: Runner, env: dict[str, str]) -> None:
     if result.returncode != 0:
         raise errors.BuildError(
             'pip check found broken requirements in the virtualenv',
-            where='pip check', output=result.tail(),
+            output=result.tail(),
             hint='a postinstall or pip dependency replaced a version the '
                  'project needs; fix the pins or the dependencies')
 
@@ -355,7 +356,7 @@ def scan(venv: Path, forbidden: Sequence[Path],
     if offenders:
         raise errors.BuildError(
             f'{len(offenders)} files in the virtualenv name a build '
-            f'directory', where=str(venv), output='\n'.join(offenders[:_SHOWN]),
+            f'directory', output='\n'.join(offenders[:_SHOWN]),
             hint='such a package would only work on the build machine; '
                  'find what wrote the path (a script, a compiled extension) '
                  'and build that distribution without it')
