@@ -109,7 +109,7 @@ def _build_project(plan, pp, options, http, serial, progress, runner, work):
     progress(name, 'clone')
     checkout = _stage('clone', name, lambda: git.fetch(
         pp.project.giturl, pp.project.gitref, work / 'src',
-        depth=pp.project.gitdepth, cache_dir=options.cache_dir / 'git',
+        depth=pp.project.gitdepth, cache_dir=options.cache_dir,
         runner=runner))
     git.check_git_cli(checkout)
     project = _rerender(plan, pp, checkout)
@@ -142,7 +142,9 @@ def _stage(stage: str, name: str, action):
     try:
         return action()
     except errors.GiftwrapError as exc:
-        raise exc.located(f'project {name} ({stage})')
+        place = f'project {name} ({stage})'
+        exc.where = f'{place}: {exc.where}' if exc.where else place
+        raise
 
 
 def _rerender(plan: Plan, pp: ProjectPlan, checkout):

@@ -20,6 +20,8 @@ from giftwrap.process import Runner
 
 LOG = logging.getLogger(__name__)
 
+_CONSOLE_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO}
+
 # Global options that take a value, so the command name can be found.
 _VALUED_GLOBALS = ('--log-file',)
 
@@ -77,6 +79,12 @@ class GiftwrapApp(app.App):
         super().configure_logging()
         for handler in set(root.handlers) - before:
             handler._giftwrap = True
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                    handler, logging.FileHandler):
+                # The console shows warnings by default (the build command
+                # prints its own progress); --verbose adds INFO, -vv DEBUG.
+                handler.setLevel(_CONSOLE_LEVELS.get(
+                    self.options.verbose_level, logging.DEBUG))
         # Third-party chatter is for --debug runs only.
         for noisy in ('stevedore', 'urllib3', 'dulwich'):
             logging.getLogger(noisy).setLevel(

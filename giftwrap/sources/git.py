@@ -187,6 +187,11 @@ def _update_mirror(url: str, mirror: Path, ref: str, timeout: float,
                 del repo.refs[name]
         for name, sha in wanted.items():
             repo.refs[name] = sha
+        if b'HEAD' in refs:
+            # Keep the remote's HEAD (detached), so "gitref: HEAD" works
+            # through the cache as it does without it.
+            repo.refs.remove_if_equals(b'HEAD', None)
+            repo.refs[b'HEAD'] = refs[b'HEAD']
         if _find_ref(refs, ref)[1] is None and _COMMIT_ID.fullmatch(ref):
             _fetch_unadvertised(client, path, repo, ref, progress)
     LOG.info('updated the git mirror of %s in %s', url, mirror)
