@@ -193,3 +193,30 @@ def _setup_py(meta: _Meta, *, pbr: bool) -> str:
                     f"['{meta.module}/_speedups.c'])]")
     return ('import setuptools\n\nsetuptools.setup(\n    '
             + ',\n    '.join(args) + ')\n')
+
+
+def sample_repo(path: Path, *, branch: str = 'master', tags=(),
+                extra_files: Mapping[str, str] | None = None, **kwargs) -> str:
+    """A git repository (made with dulwich) holding a sample project.
+
+    Takes :func:`write_sample_project`'s keyword arguments; ``extra_files``
+    adds files (path -> text), e.g. a ``requirements.txt``.
+
+    :returns: the commit id.
+    """
+    from tests import gitutil
+
+    staging = Path(str(path) + '.files')
+    write_sample_project(staging, **kwargs)
+    for name, text in (extra_files or {}).items():
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        (staging / name).write_text(text)
+    files = {}
+    for item in sorted(staging.rglob('*')):
+        if item.is_file():
+            mode = gitutil.EXECUTABLE if item.stat().st_mode & 0o111 else \
+                gitutil.REGULAR
+            files[item.relative_to(staging).as_posix()] = gitutil.File(
+                item.read_bytes(), mode)
+    shutil.rmtree(staging)
+    return gitutil.make_repo(path, files, branch=branch, tags=tags)
