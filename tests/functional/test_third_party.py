@@ -177,5 +177,24 @@ def test_list_builders_shows_it(venv):
     rows = {r['Name']: r for r in json.loads(out[out.index('['):])}
     assert rows['tarball']['Summary'].startswith('A .tar.gz of the virtualenv')
     assert 'nfpm-deb' in rows
-    # TODO(lead): a full "giftwrap build -t tarball" of a manifest with this
-    # venv's giftwrap, once the build command is complete.
+
+
+def test_build_with_it_from_a_manifest(venv, tmp_path):
+    from tests import projectutil
+    repo = tmp_path / 'hello-app'
+    projectutil.sample_repo(repo, requirements=['six'],
+                            extra_files={'requirements.txt': 'six==1.16.0\n'})
+    manifest = tmp_path / 'manifest.yml'
+    manifest.write_text(
+        "settings: {version: '1.0-1', builders: [tarball],"
+        " resolver: requirements-file}\n"
+        f"projects: [{{name: hello-app, giturl: '{repo}'}}]\n")
+    out = Runner().run([str(venv / 'bin' / 'giftwrap'), 'build', '-m',
+                        str(manifest), '-o', str(tmp_path / 'out'),
+                        '--cache-dir', str(tmp_path / 'cache'), '-f', 'json'],
+                       timeout=600).output
+    row, = json.loads(out[out.index('[\n'):])
+    assert row['Status'] == 'built', row
+    with tarfile.open(tmp_path / 'out' / 'openstack-hello-app-1.0-1.tar.gz') as tar:
+        names = tar.getnames()
+    assert 'opt/openstack/hello-app/bin/hello-app' in names
