@@ -4,7 +4,7 @@ Each project runs as one task: a failure in its source, pins or build fails
 that project only, and every project gets a line per builder in the
 summary.  Projects run in a bounded thread pool (threads only wait for child
 processes); builders that declare themselves not parallel-safe are
-serialized.
+serialized.  Projects that succeed are merged into ``giftwrap.lock``.
 """
 
 from __future__ import annotations
@@ -15,19 +15,19 @@ import logging
 import shutil
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
-from giftwrap import errors, package, venv
+from giftwrap import errors, lockfile, package, venv
 from giftwrap.builders.base import BuildContext
 from giftwrap.plan import Plan, ProjectPlan
 from giftwrap.process import Runner
 from giftwrap.sources import git
-from giftwrap.sources.base import ResolveContext
+from giftwrap.sources.base import Pins, ResolveContext
 from giftwrap.sources.http import HttpClient
 
 LOG = logging.getLogger(__name__)
 
-BUILT, FAILED, SKIPPED = 'built', 'failed', 'skipped'
+BUILT, FAILED, LOCKED = 'built', 'failed', 'locked'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,13 +45,23 @@ class Outcome:
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """How to run: directories, parallelism, network use."""
+    """How to run: directories, parallelism, network use, locks.
+
+    :ivar lock: entries of a lock file to replay (``--lock``): locked
+        commits and pins, no resolver.
+    :ivar lock_only: resolve and lock, build nothing (``giftwrap lock``).
+    """
 
     work_dir: Path
     cache_dir: Path
     log_dir: Path
     jobs: int = 1
     offline: bool = False
+    lock: Mapping[str, lockfile.Entry] | None = None
+    lock_path: Path | None = None
+    lock_only: bool = False
+    #: where to write the lock (default: giftwrap.lock in the output dir)
+    lock_out: Path | None = None
 
 
 Progress = Callable[[str, str], None]
@@ -66,14 +76,13 @@ def run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:
     serial = {c.driver: threading.Lock() for p in plan.projects
               for c in p.builders if not c.driver.parallel_safe}
     http = HttpClient(options.cache_dir, offline=options.offline)
-    results: dict[str, list[Outcome]] = {}
+    results: dict[str, tuple[list[Outcome], lockfile.Entry | None]] = {}
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.jobs))
     try:
-        futures = {pool.submit(_project_task, plan, p, options, http, serial,
-                               progress): p.project.name
-                   for p in plan.projects}
+        futures = {pool.submit(_Job(plan, p, options, http, serial,
+                                    progress).run): p for p in plan.projects}
         for future in concurrent.futures.as_completed(futures):
-            results[futures[future]] = future.result()
+            results[futures[future].project.name] = future.result()
     except KeyboardInterrupt:
         # Stop children so workers unwind (and clean up) promptly.
         Runner.terminate_all()
@@ -82,102 +91,172 @@ def run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:
     finally:
         pool.shutdown(wait=True)
         http.close()
-    return [o for p in plan.projects for o in results.get(p.project.name, [])]
+    _write_locks(plan, options, results)
+    return [o for p in plan.projects for o in results[p.project.name][0]]
 
 
-def _project_task(plan: Plan, pp: ProjectPlan, options: Options, http,
-                  serial, progress) -> list[Outcome]:
-    name = pp.project.name
-    work = options.work_dir / name
-    log_file = options.log_dir / f'{name}.log'
-    runner = Runner(log_file)
-    try:
-        return _build_project(plan, pp, options, http, serial, progress,
-                              runner, work)
-    except errors.GiftwrapError as exc:
-        LOG.debug('project %s failed', name, exc_info=True)
-        if exc.hint is None and log_file.exists():
-            exc.hint = f'the full log is {log_file}'
-        return [Outcome(name, c.name, FAILED, message=str(exc), error=exc)
-                for c in pp.builders]
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+def _write_locks(plan, options, results) -> None:
+    by_file: dict[Path, dict[str, lockfile.Entry]] = {}
+    for pp in plan.projects:
+        entry = results[pp.project.name][1]
+        if entry is not None:
+            path = options.lock_out or pp.project.output_dir / lockfile.FILENAME
+            by_file.setdefault(path, {})[pp.project.name] = entry
+    for path, entries in by_file.items():
+        lockfile.merge(path, entries)
 
 
-def _build_project(plan, pp, options, http, serial, progress, runner, work):
-    name = pp.project.name
-    progress(name, 'clone')
-    checkout = _stage('clone', name, lambda: git.fetch(
-        pp.project.giturl, pp.project.gitref, work / 'src',
-        depth=pp.project.gitdepth, cache_dir=options.cache_dir,
-        runner=runner))
-    git.check_git_cli(checkout)
-    project = _rerender(plan, pp, checkout)
-    progress(name, 'resolve')
-    resolver = pp.resolver.driver(ResolveContext(
-        project=project, checkout=checkout, interpreter=pp.interpreter,
-        options=pp.resolver.options, work_dir=work / 'resolve',
-        cache_dir=options.cache_dir / 'resolvers' / pp.resolver.name,
-        runner=runner, http=http, offline=options.offline))
-    pins = _stage('resolve', name, resolver.resolve)
-    progress(name, 'virtualenv')
-    tree, report = _stage('virtualenv', name, lambda: venv.build(
-        interpreter=pp.interpreter, stage_root=work / 'root',
-        install_path=project.install_path, source_dir=checkout.path,
-        pins=pins, pip_dependencies=project.pip_dependencies,
-        postinstall_dependencies=project.postinstall_dependencies,
-        include_config=project.include_config, work_dir=work / 'venv',
-        cache_dir=options.cache_dir, runner=runner,
-        forbidden=(options.work_dir, options.cache_dir)))
-    description = package.describe(project, tree, pp.interpreter, checkout)
-    outcomes = []
-    for choice in pp.builders:
-        progress(name, f'package ({choice.name})')
-        outcomes.append(_package(project, description, pp, choice, checkout,
-                                 pins, tree, work, runner, serial, report))
-    return outcomes
+@dataclasses.dataclass
+class _Job:
+    """One project's build, from clone to artifacts."""
 
+    plan: Plan
+    pp: ProjectPlan
+    options: Options
+    http: HttpClient
+    serial: Mapping[type, threading.Lock]
+    progress: Progress
 
-def _stage(stage: str, name: str, action):
-    try:
-        return action()
-    except errors.GiftwrapError as exc:
-        place = f'project {name} ({stage})'
-        exc.where = f'{place}: {exc.where}' if exc.where else place
-        raise
+    @property
+    def name(self) -> str:
+        return self.pp.project.name
 
+    def run(self) -> tuple[list[Outcome], lockfile.Entry | None]:
+        self.work = self.options.work_dir / self.name
+        self.log_file = self.options.log_dir / f'{self.name}.log'
+        self.runner = Runner(self.log_file)
+        try:
+            return self._run()
+        except errors.GiftwrapError as exc:
+            LOG.debug('project %s failed', self.name, exc_info=True)
+            if exc.hint is None and self.log_file.exists():
+                exc.hint = f'the full log is {self.log_file}'
+            builders = ['lock'] if self.options.lock_only else [
+                c.name for c in self.pp.builders]
+            return [Outcome(self.name, b, FAILED, message=str(exc), error=exc)
+                    for b in builders], None
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
 
-def _rerender(plan: Plan, pp: ProjectPlan, checkout):
-    """The project's values with the real commit (for source templates)."""
-    if not pp.project.source_dependent:
-        return pp.project
-    project = plan.manifest.render(pp.project.name, checkout.template_values())
-    # Keep the plan's choices (-t overrides the manifest's builders).
-    return dataclasses.replace(project, builders=pp.project.builders)
+    def _run(self):
+        locked = self._locked_entry()
+        checkout = self._stage('clone', lambda: git.fetch(
+            self.pp.project.giturl,
+            locked.commit if locked else self.pp.project.gitref,
+            self.work / 'src', depth=None if locked else self.pp.project.gitdepth,
+            cache_dir=self.options.cache_dir, runner=self.runner))
+        git.check_git_cli(checkout)
+        project = self._rerender(checkout)
+        pins = locked.to_pins(self.options.lock_path) if locked else \
+            self._stage('resolve', lambda: self._resolve(project, checkout))
+        if self.options.lock_only:
+            return self._lock_only(project, checkout, pins)
+        self.progress(self.name, 'virtualenv')
+        tree, report = self._stage('virtualenv', lambda: venv.build(
+            interpreter=self.pp.interpreter, stage_root=self.work / 'root',
+            install_path=project.install_path, source_dir=checkout.path,
+            pins=pins, pip_dependencies=project.pip_dependencies,
+            postinstall_dependencies=project.postinstall_dependencies,
+            include_config=project.include_config,
+            work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
+            runner=self.runner, require_hashes=locked is not None,
+            forbidden=(self.options.work_dir, self.options.cache_dir)))
+        description = package.describe(project, tree, self.pp.interpreter,
+                                       checkout)
+        outcomes = [self._package(project, description, choice, checkout,
+                                  pins, tree, report)
+                    for choice in self.pp.builders]
+        ok = all(o.status == BUILT for o in outcomes)
+        entry = lockfile.entry_for(project, checkout, pins, report,
+                                   self.pp.interpreter) if ok else None
+        return outcomes, entry
 
+    def _locked_entry(self) -> lockfile.Entry | None:
+        if self.options.lock is None:
+            return None
+        entry = self.options.lock.get(self.name)
+        if entry is None:
+            raise errors.ResolveError(
+                f'project {self.name!r} is not in the lock file',
+                where=str(self.options.lock_path),
+                hint='lock it first (giftwrap lock -m MANIFEST -p NAME) or '
+                     'build it without --lock')
+        return entry
 
-def _package(project, description, pp, choice, checkout, pins, tree, work,
-             runner, serial, report) -> Outcome:
-    context = BuildContext(
-        project=project, package=description, interpreter=pp.interpreter,
-        checkout=checkout, pins=pins, options=choice.options,
-        work_dir=work / 'build' / choice.name, output_dir=project.output_dir,
-        runner=runner)
-    context.work_dir.mkdir(parents=True, exist_ok=True)
-    lock = serial.get(choice.driver)
-    try:
-        if lock:
-            with lock:
+    def _resolve(self, project, checkout) -> Pins:
+        self.progress(self.name, 'resolve')
+        choice = self.pp.resolver
+        resolver = choice.driver(ResolveContext(
+            project=project, checkout=checkout, interpreter=self.pp.interpreter,
+            options=choice.options, work_dir=self.work / 'resolve',
+            cache_dir=self.options.cache_dir / 'resolvers' / choice.name,
+            runner=self.runner, http=self.http, offline=self.options.offline))
+        return resolver.resolve()
+
+    def _lock_only(self, project, checkout, pins):
+        self.progress(self.name, 'lock')
+        report = self._stage('lock', lambda: venv.resolve_closure(
+            interpreter=self.pp.interpreter, source_dir=checkout.path,
+            pins=pins, pip_dependencies=project.pip_dependencies,
+            postinstall_dependencies=project.postinstall_dependencies,
+            work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
+            runner=self.runner))
+        entry = lockfile.entry_for(project, checkout, pins, report,
+                                   self.pp.interpreter)
+        note = _unpinned_note(report)
+        return [Outcome(self.name, 'lock', LOCKED,
+                        artifact=f'{len(entry.pins)} pins at '
+                                 f'{checkout.commit_short}',
+                        message=note)], entry
+
+    def _stage(self, stage: str, action):
+        if stage == 'clone':
+            self.progress(self.name, stage)
+        try:
+            return action()
+        except errors.GiftwrapError as exc:
+            place = f'project {self.name} ({stage})'
+            exc.where = f'{place}: {exc.where}' if exc.where else place
+            raise
+
+    def _rerender(self, checkout):
+        """The project's values with the real commit (for source templates)."""
+        if not self.pp.project.source_dependent:
+            return self.pp.project
+        project = self.plan.manifest.render(self.name,
+                                            checkout.template_values())
+        # Keep the plan's choices (-t overrides the manifest's builders).
+        return dataclasses.replace(project, builders=self.pp.project.builders)
+
+    def _package(self, project, description, choice, checkout, pins, tree,
+                 report) -> Outcome:
+        self.progress(self.name, f'package ({choice.name})')
+        context = BuildContext(
+            project=project, package=description,
+            interpreter=self.pp.interpreter, checkout=checkout, pins=pins,
+            options=choice.options,
+            work_dir=self.work / 'build' / choice.name,
+            output_dir=project.output_dir, runner=self.runner)
+        context.work_dir.mkdir(parents=True, exist_ok=True)
+        lock = self.serial.get(choice.driver)
+        try:
+            if lock:
+                with lock:
+                    artifact = choice.driver(context).build(tree)
+            else:
                 artifact = choice.driver(context).build(tree)
-        else:
-            artifact = choice.driver(context).build(tree)
-    except errors.GiftwrapError as exc:
-        exc.located(f'project {project.name} (package with {choice.name})')
-        return Outcome(project.name, choice.name, FAILED, message=str(exc),
-                       error=exc)
-    note = ''
-    if report.unpinned:
-        note = 'not pinned by the resolver: ' + ', '.join(
-            f'{n}=={v}' for n, v in sorted(report.unpinned.items()))
-    return Outcome(project.name, choice.name, BUILT,
-                   artifact=str(artifact.path or artifact.name), message=note)
+        except errors.GiftwrapError as exc:
+            place = f'project {project.name} (package with {choice.name})'
+            exc.where = f'{place}: {exc.where}' if exc.where else place
+            return Outcome(project.name, choice.name, FAILED,
+                           message=str(exc), error=exc)
+        return Outcome(project.name, choice.name, BUILT,
+                       artifact=str(artifact.path or artifact.name),
+                       message=_unpinned_note(report))
+
+
+def _unpinned_note(report) -> str:
+    if not report.unpinned:
+        return ''
+    return 'not pinned by the resolver: ' + ', '.join(
+        f'{n}=={v}' for n, v in sorted(report.unpinned.items()))

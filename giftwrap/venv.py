@@ -66,6 +66,10 @@ class InstallReport:
     installed: Mapping[str, str]
     hashes: Mapping[str, str]
     unpinned: Mapping[str, str]
+    #: canonical name -> version of everything pip installed from an index
+    #: (the runtime closure; local projects excluded): what a lock pins.
+    closure: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType({}))
 
 
 def build(*, interpreter: Interpreter, stage_root: Path,
@@ -74,7 +78,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
           postinstall_dependencies: Sequence[str] = (),
           include_config: bool = False, work_dir: Path,
           cache_dir: Path | None, runner: Runner,
-          forbidden: tuple[Path, ...] = ()) -> tuple[StagedTree, InstallReport]:
+          forbidden: tuple[Path, ...] = (),
+          require_hashes: bool = False) -> tuple[StagedTree, InstallReport]:
     """Build, install, relocate and check the virtualenv of one project.
 
     :param interpreter: the Python the virtualenv runs on (its ``bin/python``
@@ -90,6 +95,9 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     :param work_dir: scratch space (constraints file, pip reports).
     :param cache_dir: giftwrap's cache; pip's goes in ``cache_dir/pip``.
     :param forbidden: more directories no file may mention.
+    :param require_hashes: replay a lock: ``pins`` is the whole closure,
+        each with its sha256, installed in pip's hash-checking mode; the
+        project itself is then installed on its own, without dependencies.
     :returns: the staged tree and what pip installed.
     :raises giftwrap.errors.BuildError: virtualenv, pip or ``pip check``
         failed, or a file still names a build directory.
@@ -103,14 +111,18 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     env = _environment(source_dir, stage_root, work_dir)
     _create(interpreter, venv, install_path, cache_dir, runner, env)
     spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
-    phases = [('pip_dependencies', tuple(pip_dependencies)),
-              ('project', (spec, *pins.requirements)),
-              ('postinstall_dependencies', tuple(postinstall_dependencies))]
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
-    reports = [_pip_install(venv, name, specs, constraints, work_dir,
-                            cache_dir, runner, env)
-               for name, specs in phases if specs]
+    if require_hashes:
+        reports = _install_locked(venv, spec, pins, constraints, work_dir,
+                                  cache_dir, runner, env)
+    else:
+        phases = [('pip_dependencies', tuple(pip_dependencies)),
+                  ('project', (spec, *pins.requirements)),
+                  ('postinstall_dependencies', tuple(postinstall_dependencies))]
+        reports = [_pip_install(venv, name, specs, constraints, work_dir,
+                                cache_dir, runner, env)
+                   for name, specs in phases if specs]
     _pip_check(venv, runner, env)
     relocate(venv, install_path)
     _compile(venv, install_path, runner, env)
@@ -123,6 +135,55 @@ def build(*, interpreter: Interpreter, stage_root: Path,
                       config_files=config, native=native,
                       installed=report.installed)
     return tree, report
+
+
+def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
+                    extras: tuple[str, ...] = (),
+                    pip_dependencies: Sequence[str] = (),
+                    postinstall_dependencies: Sequence[str] = (),
+                    work_dir: Path, cache_dir: Path | None,
+                    runner: Runner) -> InstallReport:
+    """What :func:`build` would install, without installing it.
+
+    pip resolves the whole runtime closure under the pins in a scratch
+    virtualenv of the target interpreter (so markers are evaluated for it)
+    and reports versions and the hashes the index gives.
+
+    :raises giftwrap.errors.BuildError: the pins cannot be satisfied.
+    """
+    extras = _check_extras(extras)
+    source_dir = Path(os.path.abspath(source_dir))
+    work_dir = Path(os.path.abspath(work_dir))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    env = _environment(source_dir, work_dir, work_dir)
+    scratch = work_dir / 'resolve-venv'
+    argv = [sys.executable, '-m', 'virtualenv', '--no-download',
+            '--no-periodic-update', '--no-vcs-ignore', '-p',
+            str(interpreter.path)]
+    if cache_dir is not None:
+        argv += ['--app-data', str(cache_dir / 'virtualenv')]
+    runner.run([*argv, '--', str(scratch)], env=env, what='virtualenv')
+    constraints = work_dir / 'constraints.txt'
+    constraints.write_text(pins.constraints_text())
+    spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
+    report = _pip_install(
+        scratch, 'resolve', ['--dry-run', '--ignore-installed', '--',
+                             *pip_dependencies, spec, *pins.requirements,
+                             *postinstall_dependencies],
+        constraints, work_dir, cache_dir, runner, env, options_first=True)
+    closure, hashes = {}, {}
+    for item in report.get('install', ()):
+        info = item.get('download_info', {})
+        if 'dir_info' in info:
+            continue
+        name = canonicalize_name(item['metadata']['name'])
+        closure[name] = item['metadata']['version']
+        sha = info.get('archive_info', {}).get('hashes', {}).get('sha256')
+        if sha:
+            hashes[name] = sha
+    unpinned = {n: v for n, v in closure.items() if n not in pins.pins}
+    return InstallReport(*(types.MappingProxyType(dict(sorted(m.items())))
+                           for m in (closure, hashes, unpinned, closure)))
 
 
 def _check_install_path(install_path: PurePosixPath) -> PurePosixPath:
@@ -177,14 +238,20 @@ def _create(interpreter: Interpreter, venv: Path, install_path: PurePosixPath,
 
 def _pip_install(venv: Path, phase: str, specs: Sequence[str],
                  constraints: Path, work_dir: Path, cache_dir: Path | None,
-                 runner: Runner, env: dict[str, str]) -> dict:
-    """Install ``specs`` under the constraints; returns pip's report."""
-    report = work_dir / f'pip-report-{phase}.json'
+                 runner: Runner, env: dict[str, str], *,
+                 options_first: bool = False) -> dict:
+    """Install ``specs`` under the constraints; returns pip's report.
+
+    :param options_first: ``specs`` are giftwrap's own options and files
+        (never manifest values), which must come before ``--``.
+    """
+    report = work_dir / f'pip-report-{phase.replace(" ", "-")}.json'
     cache = (['--cache-dir', str(cache_dir / 'pip')] if cache_dir is not None
              else ['--no-cache-dir'])
+    tail = list(specs) if options_first else ['--', *specs]
     argv = [str(venv / 'bin' / 'python'), '-m', 'pip', 'install',
             '--no-compile', '--progress-bar', 'off', '-c', str(constraints),
-            '--report', str(report), *cache, '--', *specs]
+            '--report', str(report), *cache, *tail]
     try:
         runner.run(argv, env=env, what=f'pip install ({phase})')
     except errors.CommandError as exc:
@@ -195,6 +262,29 @@ def _pip_install(venv: Path, phase: str, specs: Sequence[str],
             output=exc.output,
             hint=f'{hint}; {exc.hint}' if exc.hint else hint) from exc
     return json.loads(report.read_text())
+
+
+def _install_locked(venv: Path, spec: str, pins: Pins, constraints: Path,
+                    work_dir: Path, cache_dir: Path | None, runner: Runner,
+                    env: dict[str, str]) -> list[dict]:
+    """Install a lock's closure with hashes checked, then the project."""
+    unhashed = sorted(str(p) for p in pins.pins.values() if not p.sha256)
+    if unhashed:
+        raise errors.BuildError(
+            'the lock has no sha256 for ' + ', '.join(unhashed),
+            hint='regenerate the lock (giftwrap lock, or a build without '
+                 '--lock) from a package index that serves hashes')
+    locked = work_dir / 'locked-requirements.txt'
+    locked.write_text(''.join(f'{p} --hash=sha256:{p.sha256}\n'
+                              for _, p in sorted(pins.pins.items())))
+    reports = [_pip_install(venv, 'locked pins', ['--require-hashes',
+                                                  '--no-deps', '-r', str(locked)],
+                            constraints, work_dir, cache_dir, runner, env,
+                            options_first=True)]
+    reports.append(_pip_install(venv, 'project', ['--no-deps', '--', spec],
+                                constraints, work_dir, cache_dir, runner, env,
+                                options_first=True))
+    return reports
 
 
 def _pip_check(venv: Path, runner: Runner, env: dict[str, str]) -> None:
@@ -434,4 +524,7 @@ def _install_report(site: Path, reports: Sequence[Mapping], pins: Pins
                 if n in installed and n not in pins.pins}
     return InstallReport(types.MappingProxyType(dict(sorted(installed.items()))),
                          types.MappingProxyType(hashes),
-                         types.MappingProxyType(unpinned))
+                         types.MappingProxyType(unpinned),
+                         types.MappingProxyType(
+                             {n: installed[n] for n in sorted(closure)
+                              if n in installed}))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cliff import lister
 
-from giftwrap import build, plan
+from giftwrap import build, lockfile, plan
 
 
 def default_cache_dir() -> Path:
@@ -23,8 +23,8 @@ def _words(value: str | None) -> list[str]:
     return [w.strip() for w in (value or '').split(',') if w.strip()]
 
 
-class Build(lister.Lister):
-    """Build packages of the manifest's projects; prints a summary table."""
+class _Run(lister.Lister):
+    """Options and running shared by ``build`` and ``lock``."""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -32,18 +32,15 @@ class Build(lister.Lister):
                             help='the manifest file')
         parser.add_argument('-v', '--version',
                             help='the release version (replaces settings.version)')
-        parser.add_argument('-t', '--type', metavar='BUILDER[,...]',
-                            help='builders to use instead of the manifest\'s '
-                                 '("package" and "docker" as in 2014)')
         parser.add_argument('-p', '--projects', metavar='NAME[,...]',
-                            help='build only these projects')
+                            help='only these projects')
         parser.add_argument('-s', '--synchronous', action='store_true',
-                            help='build one project at a time')
+                            help='one project at a time')
         parser.add_argument('-j', '--jobs', type=int, default=os.cpu_count(),
-                            help='projects built at once (default: cores)')
+                            help='projects worked on at once (default: cores)')
         parser.add_argument('-o', '--output-dir',
-                            help='where artifacts go (default: the manifest\'s '
-                                 'output_dir, else ./output)')
+                            help='where artifacts and giftwrap.lock go (default: '
+                                 'the manifest\'s output_dir, else ./output)')
         parser.add_argument('--cache-dir', default=str(default_cache_dir()),
                             help='caches and logs (default: %(default)s)')
         parser.add_argument('--work-dir',
@@ -53,32 +50,19 @@ class Build(lister.Lister):
                             help='keep the work directory for inspection')
         parser.add_argument('--offline', action='store_true',
                             help='use only cached answers from the network')
-        parser.add_argument('--dry-run', action='store_true',
-                            help='show what would be built, without cloning')
         return parser
 
-    def take_action(self, parsed_args):
-        self.exit_status = 0
-        the_plan = plan.make(
-            parsed_args.manifest, version=parsed_args.version,
-            types=_words(parsed_args.type),
-            projects=_words(parsed_args.projects),
-            output_dir=parsed_args.output_dir)
-        if parsed_args.dry_run:
-            return self._dry_run(the_plan)
-        outcomes = self._build(the_plan, parsed_args)
-        failed = [o for o in outcomes if o.status == build.FAILED]
-        if failed:
-            self.exit_status = failed[0].error.exit_code if failed[0].error else 1
-        return (('Project', 'Builder', 'Status', 'Artifact', 'Message'),
-                [(o.project, o.builder, o.status, o.artifact, o.message)
-                 for o in outcomes])
-
     def run(self, parsed_args):
+        self.exit_status = 0
         result = super().run(parsed_args)
         return self.exit_status or result
 
-    def _build(self, the_plan, args):
+    def _plan(self, args, types=()):
+        return plan.make(args.manifest, version=args.version, types=types,
+                         projects=_words(args.projects),
+                         output_dir=args.output_dir)
+
+    def _execute(self, the_plan, args, **extra):
         cache_dir = Path(args.cache_dir).resolve()
         run_id = time.strftime('%Y%m%d-%H%M%S') + f'-{os.getpid()}'
         work_dir = Path(args.work_dir or cache_dir / 'work' / run_id).resolve()
@@ -86,12 +70,18 @@ class Build(lister.Lister):
             'parallel_build', True) else max(1, args.jobs or 1)
         options = build.Options(work_dir=work_dir, cache_dir=cache_dir,
                                 log_dir=cache_dir / 'logs' / run_id,
-                                jobs=jobs, offline=args.offline)
+                                jobs=jobs, offline=args.offline, **extra)
         try:
-            return build.run(the_plan, options, self._progress())
+            outcomes = build.run(the_plan, options, self._progress())
         finally:
             if not args.keep_work:
                 shutil.rmtree(work_dir, ignore_errors=True)
+        failed = [o for o in outcomes if o.status == build.FAILED]
+        if failed:
+            self.exit_status = failed[0].error.exit_code if failed[0].error else 1
+        return (('Project', 'Builder', 'Status', 'Artifact', 'Message'),
+                [(o.project, o.builder, o.status, o.artifact, o.message)
+                 for o in outcomes])
 
     def _progress(self):
         lock = threading.Lock()
@@ -104,6 +94,32 @@ class Build(lister.Lister):
                 self.app.stderr.write(f'[{project}] {stage}\n')
                 self.app.stderr.flush()
         return show
+
+
+class Build(_Run):
+    """Build packages of the manifest's projects; prints a summary table."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('-t', '--type', metavar='BUILDER[,...]',
+                            help='builders to use instead of the manifest\'s '
+                                 '("package" and "docker" as in 2014)')
+        parser.add_argument('--lock', metavar='FILE',
+                            help='rebuild the commits and pins of this lock '
+                                 'file (pip hash-checking mode, no resolver)')
+        parser.add_argument('--dry-run', action='store_true',
+                            help='show what would be built, without cloning')
+        return parser
+
+    def take_action(self, parsed_args):
+        the_plan = self._plan(parsed_args, _words(parsed_args.type))
+        if parsed_args.dry_run:
+            return self._dry_run(the_plan)
+        extra = {}
+        if parsed_args.lock:
+            lock_path = Path(parsed_args.lock).resolve()
+            extra = {'lock': lockfile.read(lock_path), 'lock_path': lock_path}
+        return self._execute(the_plan, parsed_args, **extra)
 
     def _dry_run(self, the_plan):
         columns = ('Project', 'Package', 'Deb version', 'Rpm version',
@@ -119,3 +135,21 @@ class Build(lister.Lister):
                          str(p.install_path), p.giturl, p.gitref, p.resolver,
                          ', '.join(p.builders)))
         return columns, rows
+
+
+class Lock(_Run):
+    """Resolve every project's pins and write giftwrap.lock, building nothing."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--lock-file', metavar='FILE',
+                            help='the lock to write (default: giftwrap.lock in '
+                                 'the output directory)')
+        return parser
+
+    def take_action(self, parsed_args):
+        the_plan = self._plan(parsed_args)
+        lock_path = (Path(parsed_args.lock_file).resolve()
+                     if parsed_args.lock_file else None)
+        return self._execute(the_plan, parsed_args, lock_only=True,
+                             lock_out=lock_path)

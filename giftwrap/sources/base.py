@@ -64,6 +64,8 @@ class Pin:
 
     name: str
     version: str
+    #: sha256 of the distribution file, when replaying a lock file.
+    sha256: str | None = None
 
     @property
     def key(self) -> str:

@@ -1,0 +1,130 @@
+"""``giftwrap.lock``: what a build used, so it can be rebuilt exactly.
+
+One JSON file in the output directory, keyed by project: the git url, ref
+and commit; the resolver and where its pins came from; every pin with the
+sha256 of the file pip installed; the interpreter.  Builds merge their
+successful projects into it atomically, under a file lock, so concurrent
+runs sharing an output directory keep each other's entries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import giftwrap
+from giftwrap import errors
+from giftwrap.sources.base import Pin, Pins
+
+FILENAME = 'giftwrap.lock'
+FORMAT = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One project's locked inputs."""
+
+    giturl: str
+    gitref: str
+    commit: str
+    resolver: str
+    provenance: Mapping[str, Any]
+    pins: Mapping[str, Mapping[str, Any]]
+    interpreter: Mapping[str, str]
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    unpinned: tuple[str, ...] = ()
+
+    def to_pins(self, lock_path: Path) -> Pins:
+        """The locked pins, each with its sha256, as resolver output."""
+        pins = [Pin(p['name'], p['version'], p.get('sha256'))
+                for p in self.pins.values()]
+        provenance = {'resolver': 'lock', 'lock': str(lock_path),
+                      'locked_resolver': self.resolver}
+        return Pins.of(pins, provenance)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data['unpinned'] = list(self.unpinned)
+        return data
+
+
+def entry_for(project, checkout, pins: Pins, report, interpreter) -> Entry:
+    """The lock entry of a project that was just built."""
+    locked = {}
+    for name, version in report.closure.items():
+        pin = pins.pins.get(name)
+        locked[name] = {'name': pin.name if pin else name, 'version': version,
+                        'sha256': report.hashes.get(name)}
+    return Entry(
+        giturl=project.giturl, gitref=project.gitref, commit=checkout.commit,
+        resolver=project.resolver,
+        provenance={k: str(v) for k, v in pins.provenance.items()},
+        pins=locked,
+        interpreter={'path': str(interpreter.path),
+                     'version': interpreter.version},
+        unpinned=tuple(sorted(report.unpinned)))
+
+
+def read(path: Path) -> dict[str, Entry]:
+    """The entries of the lock file at ``path``.
+
+    :raises giftwrap.errors.ManifestError: unreadable or not a lock file.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+        if data.get('format') != FORMAT:
+            raise ValueError(f'unknown lock format {data.get("format")!r}')
+        return {name: Entry(**{**e, 'unpinned': tuple(e.get('unpinned', ()))})
+                for name, e in data['projects'].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise errors.ManifestError(
+            f'cannot read the lock file: {exc}', where=str(path),
+            hint='give a giftwrap.lock written by giftwrap build or '
+                 'giftwrap lock') from None
+
+
+def merge(path: Path, entries: Mapping[str, Entry]) -> None:
+    """Merge ``entries`` into the lock file at ``path``, atomically."""
+    if not entries:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path):
+        current: dict[str, Any] = {}
+        if path.exists():
+            current = {k: v.to_json() for k, v in read(path).items()}
+        current.update({k: v.to_json() for k, v in entries.items()})
+        text = json.dumps({'format': FORMAT,
+                           'giftwrap': giftwrap.__version__,
+                           'projects': current}, indent=2, sort_keys=True)
+        _write_atomically(path, text + '\n')
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    # Lock the directory itself: no lock file is left beside the artifacts.
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
+    try:
+        with os.fdopen(fd, 'w') as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
