@@ -84,13 +84,14 @@ def run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:
         for future in concurrent.futures.as_completed(futures):
             results[futures[future].project.name] = future.result()
     except KeyboardInterrupt:
-        # Stop children so workers unwind (and clean up) promptly.
+        # Stop every child and start no more; workers blocked on the network
+        # are not waited for: the caller removes the work directory and
+        # partial artifacts, then exits.
         Runner.terminate_all()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
-    finally:
-        pool.shutdown(wait=True)
-        http.close()
+    pool.shutdown(wait=True)
+    http.close()
     _write_locks(plan, options, results)
     return [o for p in plan.projects for o in results[p.project.name][0]]
 

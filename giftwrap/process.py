@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from giftwrap import errors
 
@@ -78,6 +78,8 @@ class Runner:
     # Every live child of every runner, so an interrupt can stop them all.
     _live: set[subprocess.Popen] = set()
     _live_lock = threading.Lock()
+    # Set once the run is interrupted: no new child may start.
+    _stopping = False
 
     def __init__(self, log_file: Path | None = None):
         self.log_file = log_file
@@ -99,6 +101,9 @@ class Runner:
         :raises giftwrap.errors.MissingToolError: when the program is absent.
         """
         argv = tuple(str(a) for a in argv)
+        if Runner._stopping:
+            raise errors.CommandError('interrupted before it started',
+                                      where=' '.join(argv[:3]))
         env = dict(env) if env is not None else base_environment()
         LOG.debug('running %s (cwd=%s)', argv, cwd)
         try:
@@ -158,6 +163,7 @@ class Runner:
     def terminate_all(cls) -> None:
         """Stop every running child (on Ctrl-C or SIGTERM)."""
         with cls._live_lock:
+            Runner._stopping = True
             procs = list(cls._live)
         for proc in procs:
             try:
@@ -174,8 +180,3 @@ class Runner:
 def _decode(out: bytes | None) -> str:
     return (out or b'').decode('utf-8', errors='replace')
 
-
-def echo(stream: IO[str], text: str) -> None:
-    """Write one line of progress (commands only; drivers log instead)."""
-    stream.write(text + '\n')
-    stream.flush()

@@ -9,6 +9,7 @@ statuses and decides when a traceback is shown (``--debug`` only).
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 
@@ -126,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         Runner.terminate_all()
         result = (errors.EXIT_SIGTERM if signal.SIGTERM in _signals
                   else errors.EXIT_SIGINT)
+        # Worker threads may still wait on a socket; their children are
+        # stopped and the work directory is gone, so do not wait for them.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(result)
     return result
 
 

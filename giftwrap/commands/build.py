@@ -19,6 +19,13 @@ def default_cache_dir() -> Path:
     return Path(base) / 'giftwrap'
 
 
+def _remove_partial_artifacts(the_plan) -> None:
+    """Remove what an interrupted publish left in the output directories."""
+    for out in {pp.project.output_dir for pp in the_plan.projects}:
+        for partial in out.glob(f'.*.giftwrap-tmp-{os.getpid()}'):
+            partial.unlink(missing_ok=True)
+
+
 def _words(value: str | None) -> list[str]:
     return [w.strip() for w in (value or '').split(',') if w.strip()]
 
@@ -73,6 +80,9 @@ class _Run(lister.Lister):
                                 jobs=jobs, offline=args.offline, **extra)
         try:
             outcomes = build.run(the_plan, options, self._progress())
+        except KeyboardInterrupt:
+            _remove_partial_artifacts(the_plan)
+            raise
         finally:
             if not args.keep_work:
                 shutil.rmtree(work_dir, ignore_errors=True)
