@@ -62,6 +62,26 @@ class Project:
 
     _locations: Mapping[str, str] = dataclasses.field(
         default_factory=dict, repr=False, compare=False)
+    # package metadata and service integration (giftwrap.package)
+    maintainer: str = ''
+    vendor: str = ''
+    license: str = ''
+    homepage: str = ''
+    summary: str = ''
+    description: str = ''
+    epoch: int = 0
+    conflicts: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    replaces: tuple[str, ...] = ()
+    scripts: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    user: str = ''
+    group: str = ''
+    directories: tuple[str, ...] = ()
+    systemd_units: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    systemd_enable: bool = False
+    sudoers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    config_templates: Mapping[str, str] = dataclasses.field(
+        default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

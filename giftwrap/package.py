@@ -2,27 +2,129 @@
 
 Builders map a :class:`PackageDescription` to their tool's configuration;
 nothing here knows about nfpm, fpm or rpmbuild.  Values come from the
-manifest first and from the project's own metadata where it is silent.
+manifest first and from the project's own metadata (its ``METADATA`` in the
+virtualenv) where the manifest is silent.  What differs between formats
+(the spelling of names, architectures and relations, the maintainer
+scripts, files only one format ships) is decided here once, and a packager
+reads it from :meth:`PackageDescription.target`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import email.parser
+import logging
+import os
 import platform
-from pathlib import PurePosixPath
+import re
+import types
+from pathlib import Path, PurePosixPath
+from typing import Mapping
 
-from giftwrap import versions
+from packaging.utils import canonicalize_name
+
+from giftwrap import errors, versions
+
+LOG = logging.getLogger(__name__)
+
+#: The package formats a description spells itself for.
+FORMATS = ('deb', 'rpm')
+#: Maintainer scripts, by their Debian names (rpm: %pre %post %preun %postun).
+SCRIPTS = ('preinst', 'postinst', 'prerm', 'postrm')
+#: What a service user needs on each format to be created by the scripts.
+USER_TOOLS = {'deb': 'adduser', 'rpm': 'shadow-utils'}
+DEFAULT_MAINTAINER = 'giftwrap <giftwrap@localhost>'
 
 _DEB_ARCH = {'x86_64': 'amd64', 'aarch64': 'arm64', 'armv7l': 'armhf',
              'ppc64le': 'ppc64el', 's390x': 's390x', 'i686': 'i386'}
+_RELATION = re.compile(
+    r'^\s*(?P<name>[^\s()<>=!|,]+)\s*(?:(?P<paren>\()?\s*'
+    r'(?P<op><<|>>|<=|>=|=|<|>)\s*(?P<version>[^\s()]+)\s*(?(paren)\)))?\s*$')
+_DEB_OPS = {'<': '<<', '>': '>>'}
+_RPM_OPS = {'<<': '<', '>>': '>'}
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratedFile:
+    """A file giftwrap writes into the package (a unit, a sudoers file...).
+
+    :ivar dst: where it is installed.
+    :ivar text: its whole content.
+    :ivar config: a configuration file (conffile, ``%config(noreplace)``).
+    :ivar formats: the formats that ship it.
+    """
+
+    dst: PurePosixPath
+    text: str
+    mode: int = 0o644
+    config: bool = False
+    formats: frozenset[str] = frozenset(FORMATS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Service:
+    """What the package's scripts set up for a service.
+
+    :ivar user: the system user to create, or ``''``.
+    :ivar directories: created (owned by the user) on install, removed on
+        a Debian purge.
+    :ivar units: systemd unit file names, installed in :data:`UNIT_DIR`.
+    :ivar enable: enable the units on the first install.
+    """
+
+    user: str = ''
+    group: str = ''
+    home: str = '/nonexistent'
+    directories: tuple[PurePosixPath, ...] = ()
+    units: tuple[str, ...] = ()
+    enable: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.user or self.directories or self.units)
+
+
+#: Where systemd units go (both formats: merged /usr on Debian since 12).
+UNIT_DIR = PurePosixPath('/usr/lib/systemd/system')
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """The description spelled for one format: what a packager maps.
+
+    Relations are in the format's syntax (``foo (>= 1)`` or ``foo >= 1``);
+    ``config_files`` includes the generated ones; ``scripts`` maps the
+    names of :data:`SCRIPTS` present to their text.
+    """
+
+    format: str
+    name: str
+    version: versions.PackageVersion
+    arch: str
+    filename: str
+    summary: str
+    description: str
+    maintainer: str
+    vendor: str
+    license: str
+    homepage: str
+    depends: tuple[str, ...]
+    conflicts: tuple[str, ...]
+    provides: tuple[str, ...]
+    replaces: tuple[str, ...]
+    config_files: tuple[PurePosixPath, ...]
+    files: tuple[GeneratedFile, ...]
+    scripts: Mapping[str, str]
 
 
 @dataclasses.dataclass(frozen=True)
 class PackageDescription:
     """What every packager needs to know about one package.
 
-    :ivar depends: requirement strings common to every format.
+    :ivar depends: relations common to every format: ``name``, ``name >=
+        1.0`` or ``name (>= 1.0)``.
+    :ivar config_files: installed paths of configuration files.
     :ivar native: compiled code inside: architecture-specific.
+    :ivar scripts: format -> script name -> text of the maintainer script.
     """
 
     name: str
@@ -30,14 +132,30 @@ class PackageDescription:
     install_path: PurePosixPath
     summary: str
     description: str = ''
-    maintainer: str = 'giftwrap <giftwrap@localhost>'
+    maintainer: str = DEFAULT_MAINTAINER
     vendor: str = ''
     license: str = ''
     homepage: str = ''
     depends: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    replaces: tuple[str, ...] = ()
     config_files: tuple[PurePosixPath, ...] = ()
     native: bool = False
     machine: str = dataclasses.field(default_factory=platform.machine)
+    files: tuple[GeneratedFile, ...] = ()
+    scripts: Mapping[str, Mapping[str, str]] = dataclasses.field(
+        default_factory=dict)
+    service: Service = Service()
+
+    @property
+    def deb_name(self) -> str:
+        """Debian allows no upper case and no ``_`` in names."""
+        return self.name.lower().replace('_', '-')
+
+    @property
+    def rpm_name(self) -> str:
+        return self.name
 
     @property
     def deb_arch(self) -> str:
@@ -51,30 +169,254 @@ class PackageDescription:
     def deb_filename(self) -> str:
         """``name_version_arch.deb`` (Debian's convention, no epoch)."""
         v = f'{self.version.upstream}-{self.version.release}'
-        return f'{self.name}_{v}_{self.deb_arch}.deb'
+        return f'{self.deb_name}_{v}_{self.deb_arch}.deb'
 
     @property
     def rpm_filename(self) -> str:
         """``name-version-release.arch.rpm``"""
-        return (f'{self.name}-{self.version.upstream}-{self.version.release}'
-                f'.{self.rpm_arch}.rpm')
+        return (f'{self.rpm_name}-{self.version.upstream}-'
+                f'{self.version.release}.{self.rpm_arch}.rpm')
+
+    def target(self, fmt: str) -> Target:
+        """This description spelled for ``fmt`` (one of :data:`FORMATS`)."""
+        if fmt not in FORMATS:
+            raise ValueError(f'unknown package format {fmt!r}')
+        files = tuple(f for f in self.files if fmt in f.formats)
+        depends = self.depends
+        if self.service.user and USER_TOOLS[fmt] not in depends:
+            depends += (USER_TOOLS[fmt],)
+        config = set(self.config_files) | {f.dst for f in files if f.config}
+        return Target(
+            format=fmt, name=getattr(self, f'{fmt}_name'),
+            version=self.version, arch=getattr(self, f'{fmt}_arch'),
+            filename=getattr(self, f'{fmt}_filename'),
+            summary=self.summary.strip() or self.name,
+            description=self.description.strip(),
+            maintainer=self.maintainer, vendor=self.vendor,
+            license=self.license, homepage=self.homepage,
+            depends=relations(depends, fmt),
+            conflicts=relations(self.conflicts, fmt),
+            provides=relations(self.provides, fmt, provides=True),
+            replaces=relations(self.replaces, fmt),
+            config_files=tuple(sorted(config)), files=files,
+            scripts=types.MappingProxyType(dict(self.scripts.get(fmt, {}))))
+
+
+def relations(values, fmt: str, *, provides: bool = False
+              ) -> tuple[str, ...]:
+    """Relations spelled for ``fmt``; a value that does not parse is kept
+    as it is (:func:`check_relation` refuses it earlier)."""
+    return tuple(_relation(v, fmt, provides) for v in values)
+
+
+def _relation(value: str, fmt: str, provides: bool) -> str:
+    match = _RELATION.match(value)
+    if match is None:
+        return value
+    name, op, version = match.group('name', 'op', 'version')
+    if not op:
+        return name
+    if fmt == 'deb':
+        # Debian's Provides accepts "=" only: a versioned provide is exact.
+        op = '=' if provides else _DEB_OPS.get(op, op)
+        return f'{name} ({op} {version})'
+    return f'{name} {_RPM_OPS.get(op, op)} {version}'
+
+
+def check_relation(value: str, key: str, where: str | None) -> None:
+    """Refuse a relation that is not ``name [op version]``.
+
+    :raises giftwrap.errors.ManifestError: alternatives (``a | b``), lists
+        or anything else the formats do not share.
+    """
+    match = _RELATION.match(value)
+    if match is None or not re.match(r'^[A-Za-z0-9][A-Za-z0-9._+:~-]*$',
+                                     match.group('name')):
+        raise errors.ManifestError(
+            f'{key} entry {value!r} is not "name" or "name OP version"',
+            where=where, hint='e.g. "libxml2" or "libxml2 >= 2.9" (one '
+            'package per entry; OP is one of < <= = >= >)')
 
 
 def describe(project, tree, interpreter, checkout=None) -> PackageDescription:
-    """Build the description of ``project``'s package from its staged tree."""
+    """Build the description of ``project``'s package from its staged tree.
+
+    :param project: the rendered :class:`giftwrap.manifest.Project`.
+    :param tree: the :class:`giftwrap.builders.base.StagedTree`.
+    :param interpreter: the interpreter the package depends on.
+    :param checkout: the project's checkout (for the commit), if known.
+    :raises giftwrap.errors.ManifestError: a bad relation, user, directory,
+        unit name or template.
+    """
+    from giftwrap.builders import scripts  # templates need the description
+
+    meta = project_metadata(tree.venv, project.name)
     depends = (interpreter.package,) + tuple(
         d for d in project.system_dependencies if d != interpreter.package)
-    summary = f'{project.name} {project.version} in a virtualenv at ' \
-              f'{project.install_path}'
+    for key, values in (('system_dependencies', depends),
+                        ('conflicts', project.conflicts),
+                        ('provides', project.provides),
+                        ('replaces', project.replaces)):
+        for value in values:
+            check_relation(value, key, project.where_key(key))
+    service = _service(project)
     commit = f' (commit {checkout.commit})' if checkout is not None else ''
-    return PackageDescription(
+    package = PackageDescription(
         name=project.package_name,
-        version=project.package_version,
+        version=_version(project),
         install_path=PurePosixPath(project.install_path),
-        summary=summary,
-        description=f'{project.name} built by giftwrap from {project.giturl} '
-                    f'at {project.gitref}{commit}.',
-        depends=depends,
-        config_files=tuple(tree.config_files),
-        native=tree.native,
-    )
+        summary=project.summary or meta.summary or
+        f'{project.name} {project.version} in a virtualenv at '
+        f'{project.install_path}',
+        description=project.description or
+        f'{project.name} built by giftwrap from {project.giturl} at '
+        f'{project.gitref}{commit}.',
+        maintainer=project.maintainer or meta.maintainer or
+        DEFAULT_MAINTAINER,
+        vendor=project.vendor, license=project.license or meta.license,
+        homepage=project.homepage or meta.homepage, depends=depends,
+        conflicts=project.conflicts, provides=project.provides,
+        replaces=project.replaces,
+        config_files=_config_files(tree), native=tree.native,
+        service=service)
+    return scripts.complete(package, project, tree)
+
+
+def _version(project) -> versions.PackageVersion:
+    epoch = getattr(project, 'epoch', 0) or 0
+    if epoch < 0:
+        raise errors.ManifestError(
+            f'epoch {epoch} is negative', where=project.where_key('epoch'),
+            hint='leave it out, or use a whole number above 0')
+    return dataclasses.replace(project.package_version, epoch=epoch)
+
+
+def _config_files(tree) -> tuple[PurePosixPath, ...]:
+    """The tree's config files and every file under ``install_path/etc``."""
+    found = set(tree.config_files)
+    etc = tree.venv / 'etc'
+    if etc.is_dir() and not etc.is_symlink():
+        for dirpath, _, filenames in os.walk(etc):
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                if os.path.isfile(path) and not os.path.islink(path):
+                    rel = os.path.relpath(path, tree.venv)
+                    found.add(tree.install_path / PurePosixPath(rel))
+    return tuple(sorted(found))
+
+
+_ACCOUNT = re.compile(r'^[a-z_][a-z0-9_-]{0,31}$')
+_SAFE_PATH = re.compile(r'^(/[A-Za-z0-9._+@:,=~-]+)+$')
+# Never created, chowned or (on purge) removed by a package's scripts.
+_SYSTEM_DIRS = frozenset(PurePosixPath(p) for p in (
+    '/bin /boot /dev /etc /home /lib /lib64 /media /mnt /opt /proc /root '
+    '/run /sbin /srv /sys /tmp /usr /var /var/lib /var/log /var/cache '
+    '/var/spool /var/tmp /var/opt /var/run /var/mail /var/local /var/backups '
+    '/usr/lib /usr/lib64 /usr/share /usr/local /usr/bin /usr/sbin '
+    '/usr/libexec /usr/include /etc/opt /etc/systemd /etc/sudoers.d').split())
+
+
+def _service(project) -> Service:
+    where = project.where_key
+    user, group = project.user, project.group or project.user
+    for key, name in (('user', user), ('group', group)):
+        if name and not _ACCOUNT.match(name):
+            raise errors.ManifestError(
+                f'{key} {name!r} is not a valid system account name',
+                where=where(key), hint='lower-case letters, digits, _ and - '
+                '(at most 32, not starting with a digit or -)')
+    if group and not user:
+        raise errors.ManifestError(
+            'group is set without user', where=where('group'),
+            hint='set "user:" too (the group defaults to its name)')
+    install = PurePosixPath(project.install_path)
+    dirs = tuple(_directory(d, install, where('directories'))
+                 for d in project.directories)
+    units = tuple(project.systemd_units)
+    home = next((str(d) for d in dirs if str(d).startswith('/var/lib/')),
+                str(dirs[0]) if dirs else '/nonexistent')
+    return Service(user=user, group=group, home=home,
+                   directories=tuple(dict.fromkeys(dirs)), units=units,
+                   enable=project.systemd_enable and bool(units))
+
+
+def _directory(value: str, install: PurePosixPath, where: str
+               ) -> PurePosixPath:
+    path = PurePosixPath(value)
+    if (not _SAFE_PATH.match(value) or '..' in path.parts
+            or str(path) != value):
+        raise errors.ManifestError(
+            f'directory {value!r} is not a plain absolute path', where=where,
+            hint='e.g. /var/lib/nova (letters, digits and ._+@:,=~- only)')
+    if path in _SYSTEM_DIRS or path == install or path in install.parents \
+            or install in path.parents:
+        raise errors.ManifestError(
+            f'directory {value} is a system directory or part of the '
+            f'install path', where=where,
+            hint='name a directory of the service itself, e.g. '
+                 '/var/lib/nova: it is removed when the package is purged')
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class Metadata:
+    """What a distribution's ``METADATA`` says that a package can use."""
+
+    summary: str = ''
+    license: str = ''
+    homepage: str = ''
+    maintainer: str = ''
+
+
+def project_metadata(venv: Path, name: str) -> Metadata:
+    """Read the ``METADATA`` of distribution ``name`` installed in ``venv``.
+
+    :returns: empty :class:`Metadata` if it is not installed there.
+    """
+    wanted = canonicalize_name(name)
+    for dist_info in sorted(venv.glob('lib/python*/site-packages/*.dist-info')):
+        dist = dist_info.name[:-len('.dist-info')].split('-')[0]
+        if canonicalize_name(dist) == wanted:
+            path = dist_info / 'METADATA'
+            if path.is_file():
+                return _parse_metadata(path.read_text(encoding='utf-8',
+                                                      errors='replace'))
+    LOG.debug('no METADATA of %s in %s', name, venv)
+    return Metadata()
+
+
+def _parse_metadata(text: str) -> Metadata:
+    headers = email.parser.HeaderParser().parsestr(text)
+
+    def one(field: str) -> str:
+        value = headers.get(field) or ''
+        value = ' '.join(str(value).split())  # unfold; no control characters
+        return '' if value.upper() == 'UNKNOWN' else value
+
+    license = one('License-Expression')
+    if not license and '\n' not in str(headers.get('License') or '').strip():
+        license = one('License')  # a whole license text is no name
+    return Metadata(summary=one('Summary'), license=license[:200],
+                    homepage=one('Home-page') or _project_url(headers),
+                    maintainer=_contact(one('Maintainer'),
+                                        one('Maintainer-email'))
+                    or _contact(one('Author'), one('Author-email')))
+
+
+def _project_url(headers) -> str:
+    for value in headers.get_all('Project-URL') or ():
+        label, _, url = str(value).partition(',')
+        if label.strip().lower().replace('-', '') in (
+                'homepage', 'home', 'source', 'sourcecode', 'repository'):
+            return url.strip()
+    return ''
+
+
+def _contact(name: str, email_: str) -> str:
+    """``Name <address>``, or ``''`` without an address."""
+    email_ = email_.split(',')[0].strip()
+    if not email_:
+        return ''
+    if '<' in email_:  # PEP 621 style: "Name <address>" already
+        return email_
+    return f'{name or email_.partition("@")[0]} <{email_}>'

@@ -179,4 +179,3 @@ class Runner:
 
 def _decode(out: bytes | None) -> str:
     return (out or b'').decode('utf-8', errors='replace')
-

@@ -130,6 +130,34 @@ FIELDS: dict[str, Field] = {
                                       merge_rule='extend'),
     'include_config': Field(bool, BOTH, default=False),
     'force_overwrite': Field(bool, BOTH, default=False),
+    # package metadata and service integration (giftwrap.package)
+    'maintainer': Field(str, BOTH, help='"Name <email>" of the packager'),
+    'vendor': Field(str, BOTH),
+    'license': Field(str, BOTH, help='e.g. Apache-2.0'),
+    'homepage': Field(str, BOTH, help='a URL'),
+    'summary': Field(str, BOTH, help='one line saying what the package is'),
+    'description': Field(str, BOTH),
+    'epoch': Field(int, BOTH, help='a whole number, 0 for none'),
+    'conflicts': Field(list, BOTH, items=str, merge_rule='extend'),
+    'provides': Field(list, BOTH, items=str, merge_rule='extend'),
+    'replaces': Field(list, BOTH, items=str, merge_rule='extend'),
+    'scripts': Field(dict, BOTH, items=str, merge_rule='deep',
+                     help='preinst/postinst/prerm/postrm: a template file '
+                          'or inline shell (text with a line break)'),
+    'user': Field(str, BOTH, help='the system user the service runs as'),
+    'group': Field(str, BOTH, help='its group (default: the user\'s name)'),
+    'directories': Field(list, BOTH, items=str, merge_rule='extend',
+                         help='absolute paths the service user owns'),
+    'systemd_units': Field(dict, BOTH, items=str, merge_rule='deep',
+                           help='unit file name: a template file or inline '
+                                'text'),
+    'systemd_enable': Field(bool, BOTH, default=False),
+    'sudoers': Field(dict, BOTH, items=str, merge_rule='deep',
+                     help='file name in /etc/sudoers.d: a template file or '
+                          'inline text'),
+    'config_templates': Field(dict, BOTH, items=str, merge_rule='deep',
+                              help='absolute path of a configuration file: '
+                                   'a template file or inline text'),
 }
 
 #: 2014 keys that no longer work, and what to write instead.
