@@ -1,0 +1,225 @@
+"""Container engines (docker, podman, buildah) through their command lines.
+
+One :class:`Engine` subclass per engine holds every difference between
+them, so callers never test an engine's name.  Site settings are typed
+(:class:`Settings`) and each maps to a fixed flag; nothing from a manifest
+becomes a free-form argument, and every positional value (image names,
+paths) comes after ``--``.  The storage driver, registries and credentials
+come from the engine's own configuration files.
+
+The builder that makes images uses it; so can anything that needs to run
+work inside a container image later.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import os
+from pathlib import Path
+from typing import ClassVar, Mapping
+
+from giftwrap import errors
+from giftwrap.process import Result, Runner, base_environment, find_tool
+
+#: The engine's own configuration reaches it; nothing else of the
+#: operator's environment does.
+_ENGINE_ENV = ('XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'CONTAINERS_CONF',
+               'CONTAINERS_REGISTRIES_CONF', 'REGISTRY_AUTH_FILE',
+               'DOCKER_HOST', 'DOCKER_CONFIG', 'DOCKER_CONTEXT',
+               'DOCKER_CERT_PATH', 'DOCKER_TLS_VERIFY')
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How an engine is run, as typed site settings.
+
+    :ivar isolation: podman's/buildah's ``--isolation`` (``chroot``, ``oci``,
+        ``rootless``), or ``None`` for the engine's default.
+    :ivar tls_verify: verify registries' certificates (pulls and pushes).
+    :ivar cache_layers: keep every build step as a cached layer.  Off by
+        default: each build copies a new virtualenv, so the cache rarely
+        helps, and with the ``vfs`` driver every layer is a full copy.
+    """
+
+    isolation: str | None = None
+    tls_verify: bool = True
+    cache_layers: bool = False
+
+
+def engine_environment() -> dict[str, str]:
+    """The environment engines run with: the base one plus their config."""
+    return base_environment(**{k: os.environ[k] for k in _ENGINE_ENV
+                               if k in os.environ})
+
+
+class Engine(abc.ABC):
+    """One container engine's command line.
+
+    :param path: the engine's executable.
+    :param runner: runs every command (and records them in tests).
+    """
+
+    name: ClassVar[str] = ''
+    #: How to install it, for :class:`~giftwrap.errors.MissingToolError`.
+    hint: ClassVar[str] = ''
+
+    def __init__(self, path: str, runner: Runner, settings: Settings):
+        self.path = path
+        self.runner = runner
+        self.settings = settings
+
+    @classmethod
+    def check_settings(cls, settings: Settings) -> None:
+        """Refuse settings this engine cannot honour.
+
+        :raises giftwrap.errors.DriverError: naming the setting.
+        """
+
+    def run(self, *args: str | Path, check: bool = True, what: str = ''
+            ) -> Result:
+        """Run ``<engine> ARGS`` with :func:`engine_environment`."""
+        return self.runner.run([self.path, *args], env=engine_environment(),
+                               check=check, what=what or f'{self.name} {args[0]}')
+
+    def build(self, dockerfile: Path, context_dir: Path, *,
+              labels: Mapping[str, str], iidfile: Path) -> Result:
+        """Build an untagged image; its id is written to ``iidfile``.
+
+        :returns: the finished command, even when it failed (the caller
+            explains the failure from its output).
+        """
+        argv = ['build', f'--file={dockerfile}', f'--iidfile={iidfile}']
+        argv += [f'--label={key}={value}' for key, value in labels.items()]
+        return self.run(*argv, *self.build_flags(), '--', context_dir,
+                        check=False)
+
+    def build_flags(self) -> list[str]:
+        """The flags :attr:`settings` map to when building."""
+        return []
+
+    def tag(self, image: str, name: str) -> None:
+        """Give ``image`` (an id or name) the name ``name``."""
+        self.run('tag', '--', image, name)
+
+    def remove(self, image: str) -> bool:
+        """Remove a name (or an unnamed image); False if that failed.
+
+        Never forced: an image another name still refers to stays.
+        """
+        return self.run('rmi', '--', image, check=False).returncode == 0
+
+    def exists(self, image: str) -> bool:
+        """Whether ``image`` is in the engine's local store."""
+        return self.run('image', 'inspect', '--', image,
+                        check=False).returncode == 0
+
+    @abc.abstractmethod
+    def save(self, name: str, archive: Path) -> None:
+        """Write the image ``name`` to ``archive`` (a docker archive)."""
+
+    @abc.abstractmethod
+    def push(self, name: str) -> None:
+        """Push the image ``name`` (``registry/image:tag``) to its registry."""
+
+
+class Podman(Engine):
+    """podman (daemonless; honours isolation and per-command TLS)."""
+
+    name = 'podman'
+    hint = 'apt-get install podman (or dnf install podman)'
+
+    def build_flags(self) -> list[str]:
+        flags = [f'--layers={str(self.settings.cache_layers).lower()}']
+        if self.settings.isolation:
+            flags.append(f'--isolation={self.settings.isolation}')
+        return flags + self._tls_flags()
+
+    def _tls_flags(self) -> list[str]:
+        return [] if self.settings.tls_verify else ['--tls-verify=false']
+
+    def save(self, name: str, archive: Path) -> None:
+        self.run('save', '--format=docker-archive', f'--output={archive}',
+                 '--', name)
+
+    def push(self, name: str) -> None:
+        self.run('push', *self._tls_flags(), '--', name, f'docker://{name}')
+
+
+class Buildah(Podman):
+    """buildah: podman's flags, but no ``save`` command."""
+
+    name = 'buildah'
+    hint = 'apt-get install buildah (or dnf install buildah)'
+
+    def exists(self, image: str) -> bool:
+        return self.run('inspect', '--type=image', '--', image,
+                        check=False).returncode == 0
+
+    def save(self, name: str, archive: Path) -> None:
+        # The transport splits on ":", so a path with one would be misread.
+        if ':' in str(archive):
+            raise errors.BuildError(f'cannot save to {archive}: buildah '
+                                    'cannot write to a path with ":"')
+        self.run('push', '--', name, f'docker-archive:{archive}:{name}',
+                 what='buildah push (save)')
+
+
+class Docker(Engine):
+    """docker (a daemon: isolation and TLS are its own configuration)."""
+
+    name = 'docker'
+    hint = 'install Docker (https://docs.docker.com/engine/install/) or ' \
+           'podman, which needs no daemon'
+
+    @classmethod
+    def check_settings(cls, settings: Settings) -> None:
+        if settings.isolation:
+            raise errors.DriverError(
+                f'docker has no {settings.isolation!r} isolation',
+                hint='remove "isolation" or set engine: podman (or buildah)')
+        if not settings.tls_verify:
+            raise errors.DriverError(
+                'docker cannot skip TLS verification per command',
+                hint='list the registry under "insecure-registries" in '
+                     '/etc/docker/daemon.json and remove tls_verify, or '
+                     'set engine: podman')
+
+    def save(self, name: str, archive: Path) -> None:
+        self.run('save', f'--output={archive}', '--', name)
+
+    def push(self, name: str) -> None:
+        self.run('push', '--', name)
+
+
+#: Every engine, in the order the default choice tries them.
+ENGINES: dict[str, type[Engine]] = {e.name: e for e in (Docker, Podman, Buildah)}
+
+
+def choose(name: str | None, settings: Settings) -> tuple[type[Engine], str]:
+    """The engine class called ``name`` (or the first installed) and its path.
+
+    :raises giftwrap.errors.MissingToolError: it (or every engine) is missing.
+    :raises giftwrap.errors.DriverError: an unknown engine, or settings it
+        cannot honour.
+    """
+    if name is not None and name not in ENGINES:
+        raise errors.DriverError(f'unknown container engine {name!r}',
+                                 hint='use one of ' + ', '.join(ENGINES))
+    for engine in [ENGINES[name]] if name else ENGINES.values():
+        path = find_tool(engine.name)
+        if path is not None:
+            engine.check_settings(settings)
+            return engine, path
+    if name:
+        raise errors.MissingToolError(f'{name} is not installed',
+                                      hint=ENGINES[name].hint)
+    raise errors.MissingToolError(
+        'no container engine is installed (docker, podman or buildah)',
+        hint=Podman.hint)
+
+
+def make(name: str | None, runner: Runner, settings: Settings) -> Engine:
+    """An :class:`Engine` ready to run (see :func:`choose`)."""
+    engine, path = choose(name, settings)
+    return engine(path, runner, settings)
