@@ -379,12 +379,21 @@ def _drivers(v) -> tuple[tuple[str, ...], str, dict]:
 def build_type_builders(build_type: str) -> list[str]:
     """The builders a 2014 ``build_type`` (or ``-t``) word stands for.
 
-    ``package`` is the host's native package format; ``docker`` the docker
-    builder.  Any other word is a builder name.
+    ``package`` is the host's native package format, built with fpm when
+    it is installed (as the 2014 giftwrap did), else with nfpm; ``docker``
+    the docker builder.  Any other word is a builder name.
     """
-    if build_type == 'package':
-        return ['nfpm-rpm' if _rpm_host() else 'nfpm-deb']
-    return [build_type]
+    if build_type != 'package':
+        return [build_type]
+    import logging
+    from giftwrap.process import find_tool
+    fmt = 'rpm' if _rpm_host() else 'deb'
+    if find_tool('fpm') is not None:
+        return [f'fpm-{fmt}']
+    logging.getLogger(__name__).warning(
+        'fpm is not installed: build_type "package" builds with nfpm-%s '
+        '(install fpm, or name the builder with "builders:")', fmt)
+    return [f'nfpm-{fmt}']
 
 
 def _rpm_host() -> bool:
