@@ -127,7 +127,9 @@ def parse_entry(text: str) -> Entry | None:
 
 def _found(method: str, entries: Iterable[Entry]) -> Found:
     entries = list(entries)
-    return Found(method, tuple(e.pin for e in entries if e.pin),
+    # tox 4 lists the freeze twice; the later of two versions wins
+    pins = {e.pin.key: e.pin for e in entries if e.pin}
+    return Found(method, tuple(pins.values()),
                  frozenset(canonicalize_name(e.source_name) for e in entries
                            if e.source_name))
 

@@ -18,6 +18,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from dulwich.errors import NotGitRepository
 from dulwich.repo import Repo
 
 from giftwrap import errors
@@ -40,8 +41,8 @@ _PATCH_SET = re.compile(r'^Patch Set (\d+)')
 # zuul-results-summary's line format; a missing URL is replaced by the
 # job name ("- job job : SKIPPED").
 _JOB_LINE = re.compile(
-    r'^- (?P<job>[^ ]+) (?:(?P<link>https?://[^ ]+)|(?P<rel>build/[0-9a-f]+)'
-    r'|[^ ]+) : (?:ERROR .*|(?P<result>[^ ]+)(?: .*)?)$', re.M)
+    r'^- (?P<job>\S+) (?:(?P<link>https?://\S+)|(?P<rel>build/[0-9a-f]+)'
+    r'|\S+) : (?:ERROR .*|(?P<result>\S+)(?: .*)?)$', re.M)
 _BUILD_UUID = re.compile(r'(?:^|/)build/([0-9a-f]{6,64})/?$')
 
 
@@ -69,13 +70,23 @@ def find_change_commit(repo_path: Path, commit: str, *,
     :raises giftwrap.errors.ResolveError: none within ``limit`` commits, or
         the history is cut (a shallow clone).
     """
-    with Repo(str(repo_path)) as repo:
+    try:
+        repo = Repo(str(repo_path))
+    except NotGitRepository as exc:
+        raise errors.ResolveError(
+            f'{repo_path} is not a git work tree', hint='gerrit-logs reads '
+            'the history of the checkout') from exc
+    with repo:
         shallow = repo.get_shallow()
         sha = commit.encode('ascii')
         for depth in range(limit):
             try:
                 obj = repo[sha]
             except KeyError:
+                if depth == 0:
+                    raise errors.ResolveError(
+                        f'commit {commit} is not in the checkout '
+                        f'{repo_path}') from None
                 raise _cut(commit, sha, depth) from None
             message = obj.message.decode('utf-8', errors='replace')
             found = _CHANGE_ID.findall(message)

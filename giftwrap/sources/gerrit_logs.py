@@ -23,6 +23,7 @@ import re
 import urllib.parse
 from pathlib import Path
 
+from dulwich.errors import NotGitRepository
 from dulwich.repo import Repo
 
 from giftwrap import drivers, errors
@@ -347,7 +348,11 @@ def branch_from_ref(gitref: str, checkout: Path) -> str | None:
             return ref[len(prefix):] or None
     if not ref or ref.startswith('refs/') or _COMMIT_REF.match(ref):
         return None
-    with Repo(str(checkout)) as repo:
+    try:
+        repo = Repo(str(checkout))
+    except NotGitRepository:
+        return ref  # find_change_commit says what is wrong with it
+    with repo:
         name = ref.encode('utf-8')
         if (b'refs/tags/' + name in repo.refs
                 and b'refs/heads/' + name not in repo.refs):
