@@ -142,7 +142,9 @@ class GerritLogs(Resolver):
             raise errors.ResolveError(
                 f'no change {found.change_id} (commit {found.commit[:12]}) '
                 f'merged on {project} {branch} in {review.base_url}{known}',
-                hint=_OPTIONS_HINT)
+                hint='if that is not where the commit merged (a mirror, a tag, '
+                     'a renamed branch), set resolver_options: {gerrit-logs: '
+                     '{project: ORG/REPO, branch: BRANCH}}')
         patchset = change.patchset_of(found.commit)
         if patchset is None:
             raise errors.ResolveError(
