@@ -113,6 +113,7 @@ class DockerBuilder(Builder):
         :raises giftwrap.errors.MissingToolError: the engine is missing.
         """
         reference = self.reference()
+        self.check_output(reference)
         engine = engines.make(self.option('engine'), self.context.runner,
                               _settings(self.context.options))
         work = self.context.work_dir.resolve()
@@ -202,19 +203,26 @@ class DockerBuilder(Builder):
 
     def finish(self, engine: engines.Engine, image_id: str, reference: str
                ) -> Artifact:
-        """Name the image, save and push it; undo the names on failure."""
+        """Name the image, save and push it; undo the names on failure.
+
+        The archive is published last, so a failed push leaves none.
+        """
         registry = self.option('push')
         pushed = _push_name(registry, reference, self.context.project) \
             if registry else None
-        names = [reference] + ([pushed] if pushed else [])
-        tagged = []
+        archive = self.context.work_dir.resolve() / 'image.tar'
+        tagged: list[str] = []
         try:
-            for name in names:
+            for name in [reference] + ([pushed] if pushed else []):
                 engine.tag(image_id, name)
                 tagged.append(name)
-            path = self.save(engine, reference) if self.option('save') else None
+            if self.option('save'):
+                archive.unlink(missing_ok=True)
+                engine.save(reference, archive)
             if pushed:
                 _push(engine, pushed)
+            path = (self.publish(archive, archive_name(reference))
+                    if self.option('save') else None)
         except errors.GiftwrapError:
             for name in tagged:
                 engine.remove(name)
@@ -223,13 +231,21 @@ class DockerBuilder(Builder):
         LOG.info('built image %s (%s)', reference, image_id)
         return Artifact(name=pushed or reference, path=path)
 
-    def save(self, engine: engines.Engine, reference: str) -> Path:
-        """Write the image as an archive into the output directory."""
-        built = self.context.work_dir.resolve() / 'image.tar'
-        built.unlink(missing_ok=True)
-        engine.save(reference, built)
-        name, tag = reference.rsplit(':', 1)
-        return self.publish(built, f'{name.replace("/", "_")}_{tag}.tar')
+    def check_output(self, reference: str) -> None:
+        """Fail before building if the archive could not be published."""
+        target = self.context.output_dir / archive_name(reference)
+        if self.option('save') and target.exists() and \
+                not self.context.project.force_overwrite:
+            raise errors.BuildError(
+                f'{target} exists already and was not replaced',
+                hint='remove it, bump the version, or set force_overwrite: '
+                     'true in the manifest')
+
+
+def archive_name(reference: str) -> str:
+    """``<image_name>_<tag>.tar``, with ``/`` in the name replaced."""
+    name, tag = reference.rsplit(':', 1)
+    return f'{name.replace("/", "_")}_{tag}.tar'
 
 
 def _settings(options: Mapping[str, object]) -> engines.Settings:

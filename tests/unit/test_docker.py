@@ -75,6 +75,8 @@ def installed(tmp_path, monkeypatch):
 
 def make_tree(root: Path) -> StagedTree:
     venv = root / INSTALL.relative_to('/')
+    if venv.exists():  # a test's second build
+        return StagedTree(root=root, install_path=INSTALL)
     (venv / 'bin').mkdir(parents=True)
     (venv / 'bin' / 'nova-api').write_text('#!/opt/acme/nova/bin/python\n')
     (venv / 'bin' / 'python').symlink_to('/usr/bin/python3.11')
@@ -469,3 +471,24 @@ def test_project_where_locates_the_template(tmp_path):
     context = make_context(tmp_path, EngineRunner(), {'template': 't.j2'},
                            where=f'{tmp_path}/sub/giftwrap.yml:12')
     assert docker.DockerBuilder(context).template_path() == tmp_path / 'sub' / 't.j2'
+
+
+def test_an_existing_archive_stops_the_build_early(tmp_path, installed):
+    installed('podman')
+    (tmp_path / 'out').mkdir()
+    (tmp_path / 'out' / 'acme-nova_10.0-bbc1.tar').write_bytes(b'old')
+    runner = EngineRunner()
+    with pytest.raises(errors.BuildError, match='exists already'):
+        build(tmp_path, {'save': True}, runner)
+    assert runner.calls == []
+    artifact, _ = build(tmp_path, {'save': True}, force_overwrite=True)
+    assert artifact.path.read_bytes() == b'archive'
+
+
+def test_a_failed_push_publishes_no_archive(tmp_path, installed):
+    installed('podman')
+    runner = EngineRunner(fail={'push': 'connection refused'})
+    with pytest.raises(errors.BuildError):
+        build(tmp_path, {'push': '127.0.0.1:5000', 'save': True}, runner)
+    assert runner.subcommands()[:4] == ['build', 'tag', 'tag', 'save']
+    assert not (tmp_path / 'out').exists()
