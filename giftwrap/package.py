@@ -40,6 +40,8 @@ _DEB_ARCH = {'x86_64': 'amd64', 'aarch64': 'arm64', 'armv7l': 'armhf',
 _RELATION = re.compile(
     r'^\s*(?P<name>[^\s()<>=!|,]+)\s*(?:(?P<paren>\()?\s*'
     r'(?P<op><<|>>|<=|>=|=|<|>)\s*(?P<version>[^\s()]+)\s*(?(paren)\)))?\s*$')
+_RELATION_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+:~-]*$')
+_RELATION_VERSION = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+:~^-]*$')
 _DEB_OPS = {'<': '<<', '>': '>>'}
 _RPM_OPS = {'<<': '<', '>>': '>'}
 
@@ -114,6 +116,17 @@ class Target:
     config_files: tuple[PurePosixPath, ...]
     files: tuple[GeneratedFile, ...]
     scripts: Mapping[str, str]
+
+    @property
+    def full_description(self) -> str:
+        """The summary, a line break and the long description.
+
+        Packagers take the first line as the deb synopsis (and the rpm
+        Summary).
+        """
+        if self.description:
+            return f'{self.summary}\n{self.description}'
+        return self.summary
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,8 +243,9 @@ def check_relation(value: str, key: str, where: str | None) -> None:
         or anything else the formats do not share.
     """
     match = _RELATION.match(value)
-    if match is None or not re.match(r'^[A-Za-z0-9][A-Za-z0-9._+:~-]*$',
-                                     match.group('name')):
+    if match is None or not _RELATION_NAME.match(match.group('name')) or (
+            match.group('version') and
+            not _RELATION_VERSION.match(match.group('version'))):
         raise errors.ManifestError(
             f'{key} entry {value!r} is not "name" or "name OP version"',
             where=where, hint='e.g. "libxml2" or "libxml2 >= 2.9" (one '
@@ -283,7 +297,7 @@ def describe(project, tree, interpreter, checkout=None) -> PackageDescription:
 
 
 def _version(project) -> versions.PackageVersion:
-    epoch = getattr(project, 'epoch', 0) or 0
+    epoch = project.epoch or 0
     if epoch < 0:
         raise errors.ManifestError(
             f'epoch {epoch} is negative', where=project.where_key('epoch'),

@@ -29,17 +29,22 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from giftwrap import errors
+from giftwrap.builders import scripts
 from giftwrap.builders.base import Artifact, Builder, StagedTree, Tool
 from giftwrap.drivers import Option
-from giftwrap.package import PackageDescription
+from giftwrap.package import GeneratedFile, PackageDescription
 
 LOG = logging.getLogger(__name__)
 
 CONFIG_TYPE = 'config|noreplace'
 
-# Which manifest key a package field comes from, for error locations.
+# Which manifest key a package field comes from, for error locations
+# (the other fields are manifest keys of the same name).
 _MANIFEST_KEY = {'name': 'package_name', 'version': 'version',
                  'release': 'version', 'depends': 'system_dependencies'}
+# nfpm's names of the maintainer scripts.
+_SCRIPT_KEY = {'preinst': 'preinstall', 'postinst': 'postinstall',
+               'prerm': 'preremove', 'postrm': 'postremove'}
 # A control character would start a new field in a deb's control file.
 _CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 _CONTROL_MULTILINE = re.compile(r'[\x00-\x09\x0b-\x1f\x7f]')
@@ -63,51 +68,78 @@ def nfpm_environment() -> dict[str, str]:
 
 def nfpm_config(package: PackageDescription, tree: StagedTree, *,
                 packager: str, arch: str, compression: str | None,
-                locate: Locate = lambda field: None) -> dict[str, Any]:
+                locate: Locate = lambda field: None,
+                staged: Mapping[PurePosixPath, Path] | None = None,
+                script_files: Mapping[str, Path] | None = None
+                ) -> dict[str, Any]:
     """The nfpm configuration packaging ``tree`` as ``package``.
 
     :param packager: nfpm's name of the format (``deb``, ``rpm``).
     :param arch: the architecture, spelled for that format.
     :param compression: the payload compression, or ``None`` for nfpm's.
     :param locate: gives the manifest ``file:line`` of a package field.
+    :param staged: where each generated file of the format was written
+        (:func:`giftwrap.builders.scripts.write_files`).
+    :param script_files: where each maintainer script was written.
     :returns: a mapping to write as JSON.
     :raises giftwrap.errors.BuildError: a metadata value nfpm would alter,
         or a tree that cannot be packaged.
     """
+    target = package.target(packager)
+    config_files = set(tree.config_files) | set(package.config_files)
     config: dict[str, Any] = {
-        'name': package.name,
+        'name': target.name,
         'arch': arch,
         'platform': 'linux',
         # "none": nfpm must not parse the version as semver and move parts
         # of it into prerelease/metadata; 10.0-bbc1 stays 10.0 and bbc1.
         'version_schema': 'none',
-        'version': package.version.upstream,
-        'release': package.version.release,
+        'version': target.version.upstream,
+        'release': target.version.release,
         'section': 'misc',
-        'maintainer': package.maintainer,
-        'description': _description(package),
-        'vendor': package.vendor,
-        'homepage': package.homepage,
-        'license': package.license,
-        'depends': list(package.depends),
+        'maintainer': target.maintainer,
+        'description': target.full_description,
+        'vendor': target.vendor,
+        'homepage': target.homepage,
+        'license': target.license,
+        'depends': list(target.depends),
+        'conflicts': list(target.conflicts),
+        'provides': list(target.provides),
+        'replaces': list(target.replaces),
         'disable_globbing': True,
-        'contents': contents(tree),
+        'contents': contents(tree, config_files) + _generated(
+            target.files, staged or {}),
+        'scripts': {_SCRIPT_KEY[name]: str(path)
+                    for name, path in (script_files or {}).items()},
     }
-    if package.version.epoch:
-        config['epoch'] = str(package.version.epoch)
-    if compression:
-        config[packager] = {'compression': compression}
-    config = {k: v for k, v in config.items() if v not in ('', [])}
-    check_metadata(config, package.name, locate)
+    if target.version.epoch:
+        config['epoch'] = str(target.version.epoch)
+    options = {'compression': compression} if compression else {}
+    if packager == 'rpm':
+        options['group'] = RPM_GROUP
+    if options:
+        config[packager] = options
+    config = {k: v for k, v in config.items() if v not in ('', [], {})}
+    check_metadata(config, target.name, locate)
     return config
 
 
-def _description(package: PackageDescription) -> str:
-    # nfpm takes the first line as the deb synopsis and the rpm Summary.
-    summary = package.summary.strip() or package.name
-    if package.description.strip():
-        return f'{summary}\n{package.description.strip()}'
-    return summary
+#: rpm's Group of every package (rpmlint reads "Unspecified", rpm's
+#: default, as no group).
+RPM_GROUP = 'Applications/System'
+
+
+def _generated(files: tuple[GeneratedFile, ...],
+               staged: Mapping[PurePosixPath, Path]) -> list[dict[str, Any]]:
+    entries = []
+    for generated in files:
+        entry = {'src': str(staged[generated.dst]),
+                 'dst': str(generated.dst),
+                 'file_info': {'mode': generated.mode}}
+        if generated.config:
+            entry['type'] = CONFIG_TYPE
+        entries.append(entry)
+    return entries
 
 
 def check_metadata(config: Mapping[str, Any], name: str,
@@ -118,8 +150,8 @@ def check_metadata(config: Mapping[str, Any], name: str,
         character in a one-line value.
     """
     for field, value in config.items():
-        if field in ('contents', 'disable_globbing') or not isinstance(
-                value, (str, list)):
+        if field in ('contents', 'disable_globbing', 'scripts') or \
+                not isinstance(value, (str, list)):
             continue
         control = _CONTROL_MULTILINE if field == 'description' else _CONTROL
         for item in value if isinstance(value, list) else [value]:
@@ -136,13 +168,15 @@ def check_metadata(config: Mapping[str, Any], name: str,
                     hint='use a single line of printable text')
 
 
-def contents(tree: StagedTree) -> list[dict[str, Any]]:
+def contents(tree: StagedTree, config_files: Iterable[PurePosixPath] = ()
+             ) -> list[dict[str, Any]]:
     """nfpm ``contents`` for every entry of the virtualenv and config file.
 
+    :param config_files: more config files than ``tree.config_files``.
     :raises giftwrap.errors.BuildError: a special file, a symlink into the
         staging directory, or a config file missing from the tree.
     """
-    config = set(tree.config_files)
+    config = set(tree.config_files) | set(config_files)
     if not tree.venv.is_dir() or tree.venv.is_symlink():
         raise errors.BuildError(f'the staged virtualenv {tree.venv} is not '
                                 f'a directory')
@@ -236,10 +270,14 @@ class NfpmBuilder(Builder):
     def config(self, tree: StagedTree) -> dict[str, Any]:
         """The nfpm configuration for ``tree`` (see :func:`nfpm_config`)."""
         project = self.context.project
+        work = self.context.work_dir.resolve()
+        target = self.context.package.target(self.packager)
         return nfpm_config(
             self.context.package, tree, packager=self.packager,
             arch=self.arch(), compression=self.option('compression'),
-            locate=lambda f: project.where_key(_MANIFEST_KEY.get(f, 'name')))
+            locate=lambda f: project.where_key(_MANIFEST_KEY.get(f, f)),
+            staged=scripts.write_files(target, work / 'files'),
+            script_files=scripts.write_scripts(target, work / 'scripts'))
 
     def build(self, tree: StagedTree) -> Artifact:
         """Write the nfpm configuration, run nfpm and publish the package.
@@ -267,8 +305,10 @@ class NfpmDeb(NfpmBuilder):
     """A Debian package (.deb) of the virtualenv, built with nfpm."""
 
     packager = 'deb'
+    # xz first: dpkg reads zstd only since 1.21.18 (Debian 12), and
+    # Debian 12's lintian still calls a data.tar.zst malformed.
     options = {'compression': compression_option(
-        ('zstd', 'gzip', 'xz', 'none'))}
+        ('xz', 'zstd', 'gzip', 'none'))}
 
     def arch(self) -> str:
         return self.context.package.deb_arch

@@ -203,11 +203,12 @@ def test_compression(tmp_path):
     tree = make_tree(tmp_path)
     assert config_of(tree, compression='xz')['deb'] == {'compression': 'xz'}
     rpm = config_of(tree, packager='rpm', compression='lzma')
-    assert rpm['rpm'] == {'compression': 'lzma'} and 'deb' not in rpm
+    assert rpm['rpm'] == {'compression': 'lzma', 'group': 'Unspecified'}
+    assert 'deb' not in rpm
 
 
 @pytest.mark.parametrize('builder, default, bad', [
-    (nfpm.NfpmDeb, 'zstd', 'lzma'), (nfpm.NfpmRpm, 'zstd', 'none')])
+    (nfpm.NfpmDeb, 'xz', 'lzma'), (nfpm.NfpmRpm, 'zstd', 'none')])
 def test_compression_option(builder, default, bad):
     schema = builder.options
     assert drivers.validate_options(schema, {}, driver_name='x') == {
@@ -267,7 +268,7 @@ def test_build_runs_nfpm_with_a_minimal_environment(
     assert env == {'PATH': os.environ['PATH'],
                    'SOURCE_DATE_EPOCH': '1700000000'}
     config = json.loads(Path(argv[3]).read_text())
-    assert config[packager] == {'compression': 'gzip'}
+    assert config[packager]['compression'] == 'gzip'
     assert config['arch'] == ('all' if packager == 'deb' else 'noarch')
 
 

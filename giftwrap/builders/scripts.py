@@ -1,0 +1,290 @@
+"""What giftwrap writes into a package: maintainer scripts, units, sudoers.
+
+Everything is rendered once, with Jinja2 in a sandbox
+(:class:`~jinja2.sandbox.ImmutableSandboxedEnvironment`, ``StrictUndefined``).
+A manifest value under ``scripts``, ``systemd_units``, ``sudoers`` or
+``config_templates`` is either
+
+* inline text, already rendered with the rest of the manifest (so it may use
+  ``{{ project.install_path }}`` like any manifest value), or
+* a single line ending in ``.j2``: a template file, relative to the manifest,
+  rendered here with :func:`context` (and, for a maintainer script,
+  ``format`` -- ``deb`` or ``rpm`` -- and ``script``).
+
+A maintainer script from the manifest is a shell fragment: giftwrap's own
+script for the format (``giftwrap/templates/<format>-<script>.sh.j2``) runs
+it with ``set -e`` and the package manager's arguments in ``$@``, after its
+own steps in preinst/postinst and before them in prerm/postrm.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shlex
+import shutil
+from pathlib import Path, PurePosixPath
+from typing import Any, Mapping
+
+import jinja2
+from jinja2 import sandbox
+
+from giftwrap import errors
+from giftwrap.package import (FORMATS, SCRIPTS, UNIT_DIR, GeneratedFile,
+                              PackageDescription)
+
+_UNIT = re.compile(r'^[A-Za-z0-9][A-Za-z0-9@._:-]*\.'
+                   r'(service|socket|timer|path|target|mount)$')
+# sudo skips files in /etc/sudoers.d whose name has a "." or ends in "~".
+_SUDOERS = re.compile(r'^[A-Za-z0-9_-]+$')
+_PATH = re.compile(r'^(/[A-Za-z0-9._+@:,=~-]+)+$')
+_SUDOERS_DIR = PurePosixPath('/etc/sudoers.d')
+_LINTIAN_DIR = PurePosixPath('/usr/share/lintian/overrides')
+_SHELL_NOOP = re.compile(r'^(#.*|set -e|)$')
+
+
+def _environment(**kw) -> sandbox.ImmutableSandboxedEnvironment:
+    env = sandbox.ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False,
+        keep_trailing_newline=True, **kw)
+    env.filters['shquote'] = shlex.quote
+    env.filters['shjoin'] = lambda items: ' '.join(map(shlex.quote, items))
+    return env
+
+
+_BUILTIN = _environment(loader=jinja2.PackageLoader('giftwrap', 'templates'),
+                        trim_blocks=True, lstrip_blocks=True)
+_USER = _environment()
+
+
+def complete(package: PackageDescription, project, tree
+             ) -> PackageDescription:
+    """``package`` with its generated files and maintainer scripts.
+
+    :raises giftwrap.errors.ManifestError: a bad name or path, a missing
+        or broken template, a file the virtualenv also has.
+    """
+    ctx = context(project, package)
+    files = (_units(project, ctx) + _sudoers(project, ctx)
+             + _config_templates(project, ctx))
+    files += (_lintian_overrides(package, files),)
+    _check_collisions(files, tree, project)
+    scripts = {fmt: maintainer_scripts(fmt, project, ctx) for fmt in FORMATS}
+    return dataclasses.replace(package, files=files, scripts=scripts)
+
+
+def context(project, package: PackageDescription) -> dict[str, Any]:
+    """What templates see: ``project``, ``package``, ``service``..."""
+    service = package.service
+    return {
+        'project': {f.name: _plain(getattr(project, f.name))
+                    for f in dataclasses.fields(project)
+                    if not f.name.startswith('_')},
+        'package': {'name': package.name, 'version': str(package.version),
+                    'install_path': str(package.install_path)},
+        'service': {
+            'user': service.user, 'group': service.group,
+            'home': service.home, 'enable': service.enable,
+            'directories': [str(d) for d in service.directories],
+            'units': list(service.units),
+            'owner': service.user or 'root',
+            'owner_group': service.group or 'root',
+            'mode': '0750' if service.user else '0755'},
+        'install_path': str(package.install_path),
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def maintainer_scripts(fmt: str, project, ctx: Mapping[str, Any]
+                       ) -> dict[str, str]:
+    """The maintainer scripts of format ``fmt`` that do something.
+
+    :returns: script name (:data:`~giftwrap.package.SCRIPTS`) -> text.
+    :raises giftwrap.errors.ManifestError: an unknown script name or a
+        broken template.
+    """
+    for name in project.scripts:
+        if name not in SCRIPTS:
+            raise errors.ManifestError(
+                f'unknown maintainer script {name!r}',
+                where=project.where_key('scripts'),
+                hint=f'scripts are {", ".join(SCRIPTS)} (rpm runs them as '
+                     '%pre, %post, %preun and %postun)')
+    scripts = {}
+    for name in SCRIPTS:
+        local = dict(ctx, format=fmt, script=name)
+        fragment = ''
+        if name in project.scripts:
+            fragment = render_value(project.scripts[name], project,
+                                    'scripts', local)
+        text = _BUILTIN.get_template(f'{fmt}-{name}.sh.j2').render(
+            local, fragment=fragment.strip('\n'))
+        text = re.sub(r'\n{3,}', '\n\n', text).strip('\n') + '\n'
+        if any(not _SHELL_NOOP.match(line.strip())
+               for line in text.splitlines()):
+            scripts[name] = text
+    return scripts
+
+
+def is_template_file(value: str) -> bool:
+    """A single line ending in ``.j2`` names a template file."""
+    value = value.strip()
+    return '\n' not in value and value.endswith('.j2')
+
+
+def render_value(value: str, project, key: str,
+                 ctx: Mapping[str, Any]) -> str:
+    """Inline text as it is, or the template file it names, rendered.
+
+    :raises giftwrap.errors.ManifestError: the file is missing or the
+        template is broken (naming the manifest line of ``key``).
+    """
+    if not is_template_file(value):
+        return value
+    where = project.where_key(key)
+    path = _manifest_dir(where) / value.strip()
+    try:
+        source = path.read_text(encoding='utf-8')
+    except OSError as exc:
+        raise errors.ManifestError(
+            f'cannot read the template {path}: {exc.strerror}', where=where,
+            hint='template paths are relative to the manifest') from None
+    try:
+        return _USER.from_string(source).render(ctx)
+    except jinja2.TemplateError as exc:
+        line = getattr(exc, 'lineno', None)
+        raise errors.ManifestError(
+            f'template {path}{f":{line}" if line else ""} failed: {exc}',
+            where=where, hint='templates can use project, package, service '
+            'and install_path (scripts also format and script)') from None
+
+
+def _manifest_dir(where: str) -> Path:
+    # Project.where_key gives "<manifest path>:<line>".
+    path, _, line = where.rpartition(':')
+    return Path(path).parent if path and line.isdigit() else Path.cwd()
+
+
+def _units(project, ctx) -> tuple[GeneratedFile, ...]:
+    files = []
+    for name, value in project.systemd_units.items():
+        if not _UNIT.match(name):
+            raise errors.ManifestError(
+                f'{name!r} is not a systemd unit file name',
+                where=project.where_key('systemd_units'),
+                hint='e.g. nova-api.service (.socket, .timer, .path, '
+                     '.target and .mount too)')
+        text = render_value(value, project, 'systemd_units', ctx)
+        files.append(GeneratedFile(UNIT_DIR / name, _ends_line(text)))
+    return tuple(files)
+
+
+def _sudoers(project, ctx) -> tuple[GeneratedFile, ...]:
+    files = []
+    for name, value in project.sudoers.items():
+        if not _SUDOERS.match(name):
+            raise errors.ManifestError(
+                f'{name!r} is not a usable /etc/sudoers.d file name',
+                where=project.where_key('sudoers'),
+                hint='letters, digits, _ and - only: sudo skips names with '
+                     'a "." or ending in "~"')
+        text = render_value(value, project, 'sudoers', ctx)
+        files.append(GeneratedFile(_SUDOERS_DIR / name, _ends_line(text),
+                                   mode=0o440, config=True))
+    return tuple(files)
+
+
+def _config_templates(project, ctx) -> tuple[GeneratedFile, ...]:
+    files = []
+    for dst, value in project.config_templates.items():
+        path = PurePosixPath(dst)
+        if not _PATH.match(dst) or '..' in path.parts or str(path) != dst:
+            raise errors.ManifestError(
+                f'config_templates path {dst!r} is not a plain absolute '
+                f'path', where=project.where_key('config_templates'),
+                hint='e.g. /etc/nova/rootwrap.conf')
+        text = render_value(value, project, 'config_templates', ctx)
+        files.append(GeneratedFile(path, _ends_line(text), config=True))
+    return tuple(files)
+
+
+def _ends_line(text: str) -> str:
+    # sudo ignores a last line without a newline; so do many parsers.
+    return text if text.endswith('\n') else text + '\n'
+
+
+def _lintian_overrides(package: PackageDescription,
+                       files: tuple[GeneratedFile, ...]) -> GeneratedFile:
+    """Debian only: the findings lintian reports that are by design."""
+    config = list(package.config_files) + [f.dst for f in files if f.config]
+    text = _BUILTIN.get_template('lintian-overrides.j2').render(
+        name=package.deb_name, install_path=str(package.install_path),
+        opt=PurePosixPath('/opt') in package.install_path.parents,
+        install_conffiles=any(PurePosixPath('/etc') not in p.parents
+                              for p in config))
+    return GeneratedFile(_LINTIAN_DIR / package.deb_name,
+                         re.sub(r'\n{3,}', '\n\n', text),
+                         formats=frozenset({'deb'}))
+
+
+def _check_collisions(files, tree, project) -> None:
+    seen = set()
+    for generated in files:
+        staged = tree.root / generated.dst.relative_to('/')
+        if generated.dst in seen or os.path.lexists(staged):
+            raise errors.ManifestError(
+                f'{generated.dst} is written twice (a generated file and '
+                f'the virtualenv or another generated file)',
+                where=project.where, hint='give each file one source')
+        seen.add(generated.dst)
+
+
+def write_files(target, directory: Path) -> dict[PurePosixPath, Path]:
+    """Write the generated files of ``target`` below ``directory``.
+
+    ``directory`` stands for ``/``: a file for ``/etc/x`` is
+    ``directory/etc/x``, with the mode it is installed with.
+
+    :returns: installed path -> written file.
+    """
+    _fresh(directory)
+    written = {}
+    for generated in target.files:
+        path = directory / generated.dst.relative_to('/')
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(generated.text, encoding='utf-8')
+        path.chmod(generated.mode)
+        written[generated.dst] = path
+    return written
+
+
+def write_scripts(target, directory: Path) -> dict[str, Path]:
+    """Write the maintainer scripts of ``target`` into ``directory``.
+
+    :returns: script name -> written file.
+    """
+    _fresh(directory)
+    written = {}
+    for name, text in target.scripts.items():
+        path = directory / name
+        path.write_text(text, encoding='utf-8')
+        path.chmod(0o755)
+        written[name] = path
+    return written
+
+
+def _fresh(directory: Path) -> None:
+    # A builder's work directory may hold a previous attempt's files.
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
