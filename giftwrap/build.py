@@ -162,6 +162,15 @@ class _Job:
             work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
             runner=self.runner, require_hashes=locked is not None,
             forbidden=(self.options.work_dir, self.options.cache_dir)))
+        if pins.complete and report.unpinned:
+            raise errors.ResolveError(
+                'installed without a pin from ' + pins.provenance.get(
+                    'resolver', self.pp.resolver.name) + ': ' + ', '.join(
+                    f'{n}=={v}' for n, v in report.unpinned.items()),
+                where=f'project {self.name} (virtualenv)',
+                hint='the tested pins do not cover these dependencies; add '
+                     'them with pip_dependencies at a chosen version, or use '
+                     'a resolver whose pins cover them')
         description = package.describe(project, tree, self.pp.interpreter,
                                        checkout)
         outcomes = [self._package(project, description, choice, checkout,

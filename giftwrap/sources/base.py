@@ -91,20 +91,25 @@ class Pins:
     provenance: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: types.MappingProxyType({}))
     requirements: tuple[str, ...] = ()
+    #: the pins claim the whole runtime closure (e.g. a CI job's freeze):
+    #: anything installed without a pin is then an error, not a note.
+    complete: bool = False
 
     @classmethod
-    def of(cls, pins, provenance=None, requirements=()) -> 'Pins':
+    def of(cls, pins, provenance=None, requirements=(), *,
+           complete: bool = False) -> 'Pins':
         """Build from an iterable of :class:`Pin` (later ones win)."""
         table = {p.key: p for p in pins}
         return cls(types.MappingProxyType(table),
                    types.MappingProxyType(dict(provenance or {})),
-                   tuple(requirements))
+                   tuple(requirements), complete)
 
     def without(self, *names: str) -> 'Pins':
         """These pins minus ``names`` (compared canonically)."""
         drop = {canonicalize_name(n) for n in names}
         return Pins.of((p for k, p in self.pins.items() if k not in drop),
-                       self.provenance, self.requirements)
+                       self.provenance, self.requirements,
+                       complete=self.complete)
 
     def constraints_text(self) -> str:
         """The pins as a pip constraints file."""

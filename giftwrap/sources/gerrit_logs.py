@@ -113,7 +113,9 @@ class GerritLogs(Resolver):
         LOG.info('%s: %d pins from %s of %s (change %s, patch set %s)',
                  self.context.project.name, len(pins), method, job.name,
                  change.number, patchset)
-        return Pins.of(pins, facts)
+        # A CI job's freeze is the whole closure: the build refuses to
+        # install anything it does not pin.
+        return Pins.of(pins, facts, complete=True)
 
     def _target(self) -> tuple[str, str]:
         """The Gerrit project and branch: the options, else giturl/gitref."""

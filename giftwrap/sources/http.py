@@ -148,6 +148,10 @@ class HttpClient:
         try:
             return json.loads(text)
         except ValueError as exc:
+            # A garbage answer must not be served from the cache next time.
+            cached = self._cache_path(cache_key)
+            if cached is not None:
+                cached.unlink(missing_ok=True)
             raise HttpError(
                 f'{_label(what)}{url} did not return valid JSON ({exc}); it '
                 f'starts with {text[:60]!r}', url=url,
