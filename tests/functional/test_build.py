@@ -78,7 +78,7 @@ def test_summary(built):
         'e2e-hello-app-2025.1-acme1.noarch.rpm')
     assert sorted(p.name for p in built['out'].iterdir()) == [
         'e2e-hello-app-2025.1-acme1.noarch.rpm',
-        'e2e-hello-app_2025.1-acme1_all.deb']
+        'e2e-hello-app_2025.1-acme1_all.deb', 'giftwrap.lock']
     assert '[hello-app] virtualenv' in built['stderr']
 
 
@@ -184,5 +184,7 @@ def test_upper_constraints_from_loopback_and_failure_isolation(
     assert "no branch, tag or commit 'no-such-branch'" in rows['broken']['Message']
     assert 'project broken (clone)' in rows['broken']['Message']
     assert result.status == 5  # SourceError
-    assert [p.name for p in out.iterdir()] == [
-        'openstack-hello-app_2025.1-acme2_all.deb']
+    assert sorted(p.name for p in out.iterdir()) == [
+        'giftwrap.lock', 'openstack-hello-app_2025.1-acme2_all.deb']
+    lock = json.loads((out / 'giftwrap.lock').read_text())
+    assert list(lock['projects']) == ['hello-app']  # only what succeeded
