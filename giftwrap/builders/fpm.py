@@ -1,0 +1,253 @@
+"""fpm-deb and fpm-rpm: the nfpm builders' packages, built with fpm.
+
+``fpm -s dir`` gets one argv list, never a shell line.  Every option is one
+word, ``--name=value``: fpm's option parser (Clamp) splits such a word at
+its first ``=`` and takes the rest as the value whatever it starts with, so
+a value such as ``-x`` can never be read as an option (with ``--name -x``
+it would be the value too, but only as long as the option takes one).
+The inputs follow ``--`` as ``src=dst`` mappings; fpm splits them at the
+first ``=``, so a staging path holding ``=`` is refused.
+
+fpm reads more flags from ``$FPMOPTS``, ``./.fpm`` and ``~/.fpm``: it runs
+in an empty directory of its own, with ``HOME`` there and only ``PATH``,
+the gem paths and ``SOURCE_DATE_EPOCH`` from the operator's environment.
+
+For rpm, fpm writes a spec file that rpmbuild reads: rpmbuild expands
+``%`` macros in every value and script (``%(cmd)`` runs a shell), and a
+line starting with ``%`` opens a spec section.  So ``%`` is doubled in all
+text and a description or script line starting with ``%`` is refused.
+
+The mapping from :class:`~giftwrap.package.Target` to fpm's options is
+:meth:`FpmBuilder.argv`; a format adds its own options in
+:meth:`FpmBuilder.format_options`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, ClassVar, Mapping
+
+from giftwrap import errors
+from giftwrap.builders import scripts
+from giftwrap.builders.base import Artifact, Builder, StagedTree, Tool
+from giftwrap.builders.nfpm import RPM_GROUP, compression_option
+from giftwrap.package import Target
+
+LOG = logging.getLogger(__name__)
+
+FPM_HINT = ('gem install fpm  (needs Ruby and, for rpm, rpmbuild; a '
+            '--user-install needs GEM_PATH set)')
+# fpm's options for the maintainer scripts.
+_SCRIPT_OPTION = {'preinst': '--before-install', 'postinst': '--after-install',
+                  'prerm': '--before-remove', 'postrm': '--after-remove'}
+_RELATION_OPTIONS = (('depends', '--depends'), ('conflicts', '--conflicts'),
+                     ('provides', '--provides'), ('replaces', '--replaces'))
+_ONE_LINE = ('name', 'maintainer', 'vendor', 'license', 'homepage', 'summary')
+_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
+_CONTROL_MULTILINE = re.compile(r'[\x00-\x09\x0b-\x1f\x7f]')
+_PASSED = ('PATH', 'SOURCE_DATE_EPOCH', 'GEM_HOME', 'GEM_PATH')
+# The manifest key each Target field comes from, for error locations.
+_MANIFEST_KEY = {'name': 'package_name', 'depends': 'system_dependencies',
+                 'scripts': 'scripts'}
+
+
+def fpm_environment(home: Path) -> dict[str, str]:
+    """fpm's whole environment: no ``FPMOPTS``, ``HOME`` at ``home``."""
+    env = {k: os.environ[k] for k in _PASSED if k in os.environ}
+    env.setdefault('PATH', os.defpath)
+    env.update(HOME=str(home), LANG='C.UTF-8')
+    return env
+
+
+def option(name: str, value: object) -> str:
+    """``--name=value``: one argv word, whatever ``value`` starts with."""
+    return f'{name}={value}'
+
+
+class FpmBuilder(Builder):
+    """Base of the fpm builders; a subclass names the package format."""
+
+    #: fpm's ``--output-type`` and the :class:`Target` format.
+    format: ClassVar[str] = ''
+    #: giftwrap's compression name -> fpm's.
+    compressions: ClassVar[Mapping[str, str]] = {}
+    tools = (Tool('fpm', FPM_HINT),)
+
+    def option(self, name: str) -> Any:
+        """A builder option, or its default if the context lacks it."""
+        return self.context.options.get(name, self.options[name].default)
+
+    def spell(self, target: Target) -> Target:
+        """``target`` with its text made safe for this format's tools.
+
+        :raises giftwrap.errors.BuildError: a value the format cannot hold.
+        """
+        for field in _ONE_LINE + ('depends', 'conflicts', 'provides',
+                                  'replaces'):
+            value = getattr(target, field)
+            for item in value if isinstance(value, tuple) else (value,):
+                if _CONTROL.search(item):
+                    self._refuse(field, f'contains a control character: '
+                                 f'{item!r}', 'use a single line of text')
+        if _CONTROL_MULTILINE.search(target.description):
+            self._refuse('description', 'contains a control character',
+                         'use printable text and line breaks only')
+        return target
+
+    def _refuse(self, field: str, what: str, hint: str) -> None:
+        raise errors.BuildError(
+            f'the {field} of package {self.context.package.name} {what}',
+            where=self.context.project.where_key(
+                _MANIFEST_KEY.get(field, field)), hint=hint)
+
+    def format_options(self, target: Target) -> list[str]:
+        """Options only this format has (compression, summary...)."""
+        return []
+
+    def argv(self, target: Target, tree: StagedTree, files: Path | None,
+             script_files: Mapping[str, Path], output: Path, work: Path
+             ) -> list[str]:
+        """The whole fpm command packaging ``tree`` as ``target``.
+
+        :param files: the directory standing for ``/`` that holds the
+            generated files, or ``None`` if there are none.
+        :raises giftwrap.errors.BuildError: a staging path fpm would split.
+        """
+        version = target.version
+        argv = [self.tool('fpm'), '--input-type=dir',
+                option('--output-type', self.format),
+                option('--name', target.name),
+                option('--version', version.upstream),
+                option('--iteration', version.release),
+                option('--architecture', target.arch),
+                option('--maintainer', target.maintainer),
+                # Always given: fpm's defaults name the build host.
+                option('--vendor', target.vendor),
+                option('--description', target.full_description),
+                option('--package', output),
+                option('--workdir', work / 'tmp')]
+        if version.epoch:
+            argv.append(option('--epoch', version.epoch))
+        if target.license:
+            argv.append(option('--license', target.license))
+        if target.homepage:
+            argv.append(option('--url', target.homepage))
+        for field, name in _RELATION_OPTIONS:
+            argv += [option(name, v) for v in getattr(target, field)]
+        argv += [option('--config-files', p) for p in target.config_files]
+        argv += [option(_SCRIPT_OPTION[name], path)
+                 for name, path in sorted(script_files.items())]
+        argv += self.format_options(target)
+        return argv + ['--', *inputs(tree, files)]
+
+    def build(self, tree: StagedTree) -> Artifact:
+        """Stage the generated files and scripts, run fpm, publish.
+
+        :raises giftwrap.errors.BuildError: bad metadata or fpm failed.
+        """
+        work = self.context.work_dir.resolve()
+        for sub in ('tmp', 'home', 'run'):
+            (work / sub).mkdir(parents=True, exist_ok=True)
+        target = self.spell(self.context.package.target(self.format))
+        staged = scripts.write_files(target, work / 'files')
+        script_files = scripts.write_scripts(target, work / 'scripts')
+        output = work / f'fpm-output.{self.format}'
+        output.unlink(missing_ok=True)
+        argv = self.argv(target, tree, work / 'files' if staged else None,
+                         script_files, output, work)
+        # cwd: an empty directory, so no ./.fpm is read.
+        self.context.runner.run(argv, cwd=work / 'run',
+                                env=fpm_environment(work / 'home'),
+                                what=f'fpm ({self.format})')
+        if not output.is_file():
+            raise errors.BuildError(f'fpm wrote no package at {output}',
+                                    hint='see the fpm output in the log')
+        path = self.publish(output, target.filename)
+        LOG.info('built %s', path)
+        return Artifact(name=path.name, path=path)
+
+
+def inputs(tree: StagedTree, files: Path | None) -> list[str]:
+    """``src=dst`` mappings: the virtualenv, config files outside it and
+    the generated files.
+
+    A source ending in ``/`` is copied *into* the destination (as rsync
+    does), so ``venv/=/opt/x`` makes ``/opt/x`` the virtualenv.
+    """
+    mappings = [(f'{tree.venv}/', str(tree.install_path))]
+    for dst in sorted(tree.config_files):
+        if tree.install_path not in dst.parents:
+            mappings.append((str(tree.root / dst.relative_to('/')), str(dst)))
+    if files is not None:
+        mappings.append((f'{files}/', '/'))
+    for src, _ in mappings:
+        if '=' in src:
+            raise errors.BuildError(
+                f'fpm cannot package {src}: the path contains "="',
+                hint='build in a work directory whose path has no "="')
+    return [f'{src}={dst}' for src, dst in mappings]
+
+
+class FpmDeb(FpmBuilder):
+    """A Debian package (.deb) of the virtualenv, built with fpm."""
+
+    format = 'deb'
+    compressions = {'xz': 'xz', 'zstd': 'zst', 'gzip': 'gz', 'none': 'none'}
+    options = {'compression': compression_option(tuple(compressions))}
+
+    def format_options(self, target: Target) -> list[str]:
+        return ['--category=misc',
+                # The conffiles are exactly target.config_files.
+                '--deb-no-default-config-files',
+                option('--deb-compression',
+                       self.compressions[self.option('compression')])]
+
+
+class FpmRpm(FpmBuilder):
+    """An RPM package (.rpm) of the virtualenv, built with fpm."""
+
+    format = 'rpm'
+    compressions = {'xz': 'xz', 'gzip': 'gzip', 'bzip2': 'bzip2',
+                    'none': 'none'}
+    options = {'compression': compression_option(tuple(compressions))}
+    tools = FpmBuilder.tools + (
+        Tool('rpmbuild', 'apt-get install rpm  (or dnf install rpm-build)'),)
+
+    def spell(self, target: Target) -> Target:
+        """Double every ``%`` (rpmbuild expands macros everywhere).
+
+        :raises giftwrap.errors.BuildError: a description or script line
+            starting with ``%`` (it would open a spec section).
+        """
+        target = super().spell(target)
+        for name, text in [('description', target.full_description),
+                           *target.scripts.items()]:
+            if any(line.startswith('%') for line in text.splitlines()):
+                field = 'description' if name == 'description' else 'scripts'
+                self._refuse(field, f'({name}) has a line starting with "%"',
+                             'rpmbuild would read it as a spec section; '
+                             'indent the line')
+        return dataclasses.replace(
+            target,
+            **{f: _percent(getattr(target, f)) for f in _ONE_LINE + (
+                'description', 'depends', 'conflicts', 'provides',
+                'replaces')},
+            scripts={n: _percent(t) for n, t in target.scripts.items()})
+
+    def format_options(self, target: Target) -> list[str]:
+        return [option('--category', RPM_GROUP),
+                option('--rpm-summary', target.summary),
+                '--rpm-os=linux', '--rpm-digest=sha256',
+                option('--rpm-compression', self.option('compression')),
+                # Own every directory of the virtualenv, as nfpm-rpm does.
+                option('--directories', self.context.package.install_path)]
+
+
+def _percent(value):
+    if isinstance(value, tuple):
+        return tuple(v.replace('%', '%%') for v in value)
+    return value.replace('%', '%%')
