@@ -36,7 +36,6 @@ from giftwrap import errors
 from giftwrap.builders import engines
 from giftwrap.builders.base import Artifact, Builder, StagedTree
 from giftwrap.drivers import Option
-from giftwrap.process import Result
 
 LOG = logging.getLogger(__name__)
 
@@ -50,11 +49,6 @@ _REGISTRY = re.compile(rf'^{_HOST}(?:/{_COMPONENT})*$')
 _TAG = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$')
 _IMAGE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$')
 _PACKAGE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+:-]*$')
-# How podman/buildah and docker (BuildKit, classic) say FROM failed.
-_NO_BASE = re.compile(r'creating build container|failed to resolve source '
-                      r'metadata|pull access denied|manifest unknown|'
-                      r'did not resolve to an alias|manifest for \S+ not found')
-_OUR_MESSAGE = re.compile(r'^(?:#\d+ [\d.]+ )?giftwrap: (.+)$', re.MULTILINE)
 
 OCI = 'org.opencontainers.image.'
 #: The name user templates extend: {% extends "giftwrap/Dockerfile.j2" %}
@@ -197,8 +191,7 @@ class DockerBuilder(Builder):
                               labels=oci_labels(self.context),
                               iidfile=iidfile)
         if result.returncode != 0 or not iidfile.is_file():
-            raise explain_failure(result, self.option('base_image'),
-                                  engine.name)
+            raise engine.build_error(result, self.option('base_image'))
         return iidfile.read_text().strip()
 
     def finish(self, engine: engines.Engine, image_id: str, reference: str
@@ -305,25 +298,6 @@ def oci_labels(context) -> dict[str, str]:
     }
 
 
-def explain_failure(result: Result, base_image: str, engine: str
-                    ) -> errors.BuildError:
-    """A :class:`BuildError` saying why a build failed, from its output."""
-    output = result.output
-    # Our RUN steps' messages, perhaps behind BuildKit's "#7 0.52 " prefix
-    # (not the echo command itself, which the engine shows as the step).
-    ours = _OUR_MESSAGE.findall(output)
-    if ours:
-        what = ours[-1]
-    elif _NO_BASE.search(output):
-        what = f'the base image {base_image} could not be found or pulled'
-    else:
-        what = f'{engine} build failed with exit status {result.returncode}'
-    return errors.BuildError(
-        what, where=f'{engine} build', output=result.tail(),
-        hint='check base_image, the engine\'s registries and the failed '
-             'step in the output above')
-
-
 def _push_name(registry: str, reference: str, project) -> str:
     if not _REGISTRY.match(registry):
         raise errors.BuildError(
@@ -407,5 +381,6 @@ def render_dockerfile(values: Mapping[str, Any], template: Path | None = None
             where=f'{exc.filename or exc.name}:{exc.lineno}') from None
     except (jinja2.UndefinedError, jinja2.exceptions.SecurityError) as exc:
         raise errors.ManifestError(
-            f'the Dockerfile template failed: {exc}', where=str(template),
+            f'the Dockerfile template failed: {exc}',
+            where=str(template or BUILTIN_TEMPLATE),
             hint='templates can use: ' + ', '.join(sorted(values))) from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import ClassVar, Mapping
 
@@ -28,6 +29,12 @@ _ENGINE_ENV = ('XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'CONTAINERS_CONF',
                'CONTAINERS_REGISTRIES_CONF', 'REGISTRY_AUTH_FILE',
                'DOCKER_HOST', 'DOCKER_CONFIG', 'DOCKER_CONTEXT',
                'DOCKER_CERT_PATH', 'DOCKER_TLS_VERIFY')
+
+# How podman/buildah and docker (BuildKit, classic) say FROM failed.
+_NO_BASE = re.compile(r'creating build container|failed to resolve source '
+                      r'metadata|pull access denied|manifest unknown|'
+                      r'did not resolve to an alias|manifest for \S+ not found')
+_OUR_MESSAGE = re.compile(r'^(?:#\d+ [\d.]+ )?giftwrap: (.+)$', re.MULTILINE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +104,25 @@ class Engine(abc.ABC):
     def build_flags(self) -> list[str]:
         """The flags :attr:`settings` map to when building."""
         return []
+
+    def build_error(self, result: Result, base_image: str
+                    ) -> errors.BuildError:
+        """Why :meth:`build` failed, from its output.
+
+        A ``RUN`` step explains itself with a line ``giftwrap: <why>``;
+        otherwise a base image that could not be pulled is named.
+        """
+        ours = _OUR_MESSAGE.findall(result.output)
+        if ours:
+            what = ours[-1]
+        elif _NO_BASE.search(result.output):
+            what = f'the base image {base_image} could not be found or pulled'
+        else:
+            what = f'{self.name} build failed with exit status {result.returncode}'
+        return errors.BuildError(
+            what, where=f'{self.name} build', output=result.tail(),
+            hint='check base_image, the engine\'s registries and the failed '
+                 'step in the output above')
 
     def tag(self, image: str, name: str) -> None:
         """Give ``image`` (an id or name) the name ``name``."""

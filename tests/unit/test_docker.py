@@ -306,15 +306,16 @@ def test_a_failed_build_tags_nothing(tmp_path, installed):
     'connection refused',
     'ERROR: failed to solve: x: failed to resolve source metadata for x'])
 def test_a_missing_base_image_is_named(output):
-    error = docker.explain_failure(Result(('podman',), 125, output),
-                                   'localhost/x:1', 'podman')
+    engine = engines.Podman('podman', EngineRunner(), engines.Settings())
+    error = engine.build_error(Result(('podman',), 125, output), 'localhost/x:1')
     assert error.what == 'the base image localhost/x:1 could not be found or pulled'
 
 
 def test_a_buildkit_prefixed_message_is_ours():
     output = ('#7 [3/4] RUN if ! x; then echo \'giftwrap: bad\' >&2; fi\n'
               '#7 0.412 giftwrap: the real reason\n')
-    error = docker.explain_failure(Result(('docker',), 1, output), 'b', 'docker')
+    engine = engines.Docker('docker', EngineRunner(), engines.Settings())
+    error = engine.build_error(Result(('docker',), 1, output), 'b')
     assert error.what == 'the real reason'
 
 
