@@ -23,13 +23,14 @@ from pathlib import Path
 
 from giftwrap import errors
 from giftwrap.drivers import Option
-from giftwrap.sources import reqfiles
+from giftwrap.sources import reqfiles, requirements_repo
 from giftwrap.sources.base import Pin, Pins, Resolver
 from giftwrap.sources.http import is_remote
 
 LOG = logging.getLogger(__name__)
 
 RELEASES_URL = 'https://releases.openstack.org/constraints/upper/'
+REQUIREMENTS_REPO = 'https://opendev.org/openstack/requirements'
 
 _SERIES_REF = re.compile(
     r'^(?:refs/heads/)?(?:origin/)?(?:stable|unmaintained)/([A-Za-z0-9][A-Za-z0-9._-]*)$')
@@ -60,14 +61,37 @@ class UpperConstraints(Resolver):
                           '2025.1, yoga): its constraints under releases_url'),
         'releases_url': Option(str, RELEASES_URL, help='where series '
                                'constraints are published'),
+        'repo': Option(str, None, help='read upper-constraints.txt from this '
+                       'requirements repository (git URL or path) instead; '
+                       f'with ref or date alone: {REQUIREMENTS_REPO}'),
+        'ref': Option(str, None, help='branch, tag or commit of the '
+                      'requirements repository (stable/X falls back to '
+                      'unmaintained/X, X-eol, X-eom); default: the series '
+                      'of the gitref, else master'),
+        'date': Option(str, None, help='use the last requirements commit at '
+                       'or before this time (ISO 8601, e.g. 2025-06-01 or '
+                       '2025-06-01T12:00:00Z): what a build of that day saw'),
     }
 
     def resolve(self) -> Pins:
+        options = self.context.options
+        if any(options.get(k) for k in ('repo', 'ref', 'date')):
+            text, location, facts = requirements_repo.read(
+                self.context, repo=options.get('repo') or REQUIREMENTS_REPO,
+                ref=options.get('ref') or series_ref(
+                    self.context.project.gitref),
+                date=options.get('date'))
+            return self._pins([(location, text)], 'requirements repository',
+                              facts)
         locations, origin = self._locations()
+        return self._pins([(loc, self._read(loc)) for loc in locations],
+                          origin, {})
+
+    def _pins(self, texts, origin, facts) -> Pins:
         env = self.context.interpreter.marker_environment()
         pins: list[Pin] = []
-        for location in locations:
-            text = self._read(location)
+        locations = [location for location, _ in texts]
+        for location, text in texts:
             found = reqfiles.parse_constraints(text, location, env)
             if not found:
                 raise errors.ResolveError(
@@ -79,7 +103,7 @@ class UpperConstraints(Resolver):
                                     self.context.project.name)
         provenance = {'resolver': 'upper-constraints',
                       'constraints_url': ' '.join(locations),
-                      'constraints_from': origin}
+                      'constraints_from': origin, **facts}
         result = Pins.of(pins, provenance)
         if any(reqfiles.same_name(own, key) for key in result.pins):
             LOG.info('dropping %s from the constraints: it is the project '
@@ -159,6 +183,12 @@ class UpperConstraints(Resolver):
                                               what='upper constraints')
         except errors.ResolveError as exc:
             raise exc.located(self._where())
+
+
+def series_ref(gitref: str) -> str:
+    """The requirements branch matching a project's gitref."""
+    series = series_of(gitref)
+    return f'stable/{series}' if series else 'master'
 
 
 def series_of(gitref: str) -> str | None:
