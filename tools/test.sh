@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # System packages: the real tools the functional tests drive.
 apt_packages=(git dpkg-dev rpm lintian podman buildah debootstrap binutils
-              patch gnupg uidmap python3 python3-venv)
+              patch gnupg uidmap python3 python3-venv docker-registry)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
@@ -17,6 +17,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# podman and buildah share one image store; vfs works without fuse or
+# overlay support, as on CI machines.
+if [ "$(id -u)" = 0 ] && ! grep -qs '^driver *= *"vfs"' /etc/containers/storage.conf; then
+  mkdir -p /etc/containers
+  cat > /etc/containers/storage.conf <<'CONF'
+[storage]
+driver = "vfs"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
+CONF
 fi
 
 python3 -m pip install -q --disable-pip-version-check 'tox>=4' 2>&1 \

@@ -260,16 +260,15 @@ def _check_word(value: str, key: str, pattern: re.Pattern, project) -> str:
 
 
 def runtime_packages(context) -> tuple[str, ...]:
-    """The system packages to install: the package's depends without the
-    interpreter's (the base image must have it) and without versions.
+    """The system packages the image needs: the package's depends (the
+    interpreter's included, so a slim base image works) without versions.
+    The Dockerfile installs only those the base image lacks.
 
     :raises giftwrap.errors.BuildError: a dependency that is not a name.
     """
     packages = []
     for depend in context.package.depends:
         name = re.split(r'[\s(<>=]', depend.strip(), maxsplit=1)[0]
-        if name == context.interpreter.package:
-            continue
         if not _PACKAGE.match(name):
             raise errors.BuildError(
                 f'system dependency {depend!r} is not a package name',

@@ -83,6 +83,11 @@ class Engine(abc.ABC):
         :raises giftwrap.errors.DriverError: naming the setting.
         """
 
+    @classmethod
+    def usable(cls, path: str) -> bool:
+        """Whether the installed engine can build now (default: yes)."""
+        return True
+
     def run(self, *args: str | Path, check: bool = True, what: str = ''
             ) -> Result:
         """Run ``<engine> ARGS`` with :func:`engine_environment`."""
@@ -217,6 +222,15 @@ class Docker(Engine):
     def push(self, name: str) -> None:
         self.run('push', '--', name)
 
+    @classmethod
+    def usable(cls, path: str) -> bool:
+        # A docker client without a reachable daemon cannot build: the
+        # default choice then moves on to podman and buildah.
+        result = Runner().run([path, 'info', '--format', '{{.ServerVersion}}'],
+                              env=engine_environment(), check=False,
+                              timeout=20)
+        return result.returncode == 0
+
 
 #: Every engine, in the order the default choice tries them.
 ENGINES: dict[str, type[Engine]] = {e.name: e for e in (Docker, Podman, Buildah)}
@@ -234,14 +248,15 @@ def choose(name: str | None, settings: Settings) -> tuple[type[Engine], str]:
                                  hint='use one of ' + ', '.join(ENGINES))
     for engine in [ENGINES[name]] if name else ENGINES.values():
         path = find_tool(engine.name)
-        if path is not None:
+        if path is not None and (name or engine.usable(path)):
             engine.check_settings(settings)
             return engine, path
     if name:
         raise errors.MissingToolError(f'{name} is not installed',
                                       hint=ENGINES[name].hint)
     raise errors.MissingToolError(
-        'no container engine is installed (docker, podman or buildah)',
+        'no usable container engine is installed (docker with a running '
+        'daemon, podman or buildah)',
         hint=Podman.hint)
 
 

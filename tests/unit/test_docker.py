@@ -60,13 +60,17 @@ class EngineRunner:
 
 @pytest.fixture
 def installed(tmp_path, monkeypatch):
-    """Put fake engines named ``names`` on PATH (and only them)."""
-    def install(*names: str) -> Path:
+    """Put fake engines named ``names`` on PATH (and only them).
+
+    They fail every command, except those named in ``working`` (a docker
+    whose daemon answers ``docker info``).
+    """
+    def install(*names: str, working: tuple[str, ...] = ()) -> Path:
         bin_dir = tmp_path / 'engines'
         bin_dir.mkdir(exist_ok=True)
         for name in names:
             exe = bin_dir / name
-            exe.write_text('#!/bin/sh\nexit 1\n')
+            exe.write_text(f'#!/bin/sh\nexit {0 if name in working else 1}\n')
             exe.chmod(0o755)
         monkeypatch.setenv('PATH', str(bin_dir))
         return bin_dir
@@ -156,11 +160,14 @@ def test_option_defaults():
 
 # -- choosing an engine --------------------------------------------------------
 
-@pytest.mark.parametrize('on_path, chosen', [
-    (('docker', 'podman', 'buildah'), 'docker'),
-    (('podman', 'buildah'), 'podman'), (('buildah',), 'buildah')])
-def test_default_engine_is_the_first_installed(installed, on_path, chosen):
-    bin_dir = installed(*on_path)
+@pytest.mark.parametrize('on_path, working, chosen', [
+    (('docker', 'podman', 'buildah'), ('docker',), 'docker'),
+    # a docker client whose daemon does not answer is passed over
+    (('docker', 'podman', 'buildah'), (), 'podman'),
+    (('podman', 'buildah'), (), 'podman'), (('buildah',), (), 'buildah')])
+def test_default_engine_is_the_first_usable(installed, on_path, working,
+                                            chosen):
+    bin_dir = installed(*on_path, working=working)
     engine, path = engines.choose(None, engines.Settings())
     assert engine.name == chosen and path == str(bin_dir / chosen)
 
@@ -173,7 +180,8 @@ def test_named_engine_must_be_installed(installed):
 
 def test_no_engine_at_all(installed):
     installed()
-    with pytest.raises(errors.MissingToolError, match='no container engine'):
+    with pytest.raises(errors.MissingToolError,
+                       match='no usable container engine'):
         docker.DockerBuilder.check_tools({})
 
 
@@ -351,10 +359,11 @@ def test_bad_registries_are_refused(tmp_path, installed, registry):
         build(tmp_path, {'push': registry})
 
 
-def test_runtime_packages_leave_out_the_interpreter(tmp_path):
+def test_runtime_packages_are_names_with_the_interpreter(tmp_path):
     context = make_context(tmp_path, EngineRunner(), depends=(
         'python3.11', 'libxml2', 'libvirt0 (>= 9.0)', 'libxml2', 'zlib1g>=1'))
-    assert docker.runtime_packages(context) == ('libxml2', 'libvirt0', 'zlib1g')
+    assert docker.runtime_packages(context) == (
+        'python3.11', 'libxml2', 'libvirt0', 'zlib1g')
 
 
 @pytest.mark.parametrize('depend', ['$(reboot)', '; rm -rf /', '-y'])
@@ -384,20 +393,23 @@ def test_default_dockerfile(tmp_path, installed):
           depends=('python3.11', 'libxml2', 'libvirt0'))
     text = dockerfile(tmp_path)
     assert text.startswith('FROM localhost/base:1\n')
-    assert 'apt-get install -y --no-install-recommends libxml2 libvirt0;' in text
-    assert 'dnf install -y --setopt=install_weak_deps=False libxml2 libvirt0;' in text
-    assert 'python3.11' not in text.split('COPY')[0]
+    # only what the base image lacks is installed, the interpreter included
+    assert 'for p in python3.11 libxml2 libvirt0; do' in text
+    assert "dpkg-query -W -f='${Status}' \"$p\"" in text
+    assert 'apt-get install -y --no-install-recommends $missing;' in text
+    assert 'rpm -q --whatprovides "$p"' in text
+    assert 'dnf install -y --setopt=install_weak_deps=False $missing;' in text
     assert '\nCOPY root/ /\n' in text
     assert ("RUN if ! /opt/acme/nova/bin/python -c 'import sys; sys.exit("
             "sys.version_info[:2] != (3, 11))'; then") in text
     assert 'ENV PATH=/opt/acme/nova/bin:/usr/local/sbin:' in text
-    assert '{' not in text and '#}' not in text
+    assert '{{' not in text and '{%' not in text and '#}' not in text
 
 
-def test_no_packages_no_package_step(tmp_path, installed):
+def test_the_interpreter_package_is_always_checked(tmp_path, installed):
     installed('podman')
     build(tmp_path)
-    assert 'apt-get' not in dockerfile(tmp_path)
+    assert 'for p in python3.11; do' in dockerfile(tmp_path)
 
 
 def test_context_holds_the_staged_tree(tmp_path, installed):
