@@ -81,9 +81,6 @@ class Service:
     units: tuple[str, ...] = ()
     enable: bool = False
 
-    def __bool__(self) -> bool:
-        return bool(self.user or self.directories or self.units)
-
 
 #: Where systemd units go (both formats: merged /usr on Debian since 12).
 UNIT_DIR = PurePosixPath('/usr/lib/systemd/system')

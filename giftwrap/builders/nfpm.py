@@ -160,7 +160,9 @@ def check_metadata(config: Mapping[str, Any], name: str,
                     f'the {field} of package {name} contains "$": {item!r}',
                     where=locate(field),
                     hint='nfpm would replace $NAME with an environment '
-                         'variable; remove the "$" from that value')
+                         'variable; remove the "$" from that value (set '
+                         'the key in the manifest to replace a value read '
+                         'from the project\'s METADATA)')
             if control.search(item):
                 raise errors.BuildError(
                     f'the {field} of package {name} contains a control '
