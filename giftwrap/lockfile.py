@@ -9,17 +9,13 @@ runs sharing an output directory keep each other's entries.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import giftwrap
-from giftwrap import errors
+from giftwrap import atomic, errors
 from giftwrap.sources.base import Pin, Pins
 
 FILENAME = 'giftwrap.lock'
@@ -94,8 +90,7 @@ def merge(path: Path, entries: Mapping[str, Entry]) -> None:
     if not entries:
         return
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path):
+    with atomic.locked_dir(path.parent):
         current: dict[str, Any] = {}
         if path.exists():
             current = {k: v.to_json() for k, v in read(path).items()}
@@ -103,28 +98,4 @@ def merge(path: Path, entries: Mapping[str, Entry]) -> None:
         text = json.dumps({'format': FORMAT,
                            'giftwrap': giftwrap.__version__,
                            'projects': current}, indent=2, sort_keys=True)
-        _write_atomically(path, text + '\n')
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    # Lock the directory itself: no lock file is left beside the artifacts.
-    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        atomic.write_text(path, text + '\n')

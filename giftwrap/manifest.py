@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import re
 import shutil
 import types
@@ -18,7 +19,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 from giftwrap import errors, templating, versions, yamlfile
+from giftwrap.process import find_tool
 from giftwrap.schema import FIELDS, REJECTED, Field
+
+LOG = logging.getLogger(__name__)
 
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
 _BARE = {'name': ('project', 'name'), 'version': ('project', 'version'),
@@ -52,6 +56,9 @@ class Project:
     force_overwrite: bool = False
     output_dir: Path = Path('output')
     where: str = ''
+    #: the manifest's directory: relative paths in it (patches, templates)
+    #: are relative to this.
+    manifest_dir: Path = Path('.')
     #: keys whose value needs the clone (``project.commit``...): shown
     #: unresolved by ``--dry-run``.
     source_dependent: frozenset[str] = frozenset()
@@ -311,6 +318,7 @@ def _project(manifest, spec, v, where, renderer, check_version) -> Project:
         builders=builders, resolver_options=_freeze(resolver_options),
         builder_options=_freeze(v.get('builder_options', {})),
         output_dir=_output_dir(manifest), where=spec.where,
+        manifest_dir=manifest.path.parent,
         source_dependent=frozenset(k for s, k in renderer.source_dependent
                                    if s == 'project'),
         _locations=types.MappingProxyType(dict(spec.locations)))
@@ -385,15 +393,23 @@ def build_type_builders(build_type: str) -> list[str]:
     """
     if build_type != 'package':
         return [build_type]
-    import logging
-    from giftwrap.process import find_tool
+    return [_native_packager()]
+
+
+_NOTICED: set[str] = set()
+
+
+def _native_packager() -> str:
+    """fpm for the host's format if installed, else nfpm (noticed once)."""
     fmt = 'rpm' if _rpm_host() else 'deb'
     if find_tool('fpm') is not None:
-        return [f'fpm-{fmt}']
-    logging.getLogger(__name__).warning(
-        'fpm is not installed: build_type "package" builds with nfpm-%s '
-        '(install fpm, or name the builder with "builders:")', fmt)
-    return [f'nfpm-{fmt}']
+        return f'fpm-{fmt}'
+    if fmt not in _NOTICED:  # every project renders this; say it once
+        _NOTICED.add(fmt)
+        LOG.warning('fpm is not installed: build_type "package" builds with '
+                    'nfpm-%s (install fpm, or name the builder with '
+                    '"builders:")', fmt)
+    return f'nfpm-{fmt}'
 
 
 def _rpm_host() -> bool:

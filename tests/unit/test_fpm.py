@@ -293,6 +293,7 @@ def test_build_type_package_falls_back_to_nfpm(tmp_path, monkeypatch,
         pytest.skip('fpm is installed beside the interpreter')
     monkeypatch.setenv('PATH', str(tmp_path))
     monkeypatch.setattr(manifest, '_rpm_host', lambda: False)
+    monkeypatch.setattr(manifest, '_NOTICED', set())
     with caplog.at_level(logging.WARNING, logger='giftwrap.manifest'):
         assert manifest.build_type_builders('package') == ['nfpm-deb']
     assert 'fpm is not installed' in caplog.text
