@@ -17,8 +17,8 @@ import threading
 from pathlib import Path
 from typing import Callable, Mapping
 
-from giftwrap import errors, lockfile, package, venv
-from giftwrap.builders.base import BuildContext
+from giftwrap import errors, lockfile, package, reuse, venv
+from giftwrap.builders.base import ArtifactExists, BuildContext
 from giftwrap.plan import Plan, ProjectPlan
 from giftwrap.process import Runner
 from giftwrap.sources import git
@@ -27,7 +27,7 @@ from giftwrap.sources.http import HttpClient
 
 LOG = logging.getLogger(__name__)
 
-BUILT, FAILED, LOCKED = 'built', 'failed', 'locked'
+BUILT, FAILED, LOCKED, REUSED = 'built', 'failed', 'locked', 'reused'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +152,16 @@ class _Job:
             self._stage('resolve', lambda: self._resolve(project, checkout))
         if self.options.lock_only:
             return self._lock_only(project, checkout, pins)
+        keys = {c.name: reuse.inputs(project, checkout, pins,
+                                     self.pp.interpreter, c.name, c.options)
+                for c in self.pp.builders}
+        reused = {c.name: path for c in self.pp.builders if (
+            path := reuse.reusable(project.output_dir, self.name, c.name,
+                                   keys[c.name]))}
+        if len(reused) == len(self.pp.builders):
+            self.progress(self.name, 'unchanged: reusing the artifacts')
+            return [_reused(self.name, c.name, reused[c.name])
+                    for c in self.pp.builders], None
         self.progress(self.name, 'virtualenv')
         tree, report = self._stage('virtualenv', lambda: venv.build(
             interpreter=self.pp.interpreter, stage_root=self.work / 'root',
@@ -173,10 +183,12 @@ class _Job:
                      'a resolver whose pins cover them')
         description = package.describe(project, tree, self.pp.interpreter,
                                        checkout)
-        outcomes = [self._package(project, description, choice, checkout,
-                                  pins, tree, report)
-                    for choice in self.pp.builders]
-        ok = all(o.status == BUILT for o in outcomes)
+        outcomes = [_reused(self.name, c.name, reused[c.name])
+                    if c.name in reused else
+                    self._package(project, description, c, checkout, pins,
+                                  tree, report, keys[c.name])
+                    for c in self.pp.builders]
+        ok = all(o.status in (BUILT, REUSED) for o in outcomes)
         entry = lockfile.entry_for(project, checkout, pins, report,
                                    self.pp.interpreter) if ok else None
         return outcomes, entry
@@ -239,7 +251,7 @@ class _Job:
         return dataclasses.replace(project, builders=self.pp.project.builders)
 
     def _package(self, project, description, choice, checkout, pins, tree,
-                 report) -> Outcome:
+                 report, key) -> Outcome:
         self.progress(self.name, f'package ({choice.name})')
         context = BuildContext(
             project=project, package=description,
@@ -255,14 +267,28 @@ class _Job:
                     artifact = choice.driver(context).build(tree)
             else:
                 artifact = choice.driver(context).build(tree)
+        except ArtifactExists as exists:
+            exc = ArtifactExists(exists.path, reuse.changed(
+                project.output_dir, exists.path.name, key))
+            exc.where = f'project {project.name} (package with {choice.name})'
+            return Outcome(project.name, choice.name, FAILED,
+                           message=str(exc), error=exc)
         except errors.GiftwrapError as exc:
             place = f'project {project.name} (package with {choice.name})'
             exc.where = f'{place}: {exc.where}' if exc.where else place
             return Outcome(project.name, choice.name, FAILED,
                            message=str(exc), error=exc)
+        if artifact.path is not None:
+            reuse.record(project.output_dir, project.name, choice.name, key,
+                         artifact.path)
         return Outcome(project.name, choice.name, BUILT,
                        artifact=str(artifact.path or artifact.name),
                        message=_unpinned_note(report))
+
+
+def _reused(project: str, builder: str, path: Path) -> Outcome:
+    return Outcome(project, builder, REUSED, artifact=str(path),
+                   message='inputs unchanged since it was built')
 
 
 def _unpinned_note(report) -> str:

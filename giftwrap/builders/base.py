@@ -154,10 +154,7 @@ class Builder(abc.ABC):
         out.mkdir(parents=True, exist_ok=True)
         target = out / filename
         if target.exists() and not self.context.project.force_overwrite:
-            raise errors.BuildError(
-                f'{target} exists already and was not replaced',
-                hint='remove it, bump the version, or set force_overwrite: '
-                     'true in the manifest')
+            raise ArtifactExists(target)
         # Same filesystem as the output directory, so the rename is atomic.
         staging = out / f'.{filename}.giftwrap-tmp-{os.getpid()}'
         try:
@@ -168,6 +165,18 @@ class Builder(abc.ABC):
             if staging.exists():
                 staging.unlink()
         return target
+
+
+class ArtifactExists(errors.BuildError):
+    """An artifact of the same file name is in the output directory."""
+
+    def __init__(self, path: Path, changed: str | None = None):
+        what = f'{path} exists already and was not replaced'
+        if changed:
+            what += f'; since it was built, these inputs changed: {changed}'
+        super().__init__(what, hint='remove it, bump the version, or set '
+                                    'force_overwrite: true in the manifest')
+        self.path = path
 
 
 def _same_fs(a: Path, b: Path) -> bool:

@@ -77,7 +77,7 @@ def test_summary(built):
     assert rows['nfpm-rpm']['Artifact'].endswith(
         'e2e-hello-app-2025.1-acme1.noarch.rpm')
     assert sorted(p.name for p in built['out'].iterdir()) == [
-        'e2e-hello-app-2025.1-acme1.noarch.rpm',
+        '.giftwrap-artifacts.json', 'e2e-hello-app-2025.1-acme1.noarch.rpm',
         'e2e-hello-app_2025.1-acme1_all.deb', 'giftwrap.lock']
     assert '[hello-app] virtualenv' in built['stderr']
 
@@ -134,7 +134,9 @@ def test_no_build_path_in_any_packaged_file(built, tmp_path):
 
 
 def test_existing_artifact_is_not_replaced(built, repo, base):
-    # A second build of the same version refuses to replace the artifacts.
+    # A second build of the same version with other inputs (a system
+    # dependency more) refuses to replace the artifact, saying what changed.
+    (built['tmp'] / 'again').mkdir()
     path = manifest(built['tmp'] / 'again', f"""
         settings:
           version: '2025.1-acme1'
@@ -143,15 +145,17 @@ def test_existing_artifact_is_not_replaced(built, repo, base):
           builders: [nfpm-deb]
           resolver: requirements-file
           include_config: true
+          system_dependencies: [libc6]
         projects:
           - name: hello-app
             giturl: {repo}
-        """) if (built['tmp'] / 'again').mkdir() is None else None
+        """)
     result = subprocess.run(
         ['giftwrap', 'build', '-m', path, '-o', str(built['out']),
          '--cache-dir', str(built['cache'])], capture_output=True, text=True)
     assert result.returncode == 7, result.stderr
     assert 'exists already and was not replaced' in result.stdout
+    assert 'these inputs changed: manifest' in result.stdout
     assert 'force_overwrite' in result.stdout
     assert 'Traceback' not in result.stderr
 
@@ -185,6 +189,7 @@ def test_upper_constraints_from_loopback_and_failure_isolation(
     assert 'project broken (clone)' in rows['broken']['Message']
     assert result.status == 5  # SourceError
     assert sorted(p.name for p in out.iterdir()) == [
-        'giftwrap.lock', 'openstack-hello-app_2025.1-acme2_all.deb']
+        '.giftwrap-artifacts.json', 'giftwrap.lock',
+        'openstack-hello-app_2025.1-acme2_all.deb']
     lock = json.loads((out / 'giftwrap.lock').read_text())
     assert list(lock['projects']) == ['hello-app']  # only what succeeded

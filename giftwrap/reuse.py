@@ -1,0 +1,115 @@
+"""Warm rebuilds: an artifact whose inputs have not changed is reused.
+
+The inputs of an artifact (commit, pins, interpreter, the project's
+settings, the builder and its options, giftwrap's version) form one key,
+recorded in the output directory's index (``.giftwrap-artifacts.json``)
+beside the artifact.  Same key and the artifact intact: it is reused.  A
+different key for an existing file name: the error names what changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import giftwrap
+from giftwrap import atomic
+
+INDEX = '.giftwrap-artifacts.json'
+
+# Project fields that do not shape the artifact.
+_IGNORED = frozenset({'where', '_locations', 'source_dependent', 'output_dir',
+                      'force_overwrite', 'builders', 'builder_options',
+                      'manifest_dir'})
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def inputs(project, checkout, pins, interpreter, builder: str,
+           options: Mapping[str, Any], extra: Mapping[str, Any] = None
+           ) -> dict[str, str]:
+    """What one artifact is made from, each input as a short string."""
+    fields = {f.name: getattr(project, f.name)
+              for f in dataclasses.fields(project) if f.name not in _IGNORED}
+    result = {
+        'commit': checkout.commit,
+        'pins': _digest(sorted((k, p.version, p.sha256)
+                               for k, p in pins.pins.items())
+                        + sorted(pins.requirements)),
+        'interpreter': f'{interpreter.path} {interpreter.version}',
+        'manifest': _digest(fields),
+        'builder': builder,
+        'options': _digest(dict(options)),
+        'giftwrap': giftwrap.__version__,
+    }
+    for name, value in (extra or {}).items():
+        result[name] = _digest(value)
+    return result
+
+
+def key(values: Mapping[str, str]) -> str:
+    return _digest(dict(values))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read(output_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((output_dir / INDEX).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def reusable(output_dir: Path, project: str, builder: str,
+             values: Mapping[str, str]) -> Path | None:
+    """The artifact built earlier from exactly these inputs, if intact."""
+    entry = _read(output_dir).get(f'{project}/{builder}')
+    if not entry or entry.get('key') != key(values):
+        return None
+    path = output_dir / entry['artifact']
+    if not path.is_file() or _sha256(path) != entry.get('sha256'):
+        return None
+    return path
+
+
+def changed(output_dir: Path, artifact: str, values: Mapping[str, str]
+            ) -> str | None:
+    """What differs from the inputs recorded for the file ``artifact``."""
+    for entry in _read(output_dir).values():
+        if entry.get('artifact') == artifact:
+            old = entry.get('inputs', {})
+            names = [n for n in sorted(set(old) | set(values))
+                     if old.get(n) != values.get(n)]
+            return ', '.join(_describe(n, old.get(n), values.get(n))
+                             for n in names) or None
+    return None
+
+
+def _describe(name: str, old: str | None, new: str | None) -> str:
+    if name in ('commit', 'giftwrap', 'interpreter', 'builder'):
+        return f'{name} {(old or "-")[:12]} -> {(new or "-")[:12]}'
+    return name
+
+
+def record(output_dir: Path, project: str, builder: str,
+           values: Mapping[str, str], artifact: Path) -> None:
+    """Remember that ``artifact`` was built from ``values``."""
+    with atomic.locked_dir(output_dir):
+        index = _read(output_dir)
+        index[f'{project}/{builder}'] = {
+            'key': key(values), 'inputs': dict(values),
+            'artifact': artifact.name, 'sha256': _sha256(artifact)}
+        atomic.write_text(output_dir / INDEX,
+                          json.dumps(index, indent=2, sort_keys=True) + '\n')
