@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import shutil
 import threading
+import traceback
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -132,12 +133,28 @@ class _Job:
             LOG.debug('project %s failed', self.name, exc_info=True)
             if exc.hint is None and self.log_file.exists():
                 exc.hint = f'the full log is {self.log_file}'
-            builders = ['lock'] if self.options.lock_only else [
-                c.name for c in self.pp.builders]
-            return [Outcome(self.name, b, FAILED, message=str(exc), error=exc)
-                    for b in builders], None
+            return self._failed(exc), None
+        except Exception as exc:  # a bug must fail this project, not the run
+            return self._failed(self._internal(exc)), None
         finally:
             shutil.rmtree(self.work, ignore_errors=True)
+
+    def _failed(self, exc: errors.GiftwrapError) -> list[Outcome]:
+        builders = ['lock'] if self.options.lock_only else [
+            c.name for c in self.pp.builders]
+        return [Outcome(self.name, b, FAILED, message=str(exc), error=exc)
+                for b in builders]
+
+    def _internal(self, exc: Exception) -> errors.GiftwrapError:
+        LOG.debug('project %s: internal error', self.name, exc_info=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, 'a') as log:
+            log.write(traceback.format_exc())
+        return errors.GiftwrapError(
+            f'internal error: {type(exc).__name__}: {exc}',
+            where=f'project {self.name}',
+            hint=f'this is a bug in giftwrap or a driver; the traceback is '
+                 f'in {self.log_file}')
 
     def _run(self):
         locked = self._locked_entry()
