@@ -89,6 +89,19 @@ class Project:
     sudoers: Mapping[str, str] = dataclasses.field(default_factory=dict)
     config_templates: Mapping[str, str] = dataclasses.field(
         default_factory=dict)
+    # system dependencies, pip control, patches, smaller packages, side by
+    # side installs (giftwrap.sysdeps, patches, strip); system_dependencies
+    # is a mapping of format to lists when the manifest gives one.
+    system_dependencies_exclude: tuple[str, ...] = ()
+    system_dependencies_replace: Mapping[str, str] = dataclasses.field(
+        default_factory=dict)
+    bindep_profiles: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()
+    pip_overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    pip_exclude: tuple[str, ...] = ()
+    patches: tuple[str, ...] = ()
+    strip: tuple[str, ...] = ()
+    link_executables: str = ''
 
 
 @dataclasses.dataclass(frozen=True)

@@ -68,6 +68,61 @@ class Field:
         return project_value
 
 
+#: Keys of a per-format mapping (``system_dependencies: {deb: [...]}``);
+#: ``all`` is every format.
+FORMAT_KEYS = ('all', 'deb', 'rpm')
+
+
+def per_format(value: Any) -> dict[str, list]:
+    """A :class:`PerFormatField` value as a mapping (a list is ``all``)."""
+    if isinstance(value, dict):
+        return {k: list(v or ()) for k, v in value.items()}
+    return {'all': list(value or ())}
+
+
+@dataclasses.dataclass(frozen=True)
+class PerFormatField(Field):
+    """A list for every package format, or a mapping of format to list.
+
+    Merging adds the lists of each format up, so the settings may give a
+    list and a project a mapping (or the other way round).
+    """
+
+    def check(self, key: str, value: Any, where: str) -> None:
+        if not isinstance(value, dict):
+            return super().check(key, value, where)
+        for fmt, items in value.items():
+            if fmt not in FORMAT_KEYS:
+                raise errors.ManifestError(
+                    f'{key!r} names the unknown format {fmt!r}', where=where,
+                    hint=f'a list for every format, or a mapping of '
+                         f'{", ".join(FORMAT_KEYS)} to lists')
+            super().check(f'{key}.{fmt}', items, where)
+
+    def merge(self, settings_value: Any, project_value: Any) -> Any:
+        if isinstance(settings_value, list) and \
+                isinstance(project_value, list):
+            return super().merge(settings_value, project_value)
+        base, over = per_format(settings_value), per_format(project_value)
+        return {fmt: Field.merge(self, base.get(fmt, []), over.get(fmt, []))
+                for fmt in FORMAT_KEYS if fmt in base or fmt in over}
+
+
+@dataclasses.dataclass(frozen=True)
+class ChoiceListField(Field):
+    """A list whose items are names from ``allowed``."""
+
+    allowed: tuple[str, ...] = ()
+
+    def check(self, key: str, value: Any, where: str) -> None:
+        super().check(key, value, where)
+        for item in value:
+            if item not in self.allowed:
+                raise errors.ManifestError(
+                    f'{key!r} has the unknown item {item!r}', where=where,
+                    hint=f'{key} items are: {", ".join(self.allowed)}')
+
+
 def deep_merge(base: dict, over: dict) -> dict:
     """``over`` merged into a copy of ``base``, mappings recursively."""
     result = dict(base)
@@ -124,7 +179,10 @@ FIELDS: dict[str, Field] = {
                              help='a mapping of builder name to its options'),
     'resolver_options': Field(dict, BOTH, items=dict, merge_rule='deep',
                               help='a mapping of resolver name to its options'),
-    'system_dependencies': Field(list, BOTH, items=str, merge_rule='extend'),
+    'system_dependencies': PerFormatField(
+        list, BOTH, items=str, merge_rule='extend',
+        help='package names (and versions): a list for every format, or a '
+             'mapping of all, deb and rpm to lists'),
     'pip_dependencies': Field(list, BOTH, items=str, merge_rule='extend'),
     'postinstall_dependencies': Field(list, BOTH, items=str,
                                       merge_rule='extend'),
@@ -158,6 +216,38 @@ FIELDS: dict[str, Field] = {
     'config_templates': Field(dict, BOTH, items=str, merge_rule='deep',
                               help='absolute path of a configuration file: '
                                    'a template file or inline text'),
+    # system dependencies, pip control, patches, smaller packages and side
+    # by side installs (giftwrap.sysdeps, patches, strip)
+    'system_dependencies_exclude': Field(
+        list, BOTH, items=str, merge_rule='extend',
+        help='dependencies to leave out, whatever declared or discovered '
+             'them: package names, rpm capabilities or library sonames'),
+    'system_dependencies_replace': Field(
+        dict, BOTH, items=str, merge_rule='deep',
+        help='name: relation; a dependency (or a discovered library\'s '
+             'soname) replaced by the relation'),
+    'bindep_profiles': Field(list, BOTH, items=str, merge_rule='extend',
+                             help='bindep.txt profiles whose entries are '
+                                  'runtime dependencies too'),
+    'extras': Field(list, BOTH, items=str,
+                    help='the project\'s extras to install, e.g. [ldap]'),
+    'pip_overrides': Field(dict, BOTH, items=str, merge_rule='deep',
+                           help='distribution: version, replacing its pin '
+                                '(quote the version)'),
+    'pip_exclude': Field(list, BOTH, items=str, merge_rule='extend',
+                         help='distributions whose pin is removed'),
+    'patches': Field(list, PROJECT, items=str,
+                     help='patch files (-p1, relative to the manifest), '
+                          'applied in order after checkout'),
+    'strip': ChoiceListField(
+        list, BOTH, items=str, allowed=('tests', 'pycache', 'sources'),
+        help='tests: no tests/ of installed distributions; pycache: '
+             'byte-compile at install time; sources: the project\'s '
+             'byte-code without its .py files'),
+    'link_executables': Field(str, BOTH,
+                              help='a directory (e.g. /usr/local/bin) where '
+                                   'update-alternatives links the '
+                                   'project\'s console scripts'),
 }
 
 #: 2014 keys that no longer work, and what to write instead.
