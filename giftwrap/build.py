@@ -21,7 +21,7 @@ from typing import Callable, Mapping
 from giftwrap import errors, lockfile, package, reuse, venv
 from giftwrap.builders.base import ArtifactExists, BuildContext
 from giftwrap.plan import Plan, ProjectPlan
-from giftwrap.process import Runner
+from giftwrap.process import Runner, system_hint
 from giftwrap.sources import git
 from giftwrap.sources.base import Pins, ResolveContext
 from giftwrap.sources.http import HttpClient
@@ -134,6 +134,12 @@ class _Job:
             if exc.hint is None and self.log_file.exists():
                 exc.hint = f'the full log is {self.log_file}'
             return self._failed(exc), None
+        except OSError as exc:  # a full disk, a resource limit...
+            LOG.debug('project %s: system error', self.name, exc_info=True)
+            place = f': {exc.filename}' if exc.filename else ''
+            return self._failed(errors.BuildError(
+                f'{exc.strerror or exc}{place}', where=f'project {self.name}',
+                hint=system_hint(exc))), None
         except Exception as exc:  # a bug must fail this project, not the run
             return self._failed(self._internal(exc)), None
         finally:

@@ -8,6 +8,7 @@ project's log file (and is kept in memory so a failure can show its tail).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
 import shutil
@@ -42,6 +43,28 @@ def base_environment(**extra: str) -> dict[str, str]:
     env.setdefault('LANG', 'C.UTF-8')
     env.update(extra)
     return env
+
+
+_ERRNO_HINTS = {
+    errno.ENOSPC: 'free space on that filesystem, or point --work-dir, '
+                  '--cache-dir or -o elsewhere',
+    errno.EDQUOT: 'free space within your quota, or use other directories',
+    errno.EMFILE: 'raise the limit of open files (ulimit -n) or build fewer '
+                  'projects at once (-j)',
+    errno.ENFILE: 'the system is out of file handles; build fewer projects '
+                  'at once (-j)',
+    errno.EAGAIN: 'raise the limit of processes (ulimit -u) or build fewer '
+                  'projects at once (-j)',
+    errno.ENOMEM: 'free memory or build fewer projects at once (-j)',
+    errno.EACCES: 'check the permissions of the directories giftwrap writes',
+    errno.EROFS: 'choose writable work, cache and output directories',
+}
+
+
+def system_hint(exc: OSError) -> str:
+    """What an operator can do about a failed system call."""
+    return _ERRNO_HINTS.get(exc.errno, 'check the machine\'s resources and '
+                            'the directories giftwrap writes')
 
 
 def find_tool(name: str) -> str | None:
@@ -115,6 +138,10 @@ class Runner:
             raise errors.MissingToolError(
                 f'{argv[0]} is not installed', where=what or argv[0],
                 hint=f'install {Path(argv[0]).name} or put it on PATH') from exc
+        except OSError as exc:  # EMFILE, EAGAIN (process limit), ENOMEM...
+            raise errors.CommandError(
+                f'could not start {Path(argv[0]).name}: {exc.strerror}',
+                where=what or argv[0], hint=system_hint(exc)) from exc
         with self._live_lock:
             self._live.add(proc)
         try:

@@ -185,20 +185,34 @@ def test_injected_options_are_only_names(source, tmp_path):
     assert caught.value.__cause__ is not None
 
 
-def test_symlinks_pointing_outside_stay_symlinks(tmp_path):
+def test_symlinks_inside_stay_symlinks(tmp_path):
+    path = tmp_path / 'source'
+    gitutil.make_repo(path, {
+        'etc/a.conf': 'x\n',
+        'etc/b.conf': gitutil.File('a.conf', gitutil.SYMLINK),
+        'run.sh': gitutil.File('#!/bin/sh\n', gitutil.EXECUTABLE)})
+    work = tmp_path / 'a' / 'work'
+    git.fetch(str(path), 'master', work)
+    assert os.readlink(work / 'etc' / 'b.conf') == 'a.conf'
+    assert os.access(work / 'run.sh', os.X_OK)
+
+
+@pytest.mark.parametrize('name,target', [
+    ('abs', 'OUTSIDE'), ('rel', '../../outside.txt'), ('etc', '/etc')])
+def test_symlinks_pointing_outside_are_refused(tmp_path, name, target):
     outside = tmp_path / 'outside.txt'
     outside.write_text('untouched')
     path = tmp_path / 'source'
     gitutil.make_repo(path, {
-        'abs': gitutil.File(str(outside), gitutil.SYMLINK),
-        'rel': gitutil.File('../../outside.txt', gitutil.SYMLINK),
-        'run.sh': gitutil.File('#!/bin/sh\n', gitutil.EXECUTABLE)})
+        name: gitutil.File(target.replace('OUTSIDE', str(outside)),
+                           gitutil.SYMLINK),
+        'setup.py': 'x'})
     work = tmp_path / 'a' / 'work'
-    git.fetch(str(path), 'master', work)
-    assert os.readlink(work / 'abs') == str(outside)
-    assert os.readlink(work / 'rel') == '../../outside.txt'
+    with pytest.raises(errors.SourceError, match='point outside it') as info:
+        git.fetch(str(path), 'master', work)
+    assert f'{name} -> ' in info.value.what
+    assert not work.exists()
     assert outside.read_text() == 'untouched'
-    assert os.access(work / 'run.sh', os.X_OK)
 
 
 def test_no_unclosed_repositories(source, tmp_path):
