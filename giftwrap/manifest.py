@@ -102,6 +102,7 @@ class Project:
     patches: tuple[str, ...] = ()
     strip: tuple[str, ...] = ()
     link_executables: str = ''
+    installer: str = 'pip'
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,6 +37,8 @@ class Field:
     items: type | None = None
     merge_rule: str = 'replace'
     help: str = ''
+    #: the only values allowed, if not empty
+    choices: tuple = ()
 
     def check(self, key: str, value: Any, where: str) -> None:
         """Raise ManifestError unless ``value`` has this field's type."""
@@ -48,6 +50,10 @@ class Field:
             raise errors.ManifestError(
                 f'{key!r} must be {_TYPE_NAMES[self.type]}, not '
                 f'{_describe(value)}', where=where, hint=hint)
+        if self.choices and value not in self.choices:
+            raise errors.ManifestError(
+                f'{key!r} must be one of {", ".join(self.choices)}, not '
+                f'{_describe(value)}', where=where, hint=self.help or None)
         if self.items is None:
             return
         values = value if isinstance(value, list) else value.values()
@@ -188,6 +194,8 @@ FIELDS: dict[str, Field] = {
                                       merge_rule='extend'),
     'include_config': Field(bool, BOTH, default=False),
     'force_overwrite': Field(bool, BOTH, default=False),
+    'installer': Field(str, BOTH, default='pip', help='pip or uv',
+                       choices=('pip', 'uv')),
     # package metadata and service integration (giftwrap.package)
     'maintainer': Field(str, BOTH, help='"Name <email>" of the packager'),
     'vendor': Field(str, BOTH),

@@ -1,12 +1,12 @@
 """The virtualenv stage: build a project's virtualenv where it will live.
 
 The virtualenv is created at ``stage_root/<install_path>`` (no root needed),
-the project and its pinned closure are installed with pip, and the tree is
-then *relocated*: every mention of the staging directory becomes the
-install path, so the tree can be packaged and installed at ``install_path``
-as if it had been built there.  A final scan fails the build if any file
-still names a build directory; a mistake there would ship a package that
-only works on the build machine.
+the project and its pinned closure are installed with pip (or uv, the
+manifest's ``installer``), and the tree is then *relocated*: every mention
+of the staging directory becomes the install path, so the tree can be
+packaged and installed at ``install_path`` as if it had been built there.
+A final scan fails the build if any file still names a build directory; a
+mistake there would ship a package that only works on the build machine.
 """
 
 from __future__ import annotations
@@ -27,18 +27,29 @@ import types
 from pathlib import Path, PurePosixPath
 from typing import Iterator, Mapping, Sequence
 
-from packaging.utils import canonicalize_name
+from packaging.tags import parse_tag
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from giftwrap import errors
 from giftwrap.builders.base import StagedTree
 from giftwrap.interpreter import Interpreter
-from giftwrap.process import Runner, base_environment
+from giftwrap.process import Runner, base_environment, find_tool
 from giftwrap.sources.base import Pins
+
+try:  # Python 3.11+
+    import tomllib
+except ImportError:  # pragma: no cover
+    tomllib = None
 
 LOG = logging.getLogger(__name__)
 
 #: Distributions virtualenv seeds; they are not part of the project's closure.
 SEEDED = frozenset({'pip', 'setuptools', 'wheel'})
+#: The installers a manifest may choose (``installer:``).
+INSTALLERS = ('pip', 'uv')
+# uv's bookkeeping for its cache of local sources: meaningless on the target,
+# and uv_cache.json holds a timestamp.
+_UV_FILES = ('uv_cache.json', 'uv_build.json')
 ELF_MAGIC = b'\x7fELF'
 _EXTRA = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
 # Characters an install path may use: it is written unquoted into shebangs
@@ -79,7 +90,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
           include_config: bool = False, work_dir: Path,
           cache_dir: Path | None, runner: Runner,
           forbidden: tuple[Path, ...] = (),
-          require_hashes: bool = False) -> tuple[StagedTree, InstallReport]:
+          require_hashes: bool = False,
+          installer: str = 'pip') -> tuple[StagedTree, InstallReport]:
     """Build, install, relocate and check the virtualenv of one project.
 
     :param interpreter: the Python the virtualenv runs on (its ``bin/python``
@@ -93,17 +105,23 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     :param postinstall_dependencies: installed after the project.
     :param include_config: copy the project's ``etc/`` into the virtualenv.
     :param work_dir: scratch space (constraints file, pip reports).
-    :param cache_dir: giftwrap's cache; pip's goes in ``cache_dir/pip``.
+    :param cache_dir: giftwrap's cache; pip's goes in ``cache_dir/pip``,
+        uv's in ``cache_dir/uv``.
     :param forbidden: more directories no file may mention.
     :param require_hashes: replay a lock: ``pins`` is the whole closure,
-        each with its sha256, installed in pip's hash-checking mode; the
-        project itself is then installed on its own, without dependencies.
-    :returns: the staged tree and what pip installed.
-    :raises giftwrap.errors.BuildError: virtualenv, pip or ``pip check``
-        failed, or a file still names a build directory.
+        each with its sha256, installed in hash-checking mode; the project
+        itself is then installed on its own, without dependencies.
+    :param installer: ``pip`` or ``uv`` (see :data:`INSTALLERS`); either
+        installs into the same virtualenv, made by virtualenv.
+    :returns: the staged tree and what was installed.
+    :raises giftwrap.errors.BuildError: virtualenv, the installer or its
+        check failed, or a file still names a build directory.
+    :raises giftwrap.errors.MissingToolError: ``installer`` is ``uv`` and
+        uv is not installed.
     """
     install_path = _check_install_path(install_path)
     extras = _check_extras(extras)
+    check_installer(installer)
     source_dir = Path(os.path.abspath(source_dir))
     stage_root, work_dir = (Path(os.path.abspath(p)) for p in (stage_root, work_dir))
     venv = stage_root / install_path.relative_to('/')
@@ -113,28 +131,44 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
+    tool = _INSTALLER_CLASSES[installer](venv, constraints, work_dir,
+                                         cache_dir, runner, env)
     if require_hashes:
-        reports = _install_locked(venv, spec, pins, constraints, work_dir,
-                                  cache_dir, runner, env)
+        _install_locked(tool, spec, pins, work_dir)
     else:
         phases = [('pip_dependencies', tuple(pip_dependencies)),
                   ('project', (spec, *pins.requirements)),
                   ('postinstall_dependencies', tuple(postinstall_dependencies))]
-        reports = [_pip_install(venv, name, specs, constraints, work_dir,
-                                cache_dir, runner, env)
-                   for name, specs in phases if specs]
-    _pip_check(venv, runner, env)
+        for name, specs in phases:
+            if specs:
+                tool.install(name, ['--', *specs])
+    tool.check()
+    report = tool.report(pins)
+    tool.tidy()
     relocate(venv, install_path)
     _compile(venv, install_path, runner, env)
     config = _copy_config(source_dir, venv, install_path) if include_config \
         else ()
     native = scan(venv, (stage_root, work_dir, source_dir, *forbidden),
                   install_path)
-    report = _install_report(_site_packages(venv), reports, pins)
     tree = StagedTree(root=stage_root, install_path=install_path,
                       config_files=config, native=native,
                       installed=report.installed)
     return tree, report
+
+
+def check_installer(installer: str) -> None:
+    """Check that ``installer`` is known and, for uv, installed.
+
+    :raises giftwrap.errors.BuildError: an unknown installer.
+    :raises giftwrap.errors.MissingToolError: uv is not installed.
+    """
+    if installer not in INSTALLERS:
+        raise errors.BuildError(f'unknown installer {installer!r}',
+                                hint='installer is one of: '
+                                     + ', '.join(INSTALLERS))
+    if installer == 'uv':
+        _uv_binary()
 
 
 def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
@@ -142,16 +176,22 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
                     pip_dependencies: Sequence[str] = (),
                     postinstall_dependencies: Sequence[str] = (),
                     work_dir: Path, cache_dir: Path | None,
-                    runner: Runner) -> InstallReport:
+                    runner: Runner, installer: str = 'pip') -> InstallReport:
     """What :func:`build` would install, without installing it.
 
     pip resolves the whole runtime closure under the pins in a scratch
     virtualenv of the target interpreter (so markers are evaluated for it)
-    and reports versions and the hashes the index gives.
+    and reports versions and the hashes the index gives.  It does so for
+    either ``installer``: uv can resolve but names no file, so no hash,
+    without installing; both honour the pins, and either one replays the
+    lock, taking only files with the locked hashes.
 
-    :raises giftwrap.errors.BuildError: the pins cannot be satisfied.
+    :raises giftwrap.errors.BuildError: the pins cannot be satisfied, or
+        ``installer`` is unknown.
     """
     extras = _check_extras(extras)
+    if installer not in INSTALLERS:
+        check_installer(installer)
     source_dir = Path(os.path.abspath(source_dir))
     work_dir = Path(os.path.abspath(work_dir))
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -264,9 +304,8 @@ def _pip_install(venv: Path, phase: str, specs: Sequence[str],
     return json.loads(report.read_text())
 
 
-def _install_locked(venv: Path, spec: str, pins: Pins, constraints: Path,
-                    work_dir: Path, cache_dir: Path | None, runner: Runner,
-                    env: dict[str, str]) -> list[dict]:
+def _install_locked(tool: '_Pip', spec: str, pins: Pins, work_dir: Path
+                    ) -> None:
     """Install a lock's closure with hashes checked, then the project."""
     unhashed = sorted(str(p) for p in pins.pins.values() if not p.sha256)
     if unhashed:
@@ -277,25 +316,177 @@ def _install_locked(venv: Path, spec: str, pins: Pins, constraints: Path,
     locked = work_dir / 'locked-requirements.txt'
     locked.write_text(''.join(f'{p} --hash=sha256:{p.sha256}\n'
                               for _, p in sorted(pins.pins.items())))
-    reports = [_pip_install(venv, 'locked pins', ['--require-hashes',
-                                                  '--no-deps', '-r', str(locked)],
-                            constraints, work_dir, cache_dir, runner, env,
-                            options_first=True)]
-    reports.append(_pip_install(venv, 'project', ['--no-deps', '--', spec],
-                                constraints, work_dir, cache_dir, runner, env,
-                                options_first=True))
-    return reports
+    tool.install('locked pins', ['--require-hashes', '--no-deps', '-r',
+                                 str(locked)])
+    tool.install('project', ['--no-deps', '--', spec])
 
 
-def _pip_check(venv: Path, runner: Runner, env: dict[str, str]) -> None:
-    result = runner.run([str(venv / 'bin' / 'python'), '-m', 'pip', 'check'],
-                        env=env, check=False, what='pip check')
+def _pip_check(venv: Path, runner: Runner, env: dict[str, str],
+               argv: Sequence[str] | None = None) -> None:
+    argv = argv or [str(venv / 'bin' / 'python'), '-m', 'pip', 'check']
+    result = runner.run(argv, env=env, check=False,
+                        what=f'{Path(argv[0]).name} pip check')
     if result.returncode != 0:
         raise errors.BuildError(
             'pip check found broken requirements in the virtualenv',
             output=result.tail(),
             hint='a postinstall or pip dependency replaced a version the '
                  'project needs; fix the pins or the dependencies')
+
+
+@dataclasses.dataclass
+class _Pip:
+    """pip, run by the virtualenv's own interpreter, one report per install.
+
+    ``install`` takes giftwrap's options first; manifest values only after
+    a ``--`` in ``args``.
+    """
+
+    venv: Path
+    constraints: Path
+    work_dir: Path
+    cache_dir: Path | None
+    runner: Runner
+    env: dict[str, str]
+    reports: list = dataclasses.field(default_factory=list)
+
+    def install(self, phase: str, args: Sequence[str]) -> None:
+        self.reports.append(_pip_install(
+            self.venv, phase, args, self.constraints, self.work_dir,
+            self.cache_dir, self.runner, self.env, options_first=True))
+
+    def check(self) -> None:
+        _pip_check(self.venv, self.runner, self.env)
+
+    def report(self, pins: Pins) -> InstallReport:
+        return _install_report(_site_packages(self.venv), self.reports, pins)
+
+    def tidy(self) -> None:
+        """Remove what the installer left for itself in the virtualenv."""
+
+
+@dataclasses.dataclass
+class _Uv(_Pip):
+    """uv installing into the virtualenv: the same pins, found faster.
+
+    uv writes no report: versions come from the virtualenv's metadata and
+    hashes from the index, through ``uv pip compile`` (:func:`_uv_hashes`).
+    """
+
+    def __post_init__(self) -> None:
+        self.uv = _uv_binary()
+        self.env = dict(self.env)
+        # Only the cache is giftwrap's choice; index settings stay the user's.
+        if self.cache_dir is not None:
+            self.env['UV_CACHE_DIR'] = str(self.cache_dir / 'uv')
+        else:
+            self.env['UV_NO_CACHE'] = '1'
+
+    def run(self, args: Sequence[str], what: str, check: bool = True):
+        # In the work directory, so no uv.toml or pyproject.toml of
+        # giftwrap's own working directory configures it.
+        return self.runner.run(
+            [self.uv, 'pip', *args], cwd=self.work_dir, env=self.env,
+            check=check, what=what)
+
+    def install(self, phase: str, args: Sequence[str]) -> None:
+        # uv compiles no byte-code unless asked: giftwrap compiles later.
+        argv = ['install', '--python', str(self.venv / 'bin' / 'python'),
+                '--link-mode', 'copy', '-c', str(self.constraints), *args]
+        try:
+            self.run(argv, f'uv pip install ({phase})')
+        except errors.CommandError as exc:
+            raise errors.BuildError(
+                f'uv could not install the {phase.replace("_", " ")}',
+                output=exc.output,
+                hint='the pins (constraints) and the requirements conflict, '
+                     'or a pinned version does not exist: see uv\'s output'
+                     + (f'; {exc.hint}' if exc.hint else '')) from exc
+
+    def check(self) -> None:
+        _pip_check(self.venv, self.runner, self.env, [
+            self.uv, 'pip', 'check', '--python',
+            str(self.venv / 'bin' / 'python')])
+
+    def report(self, pins: Pins) -> InstallReport:
+        site = _site_packages(self.venv)
+        dists = {canonicalize_name(d.metadata['Name']): d for d in
+                 importlib.metadata.distributions(path=[str(site)])}
+        closure = {n: d.version for n, d in dists.items()
+                   if (d.read_text('INSTALLER') or '').strip() == 'uv'
+                   and not _is_local(d)}
+        hashes = _uv_hashes(self, closure, dists)
+        return _report({n: d.version for n, d in dists.items()}, closure,
+                       hashes, pins)
+
+    def tidy(self) -> None:
+        # uv locks the environment with this file while it installs.
+        (self.venv / '.lock').unlink(missing_ok=True)
+
+
+_INSTALLER_CLASSES = {'pip': _Pip, 'uv': _Uv}
+
+
+def _uv_binary() -> str:
+    found = find_tool('uv')
+    if found is None:
+        raise errors.MissingToolError(
+            'uv is not installed', where='installer: uv',
+            hint='pip install uv (beside giftwrap), or use installer: pip')
+    return found
+
+
+def _is_local(dist: importlib.metadata.Distribution) -> bool:
+    """Whether ``dist`` was installed from a local directory or file."""
+    text = dist.read_text('direct_url.json')
+    return bool(text) and json.loads(text).get('url', '').startswith('file:')
+
+
+def _uv_hashes(uv: _Uv, closure: Mapping[str, str],
+               dists: Mapping[str, importlib.metadata.Distribution]
+               ) -> dict[str, str]:
+    """sha256 of the file uv installed for each closure member.
+
+    ``uv pip compile`` of the exact versions, as a pylock.toml, lists each
+    one's sdist and the wheels that suit the interpreter, with the index's
+    hashes.  The wheel installed is the one whose tags its ``WHEEL`` file
+    names; a distribution whose tags match no wheel was built from the sdist.
+    """
+    if not closure:
+        return {}
+    if tomllib is None:  # pragma: no cover
+        LOG.warning('no hashes for the lock: reading uv\'s pylock.toml needs '
+                    'Python 3.11; the lock cannot be replayed')
+        return {}
+    wanted = uv.work_dir / 'uv-closure.txt'
+    wanted.write_text(''.join(f'{n}=={v}\n' for n, v in sorted(closure.items())))
+    lock = uv.work_dir / 'pylock.toml'
+    uv.run(['compile', '--python', str(uv.venv / 'bin' / 'python'),
+            '--no-deps', '--format', 'pylock.toml', '--no-header', '--quiet',
+            '-o', str(lock), '--', str(wanted)], 'uv pip compile (hashes)')
+    hashes = {}
+    for package in tomllib.loads(lock.read_text()).get('packages', ()):
+        name = canonicalize_name(package['name'])
+        if name in closure:
+            sha = _installed_file_hash(package, _wheel_tags(dists[name]))
+            if sha:
+                hashes[name] = sha
+    return hashes
+
+
+def _wheel_tags(dist: importlib.metadata.Distribution) -> frozenset:
+    lines = (dist.read_text('WHEEL') or '').splitlines()
+    return frozenset(tag for line in lines if line.startswith('Tag:')
+                     for tag in parse_tag(line.split(':', 1)[1].strip()))
+
+
+def _installed_file_hash(package: Mapping, tags: frozenset) -> str | None:
+    """The sha256 of the pylock entry's wheel with ``tags``, else its sdist's."""
+    for wheel in package.get('wheels', ()):
+        filename = wheel.get('name') or wheel.get('url', '').rsplit('/', 1)[-1]
+        if parse_wheel_filename(filename)[3] == tags:
+            return wheel.get('hashes', {}).get('sha256')
+    return package.get('sdist', {}).get('hashes', {}).get('sha256')
 
 
 def _rewrite_pyvenv_cfg(venv: Path, interpreter: Interpreter,
@@ -317,7 +508,8 @@ def relocate(venv: Path, install_path: PurePosixPath) -> None:
 
     Rewrites the scripts and activate scripts in ``bin`` and ``pyvenv.cfg``,
     removes ``direct_url.json`` of distributions installed from a local path
-    (it names the checkout) and updates the ``RECORD`` of each distribution
+    (it names the checkout) and uv's cache records (``uv_cache.json``,
+    ``uv_build.json``), and updates the ``RECORD`` of each distribution
     whose files changed.
 
     :param venv: the virtualenv inside the staging root.
@@ -334,7 +526,7 @@ def relocate(venv: Path, install_path: PurePosixPath) -> None:
             _rewrite(path, data)
             changed[path] = data
     site = _site_packages(venv)
-    removed = _remove_local_direct_urls(site)
+    removed = _remove_local_direct_urls(site) | _remove_uv_files(site)
     _fix_records(site, changed, removed)
     LOG.debug('relocated %d files to %s', len(changed), install_path)
 
@@ -353,6 +545,15 @@ def _remove_local_direct_urls(site: Path) -> set[Path]:
     for path in site.glob('*.dist-info/direct_url.json'):
         url = json.loads(path.read_text()).get('url', '')
         if url.startswith('file:'):
+            path.unlink()
+            removed.add(path)
+    return removed
+
+
+def _remove_uv_files(site: Path) -> set[Path]:
+    removed = set()
+    for name in _UV_FILES:
+        for path in site.glob(f'*.dist-info/{name}'):
             path.unlink()
             removed.add(path)
     return removed
@@ -510,7 +711,7 @@ def _install_report(site: Path, reports: Sequence[Mapping], pins: Pins
     """Combine pip's ``--report`` of each install with what is installed."""
     installed = {canonicalize_name(d.metadata['Name']): d.version
                  for d in importlib.metadata.distributions(path=[str(site)])}
-    hashes, closure = {}, set()
+    hashes, closure = {}, {}
     for report in reports:
         for item in report.get('install', ()):
             name = canonicalize_name(item['metadata']['name'])
@@ -518,13 +719,14 @@ def _install_report(site: Path, reports: Sequence[Mapping], pins: Pins
             sha = info.get('archive_info', {}).get('hashes', {}).get('sha256')
             if sha:
                 hashes[name] = sha
-            if 'dir_info' not in info:
-                closure.add(name)
-    unpinned = {n: installed[n] for n in sorted(closure)
-                if n in installed and n not in pins.pins}
-    return InstallReport(types.MappingProxyType(dict(sorted(installed.items()))),
-                         types.MappingProxyType(hashes),
-                         types.MappingProxyType(unpinned),
-                         types.MappingProxyType(
-                             {n: installed[n] for n in sorted(closure)
-                              if n in installed}))
+            if 'dir_info' not in info and name in installed:
+                closure[name] = installed[name]
+    return _report(installed, closure, hashes, pins)
+
+
+def _report(installed: Mapping[str, str], closure: Mapping[str, str],
+            hashes: Mapping[str, str], pins: Pins) -> InstallReport:
+    """An :class:`InstallReport`, names sorted, read-only."""
+    unpinned = {n: v for n, v in closure.items() if n not in pins.pins}
+    return InstallReport(*(types.MappingProxyType(dict(sorted(m.items())))
+                           for m in (installed, hashes, unpinned, closure)))

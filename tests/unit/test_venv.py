@@ -277,3 +277,103 @@ def test_build_refuses_a_non_empty_staging_dir(tmp_path):
                    work_dir=tmp_path / 'work', cache_dir=None,
                    runner=RecordingRunner())
     assert 'not empty' in info.value.what
+
+
+def test_unknown_installer_is_refused():
+    with pytest.raises(errors.BuildError) as info:
+        venv.check_installer('poetry')
+    assert 'pip, uv' in info.value.hint
+
+
+def test_missing_uv_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(venv, 'find_tool', lambda name: None)
+    venv.check_installer('pip')
+    with pytest.raises(errors.MissingToolError) as info:
+        venv.check_installer('uv')
+    assert 'pip install uv' in info.value.hint
+
+
+class UvRecorder:
+    """Records uv's argv, working directory and environment."""
+
+    def __init__(self):
+        self.calls: list[tuple[tuple[str, ...], dict]] = []
+
+    def run(self, argv, *, cwd=None, env=None, check=True, what=None):
+        self.calls.append((tuple(str(a) for a in argv),
+                           {'cwd': cwd, 'env': env}))
+        return Result(tuple(argv), 0, '')
+
+
+def _uv(tmp_path, cache_dir, monkeypatch) -> tuple['venv._Uv', UvRecorder]:
+    monkeypatch.setattr(venv, 'find_tool', lambda name: f'/usr/bin/{name}')
+    runner = UvRecorder()
+    tool = venv._Uv(tmp_path / 'env', tmp_path / 'c.txt', tmp_path / 'work',
+                    cache_dir, runner, {'PATH': '/usr/bin'})
+    return tool, runner
+
+
+def test_uv_install_targets_the_venv_and_copies(tmp_path, monkeypatch):
+    tool, runner = _uv(tmp_path, tmp_path / 'cache', monkeypatch)
+    tool.install('project', ['--', '-e/etc', 'six'])
+    argv, kwargs = runner.calls[0]
+    assert argv[:3] == ('/usr/bin/uv', 'pip', 'install')
+    assert argv[argv.index('--python') + 1] == f'{tmp_path}/env/bin/python'
+    assert argv[argv.index('--link-mode') + 1] == 'copy'
+    assert argv[argv.index('-c') + 1] == f'{tmp_path}/c.txt'
+    assert argv[argv.index('--') + 1:] == ('-e/etc', 'six')
+    assert kwargs['env']['UV_CACHE_DIR'] == f'{tmp_path}/cache/uv'
+    assert kwargs['cwd'] == tmp_path / 'work'
+    assert not [a for a in argv if 'index' in a]
+
+
+def test_uv_without_cache_dir_uses_none(tmp_path, monkeypatch):
+    tool, runner = _uv(tmp_path, None, monkeypatch)
+    tool.install('project', ['--', 'six'])
+    env = runner.calls[0][1]['env']
+    assert env['UV_NO_CACHE'] == '1' and 'UV_CACHE_DIR' not in env
+
+
+def test_uv_check_runs_uv_pip_check(tmp_path, monkeypatch):
+    tool, runner = _uv(tmp_path, None, monkeypatch)
+    tool.check()
+    argv = runner.calls[0][0]
+    assert argv[1:3] == ('pip', 'check')
+    assert argv[argv.index('--python') + 1] == f'{tmp_path}/env/bin/python'
+
+
+_PYLOCK_ENTRY = {
+    'name': 'PyYAML', 'version': '6.0.2',
+    'sdist': {'url': 'https://x/pyyaml-6.0.2.tar.gz',
+              'hashes': {'sha256': 'aa' * 32}},
+    'wheels': [
+        {'url': 'https://x/PyYAML-6.0.2-cp311-cp311-manylinux_2_17_x86_64'
+                '.manylinux2014_x86_64.whl', 'hashes': {'sha256': 'bb' * 32}},
+        {'url': 'https://x/PyYAML-6.0.2-py3-none-any.whl',
+         'hashes': {'sha256': 'cc' * 32}}]}
+
+
+def test_installed_file_hash_matches_the_wheel_tags():
+    tags = frozenset(venv.parse_tag('cp311-cp311-manylinux_2_17_x86_64')
+                     | venv.parse_tag('cp311-cp311-manylinux2014_x86_64'))
+    assert venv._installed_file_hash(_PYLOCK_ENTRY, tags) == 'bb' * 32
+    tags = frozenset(venv.parse_tag('py3-none-any'))
+    assert venv._installed_file_hash(_PYLOCK_ENTRY, tags) == 'cc' * 32
+
+
+def test_installed_file_hash_of_a_locally_built_wheel_is_the_sdists():
+    tags = frozenset(venv.parse_tag('cp311-cp311-linux_x86_64'))
+    assert venv._installed_file_hash(_PYLOCK_ENTRY, tags) == 'aa' * 32
+
+
+def test_relocate_drops_uv_cache_records(staged):
+    env = _env(staged)
+    info = env / SITE / 'hello_app-1.2.3.dist-info'
+    data = b'{"timestamp":{"secs_since_epoch":1}}'
+    (info / 'uv_cache.json').write_bytes(data)
+    with open(info / 'RECORD', 'a') as record:
+        record.write(f'{info.name}/uv_cache.json,{_record_hash(data)},'
+                     f'{len(data)}\n')
+    venv.relocate(env, INSTALL)
+    assert not (info / 'uv_cache.json').exists()
+    assert 'uv_cache.json' not in (info / 'RECORD').read_text()

@@ -1,0 +1,166 @@
+"""pip and uv build the same virtualenv: same pins, files, versions, hashes.
+
+The sample project is built once with each installer (module-scoped: each
+build costs seconds) under the same pins.  The trees must hold the same
+files, except what each installer writes about itself:
+
+- ``*.dist-info/INSTALLER`` says ``pip`` or ``uv``;
+- ``*.dist-info/REQUESTED`` marks what was asked for on the command line:
+  pip writes it for the top-level requirements only, uv for every
+  distribution it installs;
+- ``RECORD`` lists those two files, and the hashes of the console scripts
+  in ``bin``, whose launcher text differs (same shebang, same entry point).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from giftwrap import errors, interpreter, venv
+from giftwrap.process import Runner, find_tool
+from giftwrap.sources.base import Pin, Pins
+from tests import projectutil
+
+SYSTEM_PYTHON = '/usr/bin/python3'
+SITE = 'lib/python3.11/site-packages'
+INSTALL = PurePosixPath('/opt/openstack/2025.1/hello-app')
+PINS = Pins.of([Pin('six', '1.16.0'), Pin('idna', '3.7')])
+# What each installer writes about itself (see the module docstring).
+SELF_DESCRIBING = ('INSTALLER', 'REQUESTED')
+
+pytestmark = pytest.mark.skipif(find_tool('uv') is None,
+                                reason='uv is not installed (pip install uv)')
+
+
+def _interpreter():
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        pytest.skip(f'{SYSTEM_PYTHON} is not installed')
+    return interpreter.resolve(SYSTEM_PYTHON, Runner())
+
+
+@pytest.fixture(scope='module')
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp('cache')
+
+
+@pytest.fixture(scope='module')
+def source(tmp_path_factory) -> Path:
+    return projectutil.write_sample_project(
+        tmp_path_factory.mktemp('src') / 'hello', requirements=['six'],
+        extras={'idn': ['idna']})
+
+
+def _build(base: Path, source: Path, cache_dir: Path, installer: str,
+           pins: Pins = PINS, **kwargs):
+    return venv.build(
+        interpreter=_interpreter(), stage_root=base / 'root',
+        install_path=INSTALL, source_dir=source, pins=pins, extras=('idn',),
+        work_dir=base / 'work', cache_dir=cache_dir,
+        runner=Runner(base / 'build.log'),
+        forbidden=(base, cache_dir) if cache_dir else (base,),
+        installer=installer, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def builds(tmp_path_factory, source, cache_dir):
+    return {name: _build(tmp_path_factory.mktemp(name), source, cache_dir,
+                         name) for name in venv.INSTALLERS}
+
+
+def _files(tree) -> list[str]:
+    env = tree.venv
+    return sorted(str(p.relative_to(env)) for p in env.rglob('*')
+                  if not p.is_dir() and p.name not in SELF_DESCRIBING)
+
+
+def _record(tree, dist: str) -> dict[str, str]:
+    record = next((tree.venv / SITE).glob(f'{dist}-*.dist-info/RECORD'))
+    return {row[0]: row[1] for row in csv.reader(
+        record.read_text().splitlines())
+        if row and row[0].rsplit('/', 1)[-1] not in SELF_DESCRIBING}
+
+
+def test_same_files(builds):
+    pip_files, uv_files = (_files(builds[n][0]) for n in ('pip', 'uv'))
+    assert pip_files == uv_files
+    assert f'{SITE}/six.py' in pip_files
+    assert not [f for f in uv_files if f.rsplit('/', 1)[-1].startswith('uv_')]
+
+
+def test_records_differ_only_in_script_hashes(builds):
+    for dist in ('six', 'idna', 'hello_app'):
+        pip_rows, uv_rows = (_record(builds[n][0], dist) for n in ('pip', 'uv'))
+        assert pip_rows.keys() == uv_rows.keys()
+        differing = {k for k in pip_rows if pip_rows[k] != uv_rows[k]}
+        assert differing <= {'../../../bin/hello-app'}, dist
+
+
+def test_same_versions_closure_and_hashes(builds):
+    (_, pip_report), (_, uv_report) = builds['pip'], builds['uv']
+    assert dict(pip_report.installed) == dict(uv_report.installed)
+    assert dict(uv_report.closure) == {'idna': '3.7', 'six': '1.16.0'}
+    assert dict(pip_report.closure) == dict(uv_report.closure)
+    assert dict(uv_report.hashes) == dict(pip_report.hashes)
+    assert len(uv_report.hashes['six']) == 64
+
+
+def test_uv_tree_runs_and_names_only_the_install_path(builds):
+    tree = builds['uv'][0]
+    script = (tree.venv / 'bin' / 'hello-app').read_text()
+    assert script.startswith(f'#!{INSTALL}/bin/python\n')
+    assert (tree.venv / SITE / '__pycache__').is_dir()  # giftwrap compiled
+    assert (tree.venv / SITE / 'six-1.16.0.dist-info' / 'INSTALLER'
+            ).read_text().strip() == 'uv'
+
+
+def _locked(report, **wrong) -> Pins:
+    return Pins.of(Pin(n, v, wrong.get(n, report.hashes[n]))
+                   for n, v in report.closure.items())
+
+
+def test_uv_replays_a_lock_with_hashes(builds, source, cache_dir, tmp_path):
+    report = builds['pip'][1]
+    tree, replayed = _build(tmp_path, source, cache_dir, 'uv',
+                            pins=_locked(report), require_hashes=True)
+    assert dict(replayed.installed) == dict(report.installed)
+    assert _files(tree) == _files(builds['uv'][0])
+
+
+def test_uv_refuses_a_wrong_hash(builds, source, cache_dir, tmp_path):
+    pins = _locked(builds['pip'][1], six='0' * 64)
+    with pytest.raises(errors.BuildError) as info:
+        _build(tmp_path, source, cache_dir, 'uv', pins=pins,
+               require_hashes=True)
+    assert 'uv could not install the locked pins' in info.value.what
+    assert 'six' in info.value.output
+
+
+def test_uv_pip_check_finds_broken_requirements(tmp_path, cache_dir):
+    src = projectutil.write_sample_project(tmp_path / 'src',
+                                           requirements=['six>=1.16.0'])
+    with pytest.raises(errors.BuildError) as info:
+        venv.build(interpreter=_interpreter(), stage_root=tmp_path / 'root',
+                   install_path=INSTALL, source_dir=src, pins=Pins.of([]),
+                   postinstall_dependencies=('six==1.15.0',),
+                   work_dir=tmp_path / 'work', cache_dir=cache_dir,
+                   runner=Runner(), installer='uv')
+    assert 'pip check' in info.value.what
+    assert 'six' in info.value.output
+
+
+def test_uv_without_cache_dir(tmp_path, source):
+    tree, report = _build(tmp_path, source, None, 'uv')
+    assert report.installed['six'] == '1.16.0'
+    assert (tree.venv / SITE / 'six.py').is_file()
+
+
+def test_same_contents_but_scripts_and_records(builds):
+    pip_env, uv_env = (builds[n][0].venv for n in ('pip', 'uv'))
+    differing = [f for f in _files(builds['pip'][0])
+                 if not f.endswith(('.pyc', '/RECORD'))
+                 and (pip_env / f).read_bytes() != (uv_env / f).read_bytes()]
+    assert differing == ['bin/hello-app']
