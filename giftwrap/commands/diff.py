@@ -29,5 +29,5 @@ class Diff(lister.Lister):
         changes = lockdiff.diff(old, new)
         if not changes:
             LOG.info('%s and %s lock the same commits and pins',
-                          parsed_args.old, parsed_args.new)
+                     parsed_args.old, parsed_args.new)
         return lockdiff.COLUMNS, [c.row() for c in changes]
