@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cliff import lister
 
-from giftwrap import build, lockfile, plan
+from giftwrap import build, limits, lockfile, plan
 
 
 def default_cache_dir() -> Path:
@@ -75,6 +75,7 @@ class _Run(lister.Lister):
         work_dir = Path(args.work_dir or cache_dir / 'work' / run_id).resolve()
         jobs = 1 if args.synchronous or not the_plan.manifest.settings.get(
             'parallel_build', True) else max(1, args.jobs or 1)
+        limits.ensure(jobs)
         options = build.Options(work_dir=work_dir, cache_dir=cache_dir,
                                 log_dir=cache_dir / 'logs' / run_id,
                                 jobs=jobs, offline=args.offline, **extra)

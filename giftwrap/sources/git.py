@@ -22,6 +22,7 @@ import configparser
 import contextlib
 import datetime
 import fcntl
+import errno
 import hashlib
 import os
 import logging
@@ -43,7 +44,7 @@ from pbr.version import SemanticVersion
 import urllib3.exceptions
 
 from giftwrap import errors
-from giftwrap.process import find_tool
+from giftwrap.process import find_tool, system_hint
 from giftwrap.process import Runner
 from giftwrap.sources.base import Checkout
 
@@ -551,9 +552,13 @@ def _transport_errors(url: str) -> Iterator[None]:
                 f'fetching from {url} timed out', where=url,
                 hint='check the network, or fetch once into the cache '
                      'directory while the server is responsive') from exc
+        local = isinstance(exc, OSError) and exc.errno in (
+            errno.EMFILE, errno.ENFILE, errno.ENOSPC, errno.EDQUOT,
+            errno.ENOMEM, errno.EROFS)
         raise errors.SourceError(
             f'cannot fetch from {url}: {exc}', where=url,
-            hint='check the URL and that this machine can reach it') from exc
+            hint=system_hint(exc) if local else
+            'check the URL and that this machine can reach it') from exc
 
 
 def _is_timeout(exc: BaseException | None) -> bool:
