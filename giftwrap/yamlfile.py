@@ -88,8 +88,9 @@ def load(path: Path) -> Any:
         raise errors.ManifestError(
             f'cannot read the manifest: {exc}', where=str(path),
             hint='check the path given with -m/--manifest') from exc
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # its reader rejects unprintable characters
         return loader.get_single_data()
     except _Positioned as exc:
         raise errors.ManifestError(str(exc), where=f'{path}:{exc.line}') from None
@@ -102,6 +103,9 @@ def load(path: Path) -> Any:
             hint='check indentation and quoting; values containing ": " or '
                  'starting with "{" or "*" need quotes') from None
     except (yaml.YAMLError, RecursionError) as exc:
-        raise errors.ManifestError(f'YAML error: {exc}', where=str(path)) from None
+        raise errors.ManifestError(
+            f'YAML error: {exc}', where=str(path),
+            hint='the manifest must be UTF-8 YAML text') from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
