@@ -35,6 +35,9 @@ class Entry:
     interpreter: Mapping[str, str]
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     unpinned: tuple[str, ...] = ()
+    #: the patches applied after checkout: ``{"file": ..., "sha256": ...}``
+    #: in order (giftwrap.patches).
+    patches: tuple[Mapping[str, str], ...] = ()
 
     def to_pins(self, lock_path: Path) -> Pins:
         """The locked pins, each with its sha256, as resolver output."""
@@ -47,6 +50,7 @@ class Entry:
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data['unpinned'] = list(self.unpinned)
+        data['patches'] = [dict(p) for p in self.patches]
         return data
 
 
@@ -76,7 +80,8 @@ def read(path: Path) -> dict[str, Entry]:
         data = json.loads(Path(path).read_text())
         if data.get('format') != FORMAT:
             raise ValueError(f'unknown lock format {data.get("format")!r}')
-        return {name: Entry(**{**e, 'unpinned': tuple(e.get('unpinned', ()))})
+        return {name: Entry(**{**e, 'unpinned': tuple(e.get('unpinned', ())),
+                               'patches': tuple(e.get('patches', ()))})
                 for name, e in data['projects'].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise errors.ManifestError(
