@@ -17,13 +17,16 @@ from jinja2 import meta, sandbox
 
 from giftwrap import errors
 
-#: Names templates see under ``project.`` once the source is cloned.
-SOURCE_NAMES = ('commit', 'commit_short', 'commit_date', 'source_version')
+#: Names templates see under ``project.`` once the source is cloned (and
+#: patched: ``patch_count``, ``patches_digest``, see giftwrap.patches).
+SOURCE_NAMES = ('commit', 'commit_short', 'commit_date', 'source_version',
+                'patch_count', 'patches_digest')
 
 #: Stand-ins for :data:`SOURCE_NAMES` when validating before a clone: they
 #: look like real values, so a version built from them is checked for format.
 SAMPLE_SOURCE = {'commit': '0' * 40, 'commit_short': '0000000',
-                 'commit_date': '20250101000000', 'source_version': '0.0.1'}
+                 'commit_date': '20250101000000', 'source_version': '0.0.1',
+                 'patch_count': '0', 'patches_digest': '00000000'}
 
 #: Stand-ins shown by ``--dry-run``: visibly not resolved yet.
 DISPLAY_SOURCE = {name: f'<{name}>' for name in SOURCE_NAMES}
