@@ -131,8 +131,6 @@ class _Job:
             return self._run()
         except errors.GiftwrapError as exc:
             LOG.debug('project %s failed', self.name, exc_info=True)
-            if exc.hint is None and self.log_file.exists():
-                exc.hint = f'the full log is {self.log_file}'
             return self._failed(exc), None
         except OSError as exc:  # a full disk, a resource limit...
             LOG.debug('project %s: system error', self.name, exc_info=True)
@@ -148,7 +146,10 @@ class _Job:
     def _failed(self, exc: errors.GiftwrapError) -> list[Outcome]:
         builders = ['lock'] if self.options.lock_only else [
             c.name for c in self.pp.builders]
-        return [Outcome(self.name, b, FAILED, message=str(exc), error=exc)
+        message = str(exc)
+        if self.log_file.exists() and str(self.log_file) not in message:
+            message += f'\n  log: {self.log_file}'
+        return [Outcome(self.name, b, FAILED, message=message, error=exc)
                 for b in builders]
 
     def _internal(self, exc: Exception) -> errors.GiftwrapError:
@@ -300,7 +301,7 @@ class _Job:
             place = f'project {project.name} (package with {choice.name})'
             exc.where = f'{place}: {exc.where}' if exc.where else place
             return Outcome(project.name, choice.name, FAILED,
-                           message=str(exc), error=exc)
+                           message=f'{exc}\n  log: {self.log_file}', error=exc)
         if artifact.path is not None:
             reuse.record(project.output_dir, project.name, choice.name, key,
                          artifact.path)
