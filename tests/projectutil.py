@@ -13,7 +13,9 @@ takes its version from the ``PKG-INFO`` written beside them, so no git
 repository is needed (pass ``pkg_info=False`` to let pbr read git tags).
 With ``c_extension=True`` it also builds a tiny C module
 (``<module>._speedups``), which needs a C compiler and the interpreter's
-headers (see :func:`can_build_c_extension`).
+headers (see :func:`can_build_c_extension`); with ``libyaml=True`` that
+module also links libyaml (``-lyaml``, from libyaml-dev) and has
+``yaml_version()``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,21 @@ PyMODINIT_FUNC PyInit__speedups(void)
 }
 '''
 
+# The C module linking libyaml: a call into the library, so the linker keeps
+# it as NEEDED even with --as-needed.
+_C_YAML_SOURCE = _C_SOURCE.replace('#include <Python.h>\n', '''\
+#include <Python.h>
+#include <yaml.h>
+
+static PyObject *yaml_version(PyObject *self, PyObject *args)
+{
+    return PyUnicode_FromString(yaml_get_version_string());
+}
+''').replace('''    {"answer", answer, METH_NOARGS, "The answer."},
+''', '''    {"answer", answer, METH_NOARGS, "The answer."},
+    {"yaml_version", yaml_version, METH_NOARGS, "libyaml's version."},
+''')
+
 
 def module_name(name: str) -> str:
     """The import name of the project ``name``: ``hello-app`` -> ``hello_app``."""
@@ -65,6 +82,11 @@ def can_build_c_extension(include_dir: str = '/usr/include/python3.11') -> bool:
             and (Path(include_dir) / 'Python.h').is_file())
 
 
+def can_link_libyaml() -> bool:
+    """Whether libyaml's header is installed (apt-get install libyaml-dev)."""
+    return Path('/usr/include/yaml.h').is_file()
+
+
 def write_sample_project(path: Path, name: str = 'hello-app',
                          version: str = '1.2.3',
                          requirements: Sequence[str] = ('six==1.16.0',),
@@ -72,7 +94,7 @@ def write_sample_project(path: Path, name: str = 'hello-app',
                          etc_files: Mapping[str, str] | None = None,
                          pbr: bool = False, c_extension: bool = False,
                          extras: Mapping[str, Sequence[str]] | None = None,
-                         pkg_info: bool = True) -> Path:
+                         pkg_info: bool = True, libyaml: bool = False) -> Path:
     """Write a buildable project at ``path`` and return ``path``.
 
     :param name: the distribution name; the console script has this name.
@@ -82,6 +104,7 @@ def write_sample_project(path: Path, name: str = 'hello-app',
         ``None`` means :data:`DEFAULT_ETC`, ``{}`` means no ``etc/``.
     :param extras: extras_require (extra -> requirements).
     :param pkg_info: with ``pbr``, write ``PKG-INFO`` so pbr needs no git.
+    :param libyaml: the C extension (implied) links libyaml.
     """
     path.mkdir(parents=True, exist_ok=True)
     module = module_name(name)
@@ -89,8 +112,10 @@ def write_sample_project(path: Path, name: str = 'hello-app',
     package.mkdir(exist_ok=True)
     (package / '__init__.py').write_text(f'__version__ = {version!r}\n')
     (package / 'cli.py').write_text(_cli_source(requirements))
+    c_extension = c_extension or libyaml
     if c_extension:
-        (package / '_speedups.c').write_text(_C_SOURCE)
+        (package / '_speedups.c').write_text(
+            _C_YAML_SOURCE if libyaml else _C_SOURCE)
     etc = DEFAULT_ETC if etc_files is None else etc_files
     for rel, text in etc.items():
         target = path / 'etc' / rel
@@ -98,6 +123,7 @@ def write_sample_project(path: Path, name: str = 'hello-app',
         target.write_text(text)
     meta = _Meta(name, version, module, tuple(requirements), console_script,
                  c_extension, dict(extras or {}))
+    meta.libraries = ('yaml',) if libyaml else ()
     if pbr:
         _write_pbr(path, meta, pkg_info)
     else:
@@ -113,6 +139,7 @@ class _Meta:
         self.console_script = console_script
         self.c_extension = c_extension
         self.extras = extras
+        self.libraries: tuple[str, ...] = ()
 
 
 def _cli_source(requirements: Sequence[str]) -> str:
@@ -188,9 +215,11 @@ def _setup_cfg(meta: _Meta, *, pbr: bool) -> str:
 def _setup_py(meta: _Meta, *, pbr: bool) -> str:
     args = ["setup_requires=['pbr']", 'pbr=True'] if pbr else []
     if meta.c_extension:
+        libraries = (f', libraries={list(meta.libraries)!r}'
+                     if meta.libraries else '')
         args.append(f"ext_modules=[setuptools.Extension("
                     f"'{meta.module}._speedups', "
-                    f"['{meta.module}/_speedups.c'])]")
+                    f"['{meta.module}/_speedups.c']{libraries})]")
     return ('import setuptools\n\nsetuptools.setup(\n    '
             + ',\n    '.join(args) + ')\n')
 
