@@ -1,0 +1,240 @@
+"""giftwrap publish: real apt-get and gpg against the repositories it writes.
+
+apt reads only a temporary sources list, lists and cache (its -o options),
+so the machine's apt state is not touched; the test package has a unique
+name and is purged afterwards.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from giftwrap import errors, repository, shell, signing
+from giftwrap.builders import nfpm
+from giftwrap.commands.publish import Publish
+from giftwrap.process import Runner
+from tests.functional.test_signing import (GpgKey, build_package, make_key,
+                                           need, remove_key)
+
+
+@pytest.fixture(scope='module')
+def keys():
+    need('gpg')
+    good = make_key('giftwrap publisher <publisher@example.invalid>')
+    bad = make_key('someone else <other@example.invalid>')
+    yield good, bad
+    remove_key(good)
+    remove_key(bad)
+
+
+@pytest.fixture(scope='module')
+def built(tmp_path_factory) -> tuple[Path, str]:
+    """An output directory with one .deb and one .rpm of a unique name."""
+    need('nfpm', 'dpkg-deb')
+    top = tmp_path_factory.mktemp('publish')
+    name = f'giftwrap-pub-{uuid.uuid4().hex[:8]}'
+    out = top / 'out'
+    build_package(nfpm.NfpmDeb, top, name, out)
+    build_package(nfpm.NfpmRpm, top, name, out)
+    (out / 'giftwrap.lock').write_text('{}\n')  # not an artifact
+    return out, name
+
+
+@pytest.fixture(scope='module')
+def repo(built, keys, tmp_path_factory) -> Path:
+    need('createrepo_c')
+    out, _ = built
+    repo = tmp_path_factory.mktemp('repo-parent') / 'repo'
+    repository.publish(out, repo, repository.Options(
+        key=keys[0].fingerprint, gnupg_home=keys[0].home,
+        origin='giftwrap tests'), Runner())
+    return repo
+
+
+def snapshot(directory: Path) -> dict[str, tuple[str, float]]:
+    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(),
+                     p.stat().st_mtime) for p in directory.iterdir()}
+
+
+class Apt:
+    """apt-get with a private sources list, lists, cache and log."""
+
+    def __init__(self, base: Path, repo: Path, keyring: Path):
+        base.mkdir(parents=True, exist_ok=True)
+        for sub in ('lists/partial', 'cache/archives/partial', 'log'):
+            (base / sub).mkdir(parents=True, exist_ok=True)
+        sources = base / 'sources.list'
+        sources.write_text(f'deb [signed-by={keyring}] file:{repo} '
+                           'stable main\n')
+        self.options = [
+            '-o', f'Dir::Etc::sourcelist={sources}',
+            '-o', 'Dir::Etc::sourceparts=-',
+            '-o', f'Dir::State::Lists={base}/lists',
+            '-o', f'Dir::State::extended_states={base}/extended_states',
+            '-o', f'Dir::Cache={base}/cache',
+            '-o', f'Dir::Cache::Archives={base}/cache/archives',
+            '-o', 'Dir::Cache::pkgcache=', '-o', 'Dir::Cache::srcpkgcache=',
+            '-o', f'Dir::Log={base}/log',
+            '-o', 'APT::Sandbox::User=root',
+            '-o', 'DPkg::Lock::Timeout=300']
+
+    def run(self, *args: str, check: bool = True):
+        env = signing.environment()
+        env['DEBIAN_FRONTEND'] = 'noninteractive'
+        return Runner().run(['apt-get', '-q', *self.options, *args], env=env,
+                            check=check, timeout=600)
+
+
+def test_apt_installs_from_the_signed_repository(repo, built, keys,
+                                                 tmp_path):
+    need('apt-get', 'dpkg')
+    if os.geteuid() != 0:
+        pytest.skip('installing a package needs root')
+    _, name = built
+    apt = Apt(tmp_path / 'apt', repo, repo / f'{repository.KEYRING}.gpg')
+    apt.run('update')
+    try:
+        apt.run('install', '-y', '--no-install-recommends', name)
+        status = Runner().run(['dpkg-query', '-W', '-f', '${Status}', '--',
+                               name]).output
+        assert status == 'install ok installed'
+        assert Path(f'/opt/{name}/bin/hello').is_file()
+    finally:
+        Runner().run(['dpkg', '--purge', '--', name], check=False)
+    assert not Path(f'/opt/{name}').exists()
+
+
+def test_apt_refuses_a_repository_signed_by_another_key(repo, keys,
+                                                        tmp_path):
+    need('apt-get')
+    other = keys[1].public(tmp_path / 'other.gpg')
+    apt = Apt(tmp_path / 'apt', repo, other)
+    result = apt.run('update', check=False)
+    assert result.returncode != 0, result.output
+    assert 'NO_PUBKEY' in result.output
+
+
+def test_release_lists_the_indexes_with_their_hashes(repo, built):
+    need('gpgv')
+    _, name = built
+    suite = repo / 'dists' / 'stable'
+    release = (suite / 'Release').read_text()
+    assert 'Origin: giftwrap tests\n' in release
+    assert 'Components: main\n' in release
+    sha256 = release.split('SHA256:\n')[1].splitlines()
+    listed = {line.split()[2]: line.split()[0] for line in sha256}
+    assert set(listed) >= {f'main/binary-{a}/Packages{s}'
+                           for a in release.split('Architectures: ')[1]
+                           .split('\n')[0].split() for s in ('', '.gz')}
+    for path, digest in listed.items():
+        assert hashlib.sha256((suite / path).read_bytes()).hexdigest() == \
+            digest
+    keyring = str(repo / f'{repository.KEYRING}.gpg')
+    for argv in (['Release.gpg', 'Release'], ['InRelease']):
+        Runner().run(['gpgv', '--keyring', keyring, '--',
+                      *(str(suite / a) for a in argv)])
+    packages = next(suite.glob('main/binary-*/Packages')).read_text()
+    assert f'Package: {name}\n' in packages
+    assert ': \n' not in packages  # empty fields are left out
+    gz = gzip.decompress(next(suite.glob('main/binary-*/Packages.gz'))
+                         .read_bytes()).decode()
+    assert gz == packages
+
+
+def test_yum_metadata_is_signed_and_lists_the_rpm(repo, built, keys,
+                                                  tmp_path):
+    _, name = built
+    home = tmp_path / 'verify-home'
+    home.mkdir(mode=0o700)
+    env = signing.environment(home)
+    Runner().run(['gpg', '--batch', '--import', '--',
+                  str(repo / f'{repository.KEYRING}.asc')], env=env)
+    repodata = repo / 'repodata'
+    verify = ['gpg', '--batch', '--verify', '--',
+              str(repodata / 'repomd.xml.asc'), str(repodata / 'repomd.xml')]
+    try:
+        Runner().run(verify, env=env)
+        rpm, = repository._primary(repo)
+        assert (rpm.format, rpm.package, rpm.version) == ('rpm', name, '1.0-1')
+        assert rpm.path == f'pool/main/{name}-1.0-1.noarch.rpm'
+        assert (repo / rpm.path).is_file()
+
+        tampered = tmp_path / 'repomd'
+        tampered.mkdir()
+        (tampered / 'repomd.xml').write_bytes(
+            (repodata / 'repomd.xml').read_bytes().replace(b'sha256',
+                                                           b'sha257', 1))
+        (tampered / 'repomd.xml.asc').write_bytes(
+            (repodata / 'repomd.xml.asc').read_bytes())
+        result = Runner().run(verify[:4] + [str(tampered / 'repomd.xml.asc'),
+                                            str(tampered / 'repomd.xml')],
+                              env=env, check=False)
+        assert result.returncode != 0
+    finally:
+        remove_key(GpgKey(home, ''))
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    app = shell.GiftwrapApp(stdout=out, stderr=err)
+    app.command_manager.add_command('publish', Publish)
+    return app.run(list(argv)), out.getvalue(), err.getvalue()
+
+
+def test_cli_republishes_in_place_and_leaves_the_output_alone(built, keys,
+                                                              tmp_path):
+    need('createrepo_c')
+    out, name = built
+    before = snapshot(out)
+    repo = tmp_path / 'repo'
+    args = ('publish', str(out), '--repo', str(repo), '--gpg-key',
+            keys[0].fingerprint, '--gnupg-home', str(keys[0].home),
+            '--suite', 'bookworm', '--architectures', 'amd64,arm64',
+            '-f', 'json')
+    for _ in range(2):  # the second run replaces the first repository
+        status, stdout, stderr = run_cli(*args)
+        assert status == 0, stderr
+    rows = json.loads(stdout)
+    assert sorted((r['Format'], r['Package']) for r in rows) == [
+        ('deb', name), ('rpm', name)]
+    assert sorted(p.name for p in (repo / 'pool' / 'main').iterdir()) == \
+        sorted(p.name for p in out.iterdir() if p.suffix in ('.deb', '.rpm'))
+    assert (repo / 'dists/bookworm/InRelease').is_file()
+    assert (repo / 'dists/bookworm/main/binary-arm64/Packages').is_file()
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['repo']
+
+
+def test_refuses_to_replace_a_directory_it_did_not_write(built, tmp_path):
+    out, _ = built
+    precious = tmp_path / 'precious'
+    precious.mkdir()
+    (precious / 'keep-me').write_text('data\n')
+    with pytest.raises(errors.BuildError, match='not a repository giftwrap'):
+        repository.publish(out, precious, repository.Options(), Runner())
+    assert (precious / 'keep-me').read_text() == 'data\n'
+    with pytest.raises(errors.BuildError, match='overlap'):
+        repository.publish(out, out / 'repo', repository.Options(), Runner())
+
+
+def test_bad_names_and_empty_output(tmp_path):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    with pytest.raises(errors.BuildError, match='no .deb or .rpm'):
+        repository.publish(empty, tmp_path / 'r', repository.Options(),
+                           Runner())
+    with pytest.raises(errors.BuildError, match='not a plain name'):
+        repository.publish(empty, tmp_path / 'r',
+                           repository.Options(suite='../etc'), Runner())
+    with pytest.raises(errors.BuildError, match='one line'):
+        repository.publish(empty, tmp_path / 'r',
+                           repository.Options(label='a\nSHA256: x'), Runner())
+    assert not (tmp_path / 'r').exists()
