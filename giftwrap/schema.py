@@ -9,7 +9,7 @@ the project replaces the settings' value.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Mapping
 
 from giftwrap import errors
 
@@ -81,7 +81,7 @@ FORMAT_KEYS = ('all', 'deb', 'rpm')
 
 def per_format(value: Any) -> dict[str, list]:
     """A :class:`PerFormatField` value as a mapping (a list is ``all``)."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: list(v or ()) for k, v in value.items()}
     return {'all': list(value or ())}
 
