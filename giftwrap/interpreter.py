@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 from giftwrap import errors
 from giftwrap.process import Runner
 
-_PROBE = ('import json, platform, sys, sysconfig; print(json.dumps({'
+_PROBE = ('import json, os, platform, sys, sysconfig; print(json.dumps({'
+          '"path": os.path.realpath(sys.executable), '
           '"version": platform.python_version(), '
           '"implementation": sys.implementation.name, '
           '"soabi": sysconfig.get_config_var("SOABI") or "", '
@@ -66,14 +66,22 @@ def resolve(python: str, runner: Runner, *, where: str | None = None
 
     :raises giftwrap.errors.BuildError: it does not exist or does not run.
     """
-    path = Path(os.path.realpath(python))
-    if not path.is_file() or not os.access(path, os.X_OK):
-        raise errors.BuildError(
-            f'the interpreter {python} does not exist', where=where,
-            hint='install it (e.g. apt-get install python3) or set "python" '
-                 'in the manifest to an installed interpreter')
-    result = runner.run([str(path), '-I', '-c', _PROBE], what=f'{python} probe')
+    missing = errors.BuildError(
+        f'the interpreter {python} does not exist', where=where,
+        hint='install it (e.g. apt-get install python3) or set "python" '
+             'in the manifest to an installed interpreter')
+    try:
+        # The runner may run it in a container: ask the interpreter itself
+        # where it really is.
+        result = runner.run([python, '-I', '-c', _PROBE], check=False,
+                            what=f'{python} probe')
+    except errors.MissingToolError:
+        raise missing from None
+    if result.returncode != 0:
+        missing.output = result.tail()
+        raise missing
     info = json.loads(result.output.strip().splitlines()[-1])
+    path = Path(info.pop('path'))
     return Interpreter(path=path, owner=_owner(path, runner), **info)
 
 

@@ -18,7 +18,7 @@ import dataclasses
 import os
 import re
 from pathlib import Path
-from typing import ClassVar, Mapping
+from typing import ClassVar, Mapping, Sequence
 
 from giftwrap import errors
 from giftwrap.process import Result, Runner, base_environment, find_tool
@@ -145,6 +145,33 @@ class Engine(abc.ABC):
         return self.run('image', 'inspect', '--', image,
                         check=False).returncode == 0
 
+    # -- running commands in a container of an image (build targets) ----
+
+    def start(self, image: str) -> str:
+        """Prepare to run commands in ``image``; returns a handle.
+
+        Engines that run each command in a fresh container (``run --rm``)
+        need no preparation: the handle is the image.
+        """
+        return image
+
+    def command(self, handle: str, argv: Sequence[str], *,
+                mounts: Sequence[tuple[str, str, bool]], cwd: str | None,
+                env: Mapping[str, str]) -> list[str]:
+        """The engine's argv that runs ``argv`` in the container.
+
+        :param mounts: ``(host path, container path, read_only)``.
+        """
+        flags = ['run', '--rm', '--network=host']
+        flags += [f'--volume={h}:{c}:{"ro" if ro else "rw"}'
+                  for h, c, ro in mounts]
+        flags += [f'--workdir={cwd}'] if cwd else []
+        flags += [f'--env={k}={v}' for k, v in sorted(env.items())]
+        return [self.path, *flags, '--', handle, *argv]
+
+    def stop(self, handle: str) -> None:
+        """Release what :meth:`start` prepared."""
+
     @abc.abstractmethod
     def save(self, name: str, archive: Path) -> None:
         """Write the image ``name`` to ``archive`` (a docker archive)."""
@@ -159,6 +186,12 @@ class Podman(Engine):
 
     name = 'podman'
     hint = 'apt-get install podman (or dnf install podman)'
+
+    def command(self, handle, argv, *, mounts, cwd, env) -> list[str]:
+        argv = super().command(handle, argv, mounts=mounts, cwd=cwd, env=env)
+        # podman run has no chroot isolation; --pull=never keeps it local
+        # when the image is there.
+        return argv[:2] + ['--pull=missing'] + argv[2:]
 
     def build_flags(self) -> list[str]:
         flags = [f'--layers={str(self.settings.cache_layers).lower()}']
@@ -186,6 +219,25 @@ class Buildah(Podman):
     def exists(self, image: str) -> bool:
         return self.run('inspect', '--type=image', '--', image,
                         check=False).returncode == 0
+
+    def start(self, image: str) -> str:
+        # buildah runs commands in a working container made once.
+        result = self.run('from', '--quiet', '--', image,
+                          what=f'buildah from {image}')
+        return result.output.strip().splitlines()[-1]
+
+    def command(self, handle, argv, *, mounts, cwd, env) -> list[str]:
+        flags = ['run']
+        if self.settings.isolation:
+            flags.append(f'--isolation={self.settings.isolation}')
+        flags += [f'--volume={h}:{c}:{"ro" if ro else "rw"}'
+                  for h, c, ro in mounts]
+        flags += [f'--workingdir={cwd}'] if cwd else []
+        flags += [f'--env={k}={v}' for k, v in sorted(env.items())]
+        return [self.path, *flags, '--', handle, *argv]
+
+    def stop(self, handle: str) -> None:
+        self.run('rm', '--', handle, check=False)
 
     def save(self, name: str, archive: Path) -> None:
         # The transport splits on ":", so a path with one would be misread.
