@@ -23,7 +23,7 @@ from typing import Mapping
 
 from packaging.utils import canonicalize_name
 
-from giftwrap import errors, versions
+from giftwrap import errors, schema, sysdeps, versions
 
 LOG = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ FORMATS = ('deb', 'rpm')
 SCRIPTS = ('preinst', 'postinst', 'prerm', 'postrm')
 #: What a service user needs on each format to be created by the scripts.
 USER_TOOLS = {'deb': 'adduser', 'rpm': 'shadow-utils'}
+#: What registering links with update-alternatives needs (dpkg has it).
+ALTERNATIVES_TOOLS = {'deb': '', 'rpm': '/usr/sbin/update-alternatives'}
 DEFAULT_MAINTAINER = 'giftwrap <giftwrap@localhost>'
 
 _DEB_ARCH = {'x86_64': 'amd64', 'aarch64': 'arm64', 'armv7l': 'armhf',
@@ -87,6 +89,22 @@ UNIT_DIR = PurePosixPath('/usr/lib/systemd/system')
 
 
 @dataclasses.dataclass(frozen=True)
+class Alternative:
+    """A console script the package links with update-alternatives.
+
+    :ivar name: the alternative's name (the script's).
+    :ivar link: the link in ``link_executables``.
+    :ivar path: the script in the virtualenv.
+    :ivar priority: higher wins in automatic mode: newer versions.
+    """
+
+    name: str
+    link: PurePosixPath
+    path: PurePosixPath
+    priority: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Target:
     """The description spelled for one format: what a packager maps.
 
@@ -135,6 +153,13 @@ class PackageDescription:
     :ivar config_files: installed paths of configuration files.
     :ivar native: compiled code inside: architecture-specific.
     :ivar scripts: format -> script name -> text of the maintainer script.
+    :ivar format_depends: format -> its whole depends (the interpreter,
+        the manifest's, bindep.txt's and the discovered ones), where they
+        differ from ``depends``.
+    :ivar unresolved: format -> libraries no package owns: :meth:`target`
+        fails for that format.
+    :ivar alternatives: console scripts linked with update-alternatives.
+    :ivar compile_at_install: no byte-code shipped: the scripts compile it.
     """
 
     name: str
@@ -157,6 +182,12 @@ class PackageDescription:
     scripts: Mapping[str, Mapping[str, str]] = dataclasses.field(
         default_factory=dict)
     service: Service = Service()
+    format_depends: Mapping[str, tuple[str, ...]] = dataclasses.field(
+        default_factory=dict)
+    unresolved: Mapping[str, tuple[str, ...]] = dataclasses.field(
+        default_factory=dict)
+    alternatives: tuple[Alternative, ...] = ()
+    compile_at_install: bool = False
 
     @property
     def deb_name(self) -> str:
@@ -188,13 +219,26 @@ class PackageDescription:
                 f'{self.version.release}.{self.rpm_arch}.rpm')
 
     def target(self, fmt: str) -> Target:
-        """This description spelled for ``fmt`` (one of :data:`FORMATS`)."""
+        """This description spelled for ``fmt`` (one of :data:`FORMATS`).
+
+        :raises giftwrap.errors.BuildError: compiled code needs a library
+            that no package of this format owns on the build machine.
+        """
         if fmt not in FORMATS:
             raise ValueError(f'unknown package format {fmt!r}')
+        if self.unresolved.get(fmt):
+            raise errors.BuildError(
+                f'no installed {fmt} package owns '
+                f'{", ".join(self.unresolved[fmt])}',
+                hint='install the package that provides it here, name it '
+                     'with system_dependencies_replace (soname: package) '
+                     'or drop it with system_dependencies_exclude')
         files = tuple(f for f in self.files if fmt in f.formats)
-        depends = self.depends
-        if self.service.user and USER_TOOLS[fmt] not in depends:
-            depends += (USER_TOOLS[fmt],)
+        depends = self.format_depends.get(fmt, self.depends)
+        for needed, tool in ((self.service.user, USER_TOOLS[fmt]),
+                             (self.alternatives, ALTERNATIVES_TOOLS[fmt])):
+            if needed and tool and tool not in depends:
+                depends += (tool,)
         config = set(self.config_files) | {f.dst for f in files if f.config}
         return Target(
             format=fmt, name=getattr(self, f'{fmt}_name'),
@@ -249,27 +293,30 @@ def check_relation(value: str, key: str, where: str | None) -> None:
             'package per entry; OP is one of < <= = >= >)')
 
 
-def describe(project, tree, interpreter, checkout=None) -> PackageDescription:
+def describe(project, tree, interpreter, checkout=None, *, bindep=None,
+             discovered=None) -> PackageDescription:
     """Build the description of ``project``'s package from its staged tree.
 
     :param project: the rendered :class:`giftwrap.manifest.Project`.
     :param tree: the :class:`giftwrap.builders.base.StagedTree`.
     :param interpreter: the interpreter the package depends on.
     :param checkout: the project's checkout (for the commit), if known.
+    :param bindep: the project's :class:`giftwrap.sysdeps.Bindep`, if any.
+    :param discovered: the libraries its compiled code needs
+        (:func:`giftwrap.sysdeps.discover`).
     :raises giftwrap.errors.ManifestError: a bad relation, user, directory,
-        unit name or template.
+        unit name, path or template.
     """
     from giftwrap.builders import scripts  # templates need the description
 
     meta = project_metadata(tree.venv, project.name)
-    depends = (interpreter.package,) + tuple(
-        d for d in project.system_dependencies if d != interpreter.package)
-    for key, values in (('system_dependencies', depends),
-                        ('conflicts', project.conflicts),
-                        ('provides', project.provides),
-                        ('replaces', project.replaces)):
-        for value in values:
-            check_relation(value, key, project.where_key(key))
+    _check_relations(project)
+    depends = sysdeps.for_format(project, None,
+                                 first=(interpreter.package,)).depends
+    by_format = {fmt: sysdeps.for_format(
+        project, fmt, first=(interpreter.package,), discovered=discovered,
+        bindep_runtime=sysdeps.runtime(bindep, fmt, project.bindep_profiles))
+        for fmt in FORMATS}
     service = _service(project)
     commit = f' (commit {checkout.commit})' if checkout is not None else ''
     package = PackageDescription(
@@ -289,8 +336,83 @@ def describe(project, tree, interpreter, checkout=None) -> PackageDescription:
         conflicts=project.conflicts, provides=project.provides,
         replaces=project.replaces,
         config_files=_config_files(tree), native=tree.native,
-        service=service)
+        service=service,
+        format_depends={f: r.depends for f, r in by_format.items()},
+        unresolved={f: r.unowned for f, r in by_format.items() if r.unowned},
+        alternatives=_alternatives(project, tree),
+        compile_at_install='pycache' in project.strip)
     return scripts.complete(package, project, tree)
+
+
+def _check_relations(project) -> None:
+    declared = [(k, v) for k, values in schema.per_format(
+        project.system_dependencies).items() for v in values]
+    for key, values in (('system_dependencies', [v for _, v in declared]),
+                        ('system_dependencies_replace',
+                         list(project.system_dependencies_replace.values())),
+                        ('conflicts', project.conflicts),
+                        ('provides', project.provides),
+                        ('replaces', project.replaces)):
+        for value in values:
+            check_relation(value, key, project.where_key(key))
+
+
+_SCRIPT_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
+
+
+def _alternatives(project, tree) -> tuple[Alternative, ...]:
+    """The project's console scripts, linked in ``link_executables``."""
+    if not project.link_executables:
+        return ()
+    directory = PurePosixPath(project.link_executables)
+    if not _SAFE_PATH.match(project.link_executables) or \
+            '..' in directory.parts:
+        raise errors.ManifestError(
+            f'link_executables {project.link_executables!r} is not a plain '
+            f'absolute path', where=project.where_key('link_executables'),
+            hint='e.g. /usr/local/bin')
+    names = [n for n in console_scripts(tree.venv, project.name)
+             if _SCRIPT_NAME.match(n) and (tree.venv / 'bin' / n).is_file()]
+    if not names:
+        LOG.warning('link_executables: %s installs no console scripts',
+                    project.name)
+    priority = alternative_priority(project.package_version)
+    return tuple(Alternative(n, directory / n,
+                             tree.install_path / 'bin' / n, priority)
+                 for n in names)
+
+
+def alternative_priority(version: versions.PackageVersion) -> int:
+    """update-alternatives' priority of a version: newer is higher.
+
+    The first three numbers of the upstream version (``2025.1.3`` ->
+    2025001003; the first up to 2146, the others up to 999), so it stays
+    below 2**31, the largest priority update-alternatives takes.
+    """
+    numbers = [int(n) for n in re.findall(r'\d+', version.upstream)[:3]]
+    major, minor, patch = numbers + [0] * (3 - len(numbers))
+    return min(major, 2146) * 10 ** 6 + min(minor, 999) * 1000 + \
+        min(patch, 999)
+
+
+def console_scripts(venv: Path, name: str) -> tuple[str, ...]:
+    """The ``console_scripts`` entry points of distribution ``name``."""
+    import configparser
+    dist_info = _dist_info(venv, name)
+    path = dist_info / 'entry_points.txt' if dist_info else None
+    if path is None or not path.is_file():
+        return ()
+    parser = configparser.ConfigParser(delimiters=('=',),
+                                       interpolation=None)
+    parser.optionxform = str  # script names keep their case
+    try:
+        parser.read_string(path.read_text(encoding='utf-8'))
+    except configparser.Error as exc:
+        LOG.warning('cannot read %s: %s', path, exc)
+        return ()
+    if not parser.has_section('console_scripts'):
+        return ()
+    return tuple(sorted(parser['console_scripts']))
 
 
 def _version(project) -> versions.PackageVersion:
@@ -384,16 +506,23 @@ def project_metadata(venv: Path, name: str) -> Metadata:
 
     :returns: empty :class:`Metadata` if it is not installed there.
     """
+    dist_info = _dist_info(venv, name)
+    path = dist_info / 'METADATA' if dist_info else None
+    if path is not None and path.is_file():
+        return _parse_metadata(path.read_text(encoding='utf-8',
+                                              errors='replace'))
+    LOG.debug('no METADATA of %s in %s', name, venv)
+    return Metadata()
+
+
+def _dist_info(venv: Path, name: str) -> Path | None:
+    """The ``.dist-info`` directory of distribution ``name`` in ``venv``."""
     wanted = canonicalize_name(name)
     for dist_info in sorted(venv.glob('lib/python*/site-packages/*.dist-info')):
         dist = dist_info.name[:-len('.dist-info')].split('-')[0]
         if canonicalize_name(dist) == wanted:
-            path = dist_info / 'METADATA'
-            if path.is_file():
-                return _parse_metadata(path.read_text(encoding='utf-8',
-                                                      errors='replace'))
-    LOG.debug('no METADATA of %s in %s', name, venv)
-    return Metadata()
+            return dist_info
+    return None
 
 
 def _parse_metadata(text: str) -> Metadata:

@@ -92,6 +92,14 @@ def context(project, package: PackageDescription) -> dict[str, Any]:
             'owner_group': service.group or 'root',
             'mode': '0750' if service.user else '0755'},
         'install_path': str(package.install_path),
+        # update-alternatives links of the console scripts (link_executables)
+        'alternatives': [{'name': a.name, 'link': str(a.link),
+                          'path': str(a.path), 'priority': a.priority}
+                         for a in package.alternatives],
+        # strip: pycache -- the scripts byte-compile (and clean) the tree
+        'bytecode': {'compile': package.compile_at_install,
+                     'python': str(package.install_path / 'bin' / 'python'),
+                     'lib': str(package.install_path / 'lib')},
     }
 
 

@@ -391,3 +391,121 @@ def test_written_files_and_scripts(tmp_path):
     (tmp_path / 'scripts' / 'stale').write_text('')
     scripts.write_scripts(target, tmp_path / 'scripts')
     assert not (tmp_path / 'scripts' / 'stale').exists()
+
+
+# -- system dependencies (giftwrap.sysdeps) ---------------------------------
+
+def test_bindep_and_discovered_dependencies_per_format(tmp_path):
+    from giftwrap import sysdeps
+    (tmp_path / 'src').mkdir()
+    (tmp_path / 'src' / 'bindep.txt').write_text(
+        'libxml2 [platform:dpkg]\nlibxml2-libs [platform:rpm]\n'
+        'libxml2-dev [platform:dpkg compile]\n')
+    found = sysdeps.Discovered(
+        (sysdeps.Library('libyaml-0.so.2', 2, 62, 'x/_yaml.so'),),
+        {'deb': (sysdeps.Dependency('libyaml-0-2', 'libyaml-0.so.2'),),
+         'rpm': (sysdeps.Dependency('libyaml-0.so.2()(64bit)',
+                                    'libyaml-0.so.2'),)})
+    desc = package.describe(
+        make_project(tmp_path, system_dependencies={'all': ['tzdata'],
+                                                    'deb': ['libssl3']}),
+        make_tree(tmp_path / 'stage'), PYTHON,
+        bindep=sysdeps.read_bindep(tmp_path / 'src'), discovered=found)
+    assert desc.depends == ('python3.11', 'tzdata')
+    assert desc.target('deb').depends == (
+        'python3.11', 'tzdata', 'libssl3', 'libxml2', 'libyaml-0-2')
+    assert desc.target('rpm').depends == (
+        'python3.11', 'tzdata', 'libxml2-libs', 'libyaml-0.so.2()(64bit)')
+
+
+def test_a_library_no_package_owns_fails_that_format_only(tmp_path):
+    from giftwrap import sysdeps
+    found = sysdeps.Discovered(
+        (sysdeps.Library('libodd.so.1', 2, 62, 'x/_odd.so'),),
+        {'deb': (sysdeps.Dependency('', 'libodd.so.1'),),
+         'rpm': (sysdeps.Dependency('libodd.so.1()(64bit)', 'libodd.so.1'),)})
+    desc = package.describe(make_project(tmp_path),
+                            make_tree(tmp_path / 'stage'), PYTHON,
+                            discovered=found)
+    with pytest.raises(errors.BuildError,
+                       match=r'no installed deb package owns libodd.so.1 '
+                             r'\(needed by x/_odd.so\)'):
+        desc.target('deb')
+    assert desc.target('rpm').depends[-1] == 'libodd.so.1()(64bit)'
+
+
+@pytest.mark.parametrize('fields', [
+    {'system_dependencies': {'deb': ['a | b']}},
+    {'system_dependencies_replace': {'libodd.so.1': 'x, y'}}])
+def test_every_declared_relation_is_checked(tmp_path, fields):
+    with pytest.raises(errors.ManifestError, match='not "name"'):
+        describe(tmp_path, **fields)
+
+
+# -- side by side: update-alternatives ----------------------------------------
+
+def tree_with_scripts(tmp_path) -> StagedTree:
+    tree = make_tree(tmp_path / 'stage')
+    dist = tree.venv / 'lib/python3.11/site-packages/nova-10.0.dist-info'
+    (dist / 'entry_points.txt').write_text(
+        '[console_scripts]\nnova-api = nova.cmd.api:main\n'
+        'Nova-Manage = nova.cmd.manage:main\n\n'
+        '[nova.drivers]\nfake = nova.virt.fake:Fake\n')
+    (tree.venv / 'bin').mkdir()
+    for name in ('nova-api', 'Nova-Manage', 'pip'):
+        (tree.venv / 'bin' / name).write_text('#!/bin/sh\n')
+    return tree
+
+
+def test_link_executables_registers_console_scripts(tmp_path):
+    desc = package.describe(
+        make_project(tmp_path, link_executables='/usr/local/bin'),
+        tree_with_scripts(tmp_path), PYTHON)
+    assert [(a.name, str(a.link), str(a.path)) for a in desc.alternatives] \
+        == [('Nova-Manage', '/usr/local/bin/Nova-Manage',
+             '/opt/acme/nova/bin/Nova-Manage'),
+            ('nova-api', '/usr/local/bin/nova-api',
+             '/opt/acme/nova/bin/nova-api')]
+    deb, rpm = desc.target('deb'), desc.target('rpm')
+    install = ('update-alternatives --install /usr/local/bin/nova-api '
+               'nova-api /opt/acme/nova/bin/nova-api 10000000')
+    remove = 'update-alternatives --remove nova-api /opt/acme/nova/bin/nova-api'
+    assert install in deb.scripts['postinst'] and remove in deb.scripts['prerm']
+    assert install in rpm.scripts['postinst'] and remove in rpm.scripts['prerm']
+    assert 'if [ "$1" -eq 0 ]; then' in rpm.scripts['prerm']
+    assert rpm.depends[-1] == '/usr/sbin/update-alternatives'
+    assert deb.depends == ('python3.11',)  # dpkg has update-alternatives
+
+
+def test_no_links_without_link_executables(tmp_path):
+    desc = describe(tmp_path, tree=tree_with_scripts(tmp_path))
+    assert desc.alternatives == () and not desc.scripts['deb']
+
+
+@pytest.mark.parametrize('value', ['usr/local/bin', '/usr/local/bin/../x',
+                                   '/usr/local bin'])
+def test_link_executables_must_be_a_plain_absolute_path(tmp_path, value):
+    with pytest.raises(errors.ManifestError, match='link_executables'):
+        describe(tmp_path, link_executables=value)
+
+
+@pytest.mark.parametrize('older, newer', [
+    ('9.0', '10.0'), ('2025.1', '2025.2'), ('1.0.1', '1.1'),
+    ('2024.2.5', '2025.1.0')])
+def test_newer_versions_get_higher_priorities(older, newer):
+    def priority(v):
+        return package.alternative_priority(versions.parse(v))
+    assert 0 < priority(older) < priority(newer) <= 2 ** 31 - 1
+
+
+# -- strip: pycache ---------------------------------------------------------------
+
+def test_byte_code_compiled_at_install_and_removed_before(tmp_path):
+    desc = describe(tmp_path, strip=('pycache',))
+    assert desc.compile_at_install
+    for fmt in ('deb', 'rpm'):
+        target = desc.target(fmt)
+        assert ("/opt/acme/nova/bin/python -m compileall -q /opt/acme/nova/lib"
+                in target.scripts['postinst'])
+        assert ('find /opt/acme/nova/lib -depth -type d -name __pycache__'
+                in target.scripts['prerm'])
