@@ -18,12 +18,16 @@ import traceback
 from pathlib import Path
 from typing import Callable, Mapping
 
-from giftwrap import errors, lockfile, package, reuse, venv
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from giftwrap import (errors, lockfile, package, patches, reuse, strip,
+                      sysdeps, venv)
 from giftwrap.builders.base import ArtifactExists, BuildContext
 from giftwrap.plan import Plan, ProjectPlan
 from giftwrap.process import Runner, system_hint
 from giftwrap.sources import git
-from giftwrap.sources.base import Pins, ResolveContext
+from giftwrap.sources.base import Pin, Pins, ResolveContext
 from giftwrap.sources.http import HttpClient
 
 LOG = logging.getLogger(__name__)
@@ -171,13 +175,21 @@ class _Job:
             self.work / 'src', depth=None if locked else self.pp.project.gitdepth,
             cache_dir=self.options.cache_dir, runner=self.runner))
         git.check_git_cli(checkout)
-        project = self._rerender(checkout)
-        pins = locked.to_pins(self.options.lock_path) if locked else \
-            self._stage('resolve', lambda: self._resolve(project, checkout))
+        applied = self._stage('patch', lambda: self._patch(checkout))
+        project = self._rerender(checkout, applied)
+        if locked:  # the lock's pins already have the overrides
+            pins, overrides = (locked.to_pins(self.options.lock_path),
+                               dict(locked.overrides))
+        else:
+            pins, overrides = _override(self._stage(
+                'resolve', lambda: self._resolve(project, checkout)), project)
         if self.options.lock_only:
-            return self._lock_only(project, checkout, pins)
+            return self._lock_only(project, checkout, pins, applied,
+                                   overrides)
         keys = {c.name: reuse.inputs(project, checkout, pins,
-                                     self.pp.interpreter, c.name, c.options)
+                                     self.pp.interpreter, c.name, c.options,
+                                     extra={'patches': [p.sha256 for p in
+                                                        applied]})
                 for c in self.pp.builders}
         reused = {c.name: path for c in self.pp.builders if (
             path := reuse.reusable(project.output_dir, self.name, c.name,
@@ -186,36 +198,66 @@ class _Job:
             self.progress(self.name, 'unchanged: reusing the artifacts')
             return [_reused(self.name, c.name, reused[c.name])
                     for c in self.pp.builders], None
+        bindep = self._stage('build dependencies',
+                             lambda: self._bindep(project, checkout))
         self.progress(self.name, 'virtualenv')
         tree, report = self._stage('virtualenv', lambda: venv.build(
             interpreter=self.pp.interpreter, stage_root=self.work / 'root',
             install_path=project.install_path, source_dir=checkout.path,
-            pins=pins, pip_dependencies=project.pip_dependencies,
+            pins=pins, extras=project.extras,
+            pip_dependencies=project.pip_dependencies,
             postinstall_dependencies=project.postinstall_dependencies,
             include_config=project.include_config,
             work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
             runner=self.runner, require_hashes=locked is not None,
             forbidden=(self.options.work_dir, self.options.cache_dir)))
-        if pins.complete and report.unpinned:
+        unpinned = {n: v for n, v in report.unpinned.items() if n not in
+                    {canonicalize_name(e) for e in project.pip_exclude}}
+        if pins.complete and unpinned:
             raise errors.ResolveError(
                 'installed without a pin from ' + pins.provenance.get(
                     'resolver', self.pp.resolver.name) + ': ' + ', '.join(
-                    f'{n}=={v}' for n, v in report.unpinned.items()),
+                    f'{n}=={v}' for n, v in unpinned.items()),
                 where=f'project {self.name} (virtualenv)',
                 hint='the tested pins do not cover these dependencies; add '
                      'them with pip_dependencies at a chosen version, or use '
                      'a resolver whose pins cover them')
+        self._stage('strip', lambda: strip.apply(tree.venv, project.name,
+                                                 project.strip))
+        discovered = self._stage('system dependencies', lambda: sysdeps.discover(
+            tree.venv, self.runner) if tree.native else None)
         description = package.describe(project, tree, self.pp.interpreter,
-                                       checkout)
+                                       checkout, bindep=bindep,
+                                       discovered=discovered)
+        note = _notes(report, applied, overrides)
         outcomes = [_reused(self.name, c.name, reused[c.name])
                     if c.name in reused else
                     self._package(project, description, c, checkout, pins,
-                                  tree, report, keys[c.name])
+                                  tree, note, keys[c.name])
                     for c in self.pp.builders]
         ok = all(o.status in (BUILT, REUSED) for o in outcomes)
-        entry = lockfile.entry_for(project, checkout, pins, report,
-                                   self.pp.interpreter) if ok else None
+        entry = dataclasses.replace(
+            lockfile.entry_for(project, checkout, pins, report,
+                               self.pp.interpreter),
+            overrides=overrides, patches=tuple(p.to_json() for p in applied)
+        ) if ok else None
         return outcomes, entry
+
+    def _patch(self, checkout) -> tuple[patches.Patch, ...]:
+        """Apply the manifest's patches to the fresh checkout."""
+        found = patches.find(self.pp.project)
+        if found:
+            self.progress(self.name, 'patch')
+            patches.apply(found, checkout.path, self.runner,
+                          where=self.pp.project.where_key('patches'))
+        return found
+
+    def _bindep(self, project, checkout) -> sysdeps.Bindep | None:
+        """The project's bindep.txt, its build-only entries checked here."""
+        found = sysdeps.read_bindep(checkout.path)
+        sysdeps.check_build_host(found, self.runner,
+                                 profiles=project.bindep_profiles)
+        return found
 
     def _locked_entry(self) -> lockfile.Entry | None:
         if self.options.lock is None:
@@ -239,17 +281,20 @@ class _Job:
             runner=self.runner, http=self.http, offline=self.options.offline))
         return resolver.resolve()
 
-    def _lock_only(self, project, checkout, pins):
+    def _lock_only(self, project, checkout, pins, applied, overrides):
         self.progress(self.name, 'lock')
         report = self._stage('lock', lambda: venv.resolve_closure(
             interpreter=self.pp.interpreter, source_dir=checkout.path,
-            pins=pins, pip_dependencies=project.pip_dependencies,
+            pins=pins, extras=project.extras,
+            pip_dependencies=project.pip_dependencies,
             postinstall_dependencies=project.postinstall_dependencies,
             work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
             runner=self.runner))
-        entry = lockfile.entry_for(project, checkout, pins, report,
-                                   self.pp.interpreter)
-        note = _unpinned_note(report)
+        entry = dataclasses.replace(
+            lockfile.entry_for(project, checkout, pins, report,
+                               self.pp.interpreter),
+            overrides=overrides, patches=tuple(p.to_json() for p in applied))
+        note = _notes(report, applied, overrides)
         return [Outcome(self.name, 'lock', LOCKED,
                         artifact=f'{len(entry.pins)} pins at '
                                  f'{checkout.commit_short}',
@@ -265,17 +310,19 @@ class _Job:
             exc.where = f'{place}: {exc.where}' if exc.where else place
             raise
 
-    def _rerender(self, checkout):
-        """The project's values with the real commit (for source templates)."""
+    def _rerender(self, checkout, applied):
+        """The project's values with the real commit and patches (for
+        source templates)."""
         if not self.pp.project.source_dependent:
             return self.pp.project
-        project = self.plan.manifest.render(self.name,
-                                            checkout.template_values())
+        project = self.plan.manifest.render(
+            self.name, {**checkout.template_values(),
+                        **patches.template_values(applied)})
         # Keep the plan's choices (-t overrides the manifest's builders).
         return dataclasses.replace(project, builders=self.pp.project.builders)
 
     def _package(self, project, description, choice, checkout, pins, tree,
-                 report, key) -> Outcome:
+                 note, key) -> Outcome:
         self.progress(self.name, f'package ({choice.name})')
         context = BuildContext(
             project=project, package=description,
@@ -307,7 +354,7 @@ class _Job:
                          artifact.path)
         return Outcome(project.name, choice.name, BUILT,
                        artifact=str(artifact.path or artifact.name),
-                       message=_unpinned_note(report))
+                       message=note)
 
 
 def _reused(project: str, builder: str, path: Path) -> Outcome:
@@ -320,3 +367,56 @@ def _unpinned_note(report) -> str:
         return ''
     return 'not pinned by the resolver: ' + ', '.join(
         f'{n}=={v}' for n, v in sorted(report.unpinned.items()))
+
+
+def _notes(report, applied, overrides) -> str:
+    """The summary's message: patches, overrides, unpinned distributions."""
+    notes = [patches.summary(applied)] if applied else []
+    changed = overrides.get('pip_overrides', {})
+    if changed:
+        notes.append('pip_overrides: ' + ', '.join(
+            f'{n}=={c["version"]} (was {c["replaced"] or "not pinned"})'
+            for n, c in sorted(changed.items())))
+    removed = overrides.get('pip_exclude', {})
+    if removed:
+        notes.append('pip_exclude: ' + ', '.join(
+            f'{n} (was {v or "not pinned"})' for n, v in sorted(
+                removed.items())))
+    notes.append(_unpinned_note(report))
+    return '; '.join(n for n in notes if n)
+
+
+def _override(pins: Pins, project) -> tuple[Pins, dict]:
+    """The resolver's pins with ``pip_exclude`` removed and
+    ``pip_overrides`` replacing (or adding) versions.
+
+    :returns: the pins and what changed, for the lock and the summary.
+    :raises giftwrap.errors.ManifestError: an override is no exact version.
+    """
+    for name, version in project.pip_overrides.items():
+        try:
+            Version(version)
+        except InvalidVersion:
+            raise errors.ManifestError(
+                f'pip_overrides: {version!r} is not a version of {name}',
+                where=project.where_key('pip_overrides'),
+                hint='give an exact version, e.g. "9.1.0"') from None
+
+    def was(name):
+        pin = pins.pins.get(canonicalize_name(name))
+        return pin.version if pin else None
+
+    changes = {}
+    if project.pip_exclude:
+        changes['pip_exclude'] = {n: was(n) for n in project.pip_exclude}
+    if project.pip_overrides:
+        changes['pip_overrides'] = {
+            n: {'version': v, 'replaced': was(n)}
+            for n, v in project.pip_overrides.items()}
+    if not changes:
+        return pins, changes
+    kept = pins.without(*project.pip_exclude).pins.values()
+    return Pins.of([*kept, *(Pin(n, v) for n, v in
+                             project.pip_overrides.items())],
+                   pins.provenance, pins.requirements,
+                   complete=pins.complete), changes
