@@ -1,7 +1,8 @@
 """What changed between two lock files: a release's changelog of inputs.
 
-``giftwrap diff OLD.lock NEW.lock`` shows, per project, the commit range
-and every pin added, removed, upgraded or downgraded.  Versions are compared
+``giftwrap diff OLD.lock NEW.lock`` shows, per project, the commit range,
+the patches added or removed and every pin added, removed, upgraded or
+downgraded.  Versions are compared
 as PEP 440 versions; two versions that do not parse are only "changed".  A
 pin whose version stayed but whose file hash changed is reported too: the
 same name and version built from a different file is worth a look.
@@ -22,6 +23,8 @@ PROJECT_REMOVED = 'project removed'
 SOURCE = 'source'
 COMMIT = 'commit'
 INTERPRETER = 'interpreter'
+PATCH_ADDED = 'patch added'
+PATCH_REMOVED = 'patch removed'
 ADDED = 'added'
 REMOVED = 'removed'
 UPGRADED = 'upgraded'
@@ -83,7 +86,23 @@ def _project(name: str, old: Entry, new: Entry) -> Iterator[Change]:
     new_python = new.interpreter.get('version', '')
     if old_python != new_python:
         yield Change(name, INTERPRETER, 'python', old_python, new_python)
+    yield from _patches(name, old, new)
     yield from _pins(name, old.pins, new.pins)
+
+
+def _patches(project: str, old: Entry, new: Entry) -> Iterator[Change]:
+    """Patches by file and content: an edited patch is removed and added."""
+    def keyed(entry: Entry) -> dict[tuple[str, str], None]:
+        return dict.fromkeys((str(p.get('file', '')), str(p.get('sha256', '')))
+                             for p in entry.patches)
+
+    before, after = keyed(old), keyed(new)
+    for file, sha in before:
+        if (file, sha) not in after:
+            yield Change(project, PATCH_REMOVED, file, old=sha)
+    for file, sha in after:
+        if (file, sha) not in before:
+            yield Change(project, PATCH_ADDED, file, new=sha)
 
 
 def _pins(project: str, old: Mapping[str, Mapping[str, Any]],

@@ -22,8 +22,10 @@ def pin(name: str, version: str, sha: str | None = None) -> dict:
 
 
 def entry(commit: str, pins: list[dict], *, python: str = '3.11.2',
-          giturl: str = 'https://opendev.org/openstack/nova') -> dict:
-    return {'giturl': giturl, 'gitref': 'stable/2025.1', 'commit': commit,
+          giturl: str = 'https://opendev.org/openstack/nova',
+          patches: tuple[tuple[str, str], ...] = ()) -> dict:
+    return {'patches': [{'file': f, 'sha256': h} for f, h in patches],
+            'giturl': giturl, 'gitref': 'stable/2025.1', 'commit': commit,
             'resolver': 'upper-constraints',
             'provenance': {'resolver': 'upper-constraints'},
             'pins': {canonicalize_name(p['name']): p for p in pins},
@@ -44,7 +46,8 @@ def locks(tmp_path) -> tuple[Path, Path]:
         'nova': entry(OLD_COMMIT, [
             pin('oslo.config', '9.6.0'), pin('six', '1.16.0'),
             pin('PyYAML', '6.0.2'), pin('requests', '2.32.3'),
-            pin('idna', '3.10', sha='a' * 64), pin('weird', 'rev-b')]),
+            pin('idna', '3.10', sha='a' * 64), pin('weird', 'rev-b')],
+            patches=(('cve.patch', '1' * 64), ('local.patch', '2' * 64))),
         'glance': entry(OLD_COMMIT, [pin('six', '1.16.0')],
                         giturl='https://opendev.org/openstack/glance'),
         'same': entry(OLD_COMMIT, [pin('six', '1.16.0')]),
@@ -54,7 +57,8 @@ def locks(tmp_path) -> tuple[Path, Path]:
             pin('oslo.config', '9.7.0'), pin('six', '1.16.0'),
             pin('PyYAML', '6.0.1'), pin('urllib3', '2.2.3'),
             pin('idna', '3.10', sha='b' * 64), pin('weird', 'rev-a')],
-            python='3.11.4'),
+            python='3.11.4',
+            patches=(('cve.patch', '1' * 64), ('local.patch', '3' * 64))),
         'keystone': entry(NEW_COMMIT, [pin('six', '1.16.0')],
                           giturl='https://opendev.org/openstack/keystone'),
         'same': entry(OLD_COMMIT, [pin('six', '1.16.0')]),
@@ -70,6 +74,8 @@ EXPECTED = [
     ('nova', 'commit', 'https://opendev.org/openstack/nova', OLD_COMMIT,
      NEW_COMMIT),
     ('nova', 'interpreter', 'python', '3.11.2', '3.11.4'),
+    ('nova', 'patch removed', 'local.patch', '2' * 64, ''),
+    ('nova', 'patch added', 'local.patch', '', '3' * 64),
     ('nova', 'hash changed', 'idna', 'a' * 64, 'b' * 64),
     ('nova', 'upgraded', 'oslo.config', '9.6.0', '9.7.0'),
     ('nova', 'downgraded', 'PyYAML', '6.0.2', '6.0.1'),
