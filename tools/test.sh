@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages: the real tools the functional tests drive.
-apt_packages=(git dpkg-dev rpm lintian podman buildah debootstrap binutils
-              patch gnupg uidmap python3 python3-venv docker-registry)
+apt_packages=(git dpkg-dev rpm rpmlint lintian podman buildah debootstrap
+              binutils patch gnupg gpgv createrepo-c uidmap python3
+              python3-venv python3-dev build-essential libyaml-dev
+              docker-registry)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
