@@ -209,19 +209,21 @@ def check_build_host(found: Bindep | None, runner: Runner, *,
         LOG.warning('cannot check the build dependencies of %s: unknown '
                     'package manager on this machine', found.path)
         return
-    missing = []
+    missing = {}
     for name, _, versions in rules:
         installed = _installed_version(name, build_host.family, runner)
-        if installed is None or not all(
-                bindep._eval(installed, op, v) for op, v in versions):
-            missing.append(name + ''.join(f' {op} {v}' for op, v in versions))
+        wanted = name + ''.join(f' {op} {v}' for op, v in versions)
+        if installed is None:
+            missing[name] = wanted
+        elif not all(bindep._eval(installed, op, v) for op, v in versions):
+            missing[name] = f'{wanted} (installed: {installed})'
     if missing:
         tool = 'apt-get' if build_host.family == 'dpkg' else 'dnf'
-        names = ' '.join(m.split()[0] for m in missing)
         raise errors.BuildError(
             f'{BINDEP_FILE} lists build dependencies that are not installed:'
-            f' {", ".join(missing)}', where=str(found.path),
-            hint=f'install them ({tool} install {names}) and build again')
+            f' {", ".join(missing.values())}', where=str(found.path),
+            hint=f'install them ({tool} install {" ".join(missing)}) and '
+                 f'build again')
 
 
 def _installed_version(name: str, family: str, runner: Runner) -> str | None:

@@ -1,0 +1,145 @@
+"""System dependencies for real: bindep.txt, a C extension linking libyaml,
+ldconfig and dpkg-query, the Depends of a .deb and the Requires of an .rpm.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from giftwrap import errors, shell, sysdeps
+from giftwrap.process import Runner, find_tool
+from tests import projectutil
+
+pytestmark = [
+    pytest.mark.skipif(find_tool('nfpm') is None, reason='nfpm is not installed'),
+    pytest.mark.skipif(shutil.which('dpkg-query') is None,
+                       reason='the build machine must be Debian (dpkg)')]
+
+BINDEP = """\
+tzdata
+libxml2 [platform:dpkg]
+libxml2-libs [platform:rpm]
+libexpat1 [platform:debian-12]
+libldap-2.5-0 [platform:dpkg ldap]
+libyaml-dev [platform:dpkg compile]
+libyaml-devel [platform:rpm compile]
+mysql-server [test]
+graphviz [doc]
+"""
+
+
+def giftwrap(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = shell.GiftwrapApp(stdout=out, stderr=err).run(list(argv))
+    return status, out.getvalue(), err.getvalue()
+
+
+def build(base: Path, bindep: str, builders: str, **settings) -> tuple:
+    repo = base / 'hello-yaml'
+    projectutil.sample_repo(
+        repo, name='hello-yaml', requirements=['six'], libyaml=True,
+        extra_files={'requirements.txt': 'six==1.16.0\n',
+                     'bindep.txt': bindep})
+    extra = ''.join(f'  {k}: {json.dumps(v)}\n' for k, v in settings.items())
+    (base / 'manifest.yml').write_text(textwrap.dedent(f"""\
+        settings:
+          version: '1.0-1'
+          base_path: /opt/giftwrap-sysdeps-{uuid.uuid4().hex[:8]}
+          package_name_format: 'gw-{{{{ project.name }}}}'
+          builders: [{builders}]
+          resolver: requirements-file
+        projects:
+          - name: hello-yaml
+            giturl: {repo}
+        """).replace('settings:\n', 'settings:\n' + extra, 1))
+    status, stdout, stderr = giftwrap(
+        'build', '-m', str(base / 'manifest.yml'), '-o', str(base / 'out'),
+        '--cache-dir', str(base / 'cache'), '-f', 'json')
+    return status, json.loads(stdout or '[]'), stderr
+
+
+@pytest.fixture(scope='module')
+def built(tmp_path_factory):
+    if not (projectutil.can_build_c_extension() and
+            projectutil.can_link_libyaml()):
+        pytest.skip('needs a C compiler, python3-dev and libyaml-dev')
+    base = tmp_path_factory.mktemp('sysdeps')
+    status, rows, stderr = build(base, BINDEP, 'nfpm-deb, nfpm-rpm',
+                                 bindep_profiles=['ldap'])
+    assert status == 0, stderr
+    return {r['Builder']: Path(r['Artifact']) for r in rows}
+
+
+def test_deb_depends(built):
+    deb = built['nfpm-deb']
+    assert '_all' not in deb.name  # compiled code: architecture-specific
+    depends = Runner().run(['dpkg-deb', '-f', '--', str(deb), 'Depends']
+                           ).output.strip().split(', ')
+    assert depends[:5] == ['python3.11', 'tzdata', 'libxml2', 'libexpat1',
+                           'libldap-2.5-0']
+    # What the extension links (it calls nothing of libc directly).
+    assert depends[5:] == ['libyaml-0-2']
+    for build_only in ('libyaml-dev', 'mysql-server', 'graphviz'):
+        assert build_only not in depends
+
+
+def test_rpm_requires(built):
+    if shutil.which('rpm') is None:
+        pytest.skip('rpm is not installed')
+    requires = Runner().run(['rpm', '-qp', '--requires', '--',
+                             str(built['nfpm-rpm'])]).output.splitlines()
+    assert {'python3.11', 'tzdata', 'libxml2-libs',
+            'libyaml-0.so.2()(64bit)'} <= set(requires)
+    assert not {'libxml2', 'libexpat1', 'libyaml-devel'} & set(requires)
+
+
+def test_discover_finds_libyaml_and_its_owner(tmp_path):
+    if not (projectutil.can_build_c_extension() and
+            projectutil.can_link_libyaml()):
+        pytest.skip('needs a C compiler, python3-dev and libyaml-dev')
+    # A plain build of the extension: no virtualenv needed to read ELF.
+    src = projectutil.write_sample_project(tmp_path / 'src', libyaml=True,
+                                           requirements=())
+    Runner().run(['/usr/bin/python3', 'setup.py', '-q', 'build_ext',
+                  '--build-lib', str(tmp_path / 'venv/lib')], cwd=src,
+                 check=False)
+    if not list((tmp_path / 'venv').rglob('*.so')):
+        pytest.skip('setuptools could not build the extension here')
+    found = sysdeps.discover(tmp_path / 'venv', Runner())
+    deb = {d.library: d.relation for d in found.depends['deb']}
+    assert deb['libyaml-0.so.2'] == 'libyaml-0-2'
+    assert 'libyaml-0.so.2()(64bit)' in {
+        d.relation for d in found.depends['rpm']}
+
+
+def test_missing_build_dependencies_fail_before_the_virtualenv(tmp_path):
+    bindep = 'libyaml-dev [compile]\ngiftwrap-no-such-package [build]\n' \
+             'also-missing [compile] >=2\nnot-checked [test]\n'
+    status, rows, stderr = build(tmp_path, bindep, 'nfpm-deb')
+    assert status == errors.BuildError.exit_code
+    message = rows[0]['Message']
+    assert ('bindep.txt lists build dependencies that are not installed: '
+            'giftwrap-no-such-package, also-missing >= 2') in message
+    assert 'apt-get install giftwrap-no-such-package also-missing' in message
+    assert 'virtualenv' not in stderr.split('build dependencies')[-1]
+
+
+def test_check_build_host_with_dpkg(tmp_path):
+    (tmp_path / 'bindep.txt').write_text(
+        'dpkg [build]\ndpkg [build] >=1.0\nlibc6 [compile] <1.0\n')
+    found = sysdeps.read_bindep(tmp_path)
+    with pytest.raises(errors.BuildError) as info:
+        sysdeps.check_build_host(found, Runner())
+    assert info.value.what.endswith(
+        'not installed: libc6 < 1.0 (installed: '
+        + Runner().run(['dpkg-query', '-W', '-f', '${Version}', 'libc6']
+                       ).output + ')')
+    assert info.value.hint == 'install them (apt-get install libc6) and ' \
+        'build again'
