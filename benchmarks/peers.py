@@ -1,0 +1,148 @@
+"""The tools giftwrap is measured against, building the same .deb.
+
+- **dh-virtualenv** (Debian's package): ``dpkg-buildpackage -b -us -uc`` on
+  a fresh clone of the project with a generated ``debian/`` directory;
+  ``dh_virtualenv`` runs pip under the same upper-constraints.
+- **fpm** ``-s virtualenv``: pip under the same constraints, packaged by fpm
+  (only where ``fpm`` is on PATH).
+
+Each peer gets a clean clone per build, as a CI job would, with its pip
+cache under the benchmark's directory (empty for the cold scenario).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import textwrap
+from pathlib import Path
+
+from giftwrap.process import Runner, base_environment
+
+#: What dh-virtualenv needs, from Debian (the benchmark installs it).
+DH_PACKAGES = ('dh-virtualenv', 'debhelper', 'python3-virtualenv',
+               'dpkg-dev')
+SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+
+@dataclasses.dataclass(frozen=True)
+class Build:
+    """One peer build: the project's repository and where to work."""
+
+    name: str
+    version: str
+    repo: Path
+    constraints: Path
+    work: Path
+    cache: Path
+
+
+def missing_dh_packages(runner: Runner) -> list[str]:
+    """The Debian packages of :data:`DH_PACKAGES` not installed."""
+    missing = []
+    for package in DH_PACKAGES:
+        result = runner.run(['dpkg-query', '-W', '-f', '${Status}', '--',
+                             package], check=False)
+        if 'install ok installed' not in result.output:
+            missing.append(package)
+    return missing
+
+
+def install_dh_virtualenv(runner: Runner) -> None:
+    """Install dh-virtualenv and what it needs with apt-get (as root)."""
+    missing = missing_dh_packages(runner)
+    if not missing:
+        return
+    env = base_environment(DEBIAN_FRONTEND='noninteractive')
+    runner.run(['apt-get', 'update', '-qq'], env=env, what='apt-get update')
+    runner.run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends',
+                '--', *missing], env=env, what='apt-get install')
+
+
+def _clone(build: Build) -> Path:
+    src = build.work / build.name
+    shutil.rmtree(build.work, ignore_errors=True)
+    build.work.mkdir(parents=True)
+    Runner().run(['git', 'clone', '--quiet', '--', str(build.repo), str(src)],
+                 what='git clone')
+    return src
+
+
+def _environment(build: Build) -> dict[str, str]:
+    """The system's tools (not giftwrap's interpreter) and our pip cache."""
+    home = build.cache / 'home'
+    home.mkdir(parents=True, exist_ok=True)
+    return base_environment(PATH=SYSTEM_PATH, HOME=str(home),
+                            PIP_CACHE_DIR=str(build.cache / 'pip'),
+                            PIP_DISABLE_PIP_VERSION_CHECK='1',
+                            DEB_BUILD_OPTIONS='nocheck')
+
+
+def dh_virtualenv(build: Build, runner: Runner) -> Path:
+    """Clone and build the project with dh-virtualenv; returns the .deb."""
+    src = _clone(build)
+    _write_debian(src / 'debian', build)
+    runner.run(['dpkg-buildpackage', '-b', '-us', '-uc'], cwd=src,
+               env=_environment(build), what='dpkg-buildpackage')
+    debs = sorted(build.work.glob(f'openstack-{build.name}_*.deb'))
+    if not debs:
+        raise SystemExit(f'dpkg-buildpackage made no .deb in {build.work}')
+    return debs[0]
+
+
+def _write_debian(debian: Path, build: Build) -> None:
+    package = f'openstack-{build.name}'
+    (debian / 'source').mkdir(parents=True)
+    (debian / 'source' / 'format').write_text('3.0 (native)\n')
+    (debian / 'changelog').write_text(
+        f'{package} ({build.version}) unstable; urgency=medium\n\n'
+        '  * giftwrap benchmark build.\n\n'
+        ' -- giftwrap benchmark <bench@example.com>  '
+        'Thu, 01 Jan 2026 00:00:00 +0000\n')
+    (debian / 'control').write_text(textwrap.dedent(f'''\
+        Source: {package}
+        Section: python
+        Priority: optional
+        Maintainer: giftwrap benchmark <bench@example.com>
+        Build-Depends: debhelper-compat (= 13), dh-virtualenv, python3
+        Standards-Version: 4.6.2
+
+        Package: {package}
+        Architecture: any
+        Depends: ${{misc:Depends}}, ${{shlibs:Depends}}, python3
+        Description: {build.name} in a virtualenv
+         Built by giftwrap's benchmark with dh-virtualenv.
+        '''))
+    rules = debian / 'rules'
+    rules.write_text(textwrap.dedent(f'''\
+        #!/usr/bin/make -f
+        %:
+        \tdh $@ --with python-virtualenv
+
+        override_dh_virtualenv:
+        \tdh_virtualenv --python /usr/bin/python3 \\
+        \t\t--extra-pip-arg=--constraint={build.constraints}
+
+        override_dh_auto_configure:
+
+        # dwz fails on the prebuilt libraries of manylinux wheels;
+        # every other step runs as usual.
+        override_dh_dwz:
+        '''))
+    rules.chmod(0o755)
+
+
+def fpm_virtualenv(build: Build, runner: Runner, fpm: str) -> Path:
+    """Clone and build the project with ``fpm -s virtualenv``."""
+    src = _clone(build)
+    requirements = build.work / 'requirements.txt'
+    requirements.write_text(f'-c {build.constraints}\n{src}\n')
+    out = build.work / f'openstack-{build.name}.deb'
+    runner.run([fpm, '-s', 'virtualenv', '-t', 'deb',
+                '--name', f'openstack-{build.name}',
+                '--version', build.version, '--package', str(out),
+                '--virtualenv-install-location',
+                f'/opt/venvs/openstack-{build.name}',
+                '--depends', 'python3', '--', str(requirements)],
+               cwd=build.work, env=_environment(build), what='fpm')
+    return out

@@ -1,0 +1,216 @@
+"""giftwrap's benchmark: the same project, the same pins, one .deb each.
+
+Usage: ``python benchmarks/run.py [--quick] [--constraints FILE]
+[--work-dir DIR] [--installer uv|pip]``
+
+Builds keystone 2025.1 (from its PyPI sdist, made a git repository) with
+giftwrap, Debian's dh-virtualenv and ``fpm -s virtualenv`` (when on PATH)
+in three scenarios: cold (empty caches), changed commit (one new commit,
+caches warm) and unchanged (the same commit again); then giftwrap alone on
+manifests of 1, 4 and 8 projects sharing most dependencies (cold).  Prints
+wall time, CPU time (children included), giftwrap's own peak memory, the
+ratios against giftwrap and the targets, PASS or FAIL.  ``--quick``: keystone
+only, giftwrap only.  See benchmarks/README.rst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # giftwrap from this checkout
+
+import yaml  # noqa: E402
+
+import peers  # noqa: E402
+import projects  # noqa: E402
+import report  # noqa: E402
+from giftwrap.process import Runner, find_tool  # noqa: E402
+from report import CHANGED, COLD, DH, FPM, GIFTWRAP, UNCHANGED, Row  # noqa: E402
+
+CONSTRAINTS = (HERE.parent.parent / 'shared' / 'reference' / 'upper-constraints'
+               / 'stable-2025.1.txt')
+SCENARIOS = (COLD, CHANGED, UNCHANGED)
+
+
+def measure(action) -> tuple[float, float, object]:
+    """Wall and CPU seconds of ``action`` (its children, finished, included)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    result = action()
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu, result
+
+
+class Giftwrap:
+    """giftwrap building a manifest of ``sdists`` in its own directory."""
+
+    def __init__(self, base: Path, sdists, files, options):
+        self.base, self.sdists, self.options = base, sdists, options
+        shutil.rmtree(base, ignore_errors=True)
+        self.repos = {s.project: base / 'repos' / s.project for s in sdists}
+        for sdist in sdists:
+            projects.make_repo(files[sdist.project], self.repos[sdist.project])
+        self.manifest = base / 'giftwrap.yml'
+        self.manifest.write_text(yaml.safe_dump(self._manifest(),
+                                                sort_keys=False))
+
+    def _manifest(self) -> dict:
+        return {'settings': {
+            'base_path': '/opt/bench', 'builders': ['nfpm-deb'],
+            'resolver': 'upper-constraints',
+            'resolver_options': {'upper-constraints': {
+                'url': str(self.options.constraints)}},
+            'installer': self.options.installer, 'force_overwrite': True,
+            'output_dir': 'output'},
+            'projects': [{'name': s.project, 'giturl': str(self.repos[s.project]),
+                          'gitref': 'master',
+                          'version': f'{s.version}+g{{{{ project.commit_short }}}}-1'}
+                         for s in self.sdists]}
+
+    def build(self, scenario: str) -> Row:
+        if scenario == COLD:
+            for name in ('cache', 'output'):
+                shutil.rmtree(self.base / name, ignore_errors=True)
+        rss = self.base / 'maxrss'
+        argv = [sys.executable, str(HERE / 'giftwrap_child.py'), str(rss),
+                'build', '-m', str(self.manifest),
+                '--cache-dir', str(self.base / 'cache'),
+                '--work-dir', str(self.base / 'work')]
+        log = self.base / f'giftwrap-{scenario.replace(" ", "-")}.log'
+        wall, cpu, _ = measure(lambda: Runner(log).run(argv, what='giftwrap'))
+        debs = sorted((self.base / 'output').glob('*.deb'),
+                      key=lambda p: p.stat().st_mtime)
+        return Row(scenario, GIFTWRAP, len(self.sdists), wall, cpu,
+                   int(rss.read_text()), self._installer(),
+                   report.deb_compression(debs[-1]) if debs else '?')
+
+    def _installer(self) -> str:
+        """The installer giftwrap ran, as its newest logs show."""
+        runs = sorted((self.base / 'cache' / 'logs').iterdir(),
+                      key=lambda p: p.stat().st_mtime)
+        text = ''.join(p.read_text(errors='replace')
+                       for p in runs[-1].glob('*.log'))
+        return 'uv' if ' pip install --python ' in text else 'pip'
+
+    def new_commit(self, number: int) -> str:
+        return projects.new_commit(self.repos[projects.KEYSTONE.project], number)
+
+
+class Peer:
+    """dh-virtualenv or fpm building keystone from ``repo``."""
+
+    def __init__(self, tool: str, base: Path, repo: Path, options, fpm=None):
+        self.tool, self.base, self.repo = tool, base, repo
+        self.options, self.fpm = options, fpm
+        shutil.rmtree(base, ignore_errors=True)
+
+    def build(self, scenario: str) -> Row:
+        if scenario == COLD:
+            shutil.rmtree(self.base / 'cache', ignore_errors=True)
+        sdist = projects.KEYSTONE
+        build = peers.Build(sdist.project,
+                            f'{sdist.version}+g{projects.head_short(self.repo)}',
+                            self.repo, self.options.constraints,
+                            self.base / 'work', self.base / 'cache')
+        runner = Runner(self.base / f'{scenario.replace(" ", "-")}.log')
+        if self.tool == DH:
+            wall, cpu, deb = measure(lambda: peers.dh_virtualenv(build, runner))
+        else:
+            wall, cpu, deb = measure(
+                lambda: peers.fpm_virtualenv(build, runner, self.fpm))
+        return Row(scenario, self.tool, 1, wall, cpu, None, 'pip',
+                   report.deb_compression(deb))
+
+
+def _peers(options, repo: Path) -> tuple[list[Peer], list[Row]]:
+    """The peers to run, and a row saying why each other one is skipped."""
+    if options.quick:
+        return [], []
+    chosen, skipped = [], []
+    missing = peers.missing_dh_packages(Runner())
+    if missing and os.geteuid() == 0:
+        peers.install_dh_virtualenv(Runner(options.work_dir / 'apt.log'))
+        missing = peers.missing_dh_packages(Runner())
+    if missing:
+        skipped.append(Row(COLD, DH, note='skipped: not installed (apt-get '
+                           'install ' + ' '.join(missing) + ', as root)'))
+    else:
+        chosen.append(Peer(DH, options.work_dir / 'dh-virtualenv', repo,
+                           options))
+    fpm = find_tool('fpm')
+    if fpm is None:
+        skipped.append(Row(COLD, FPM, note='skipped: fpm is not on PATH '
+                           '(gem install fpm)'))
+    else:
+        chosen.append(Peer(FPM, options.work_dir / 'fpm', repo, options, fpm))
+    return chosen, skipped
+
+
+def run(options) -> list[Row]:
+    files = projects.download(projects.selection(1 if options.quick else 8),
+                              options.work_dir / 'sdists', Runner())
+    ours = Giftwrap(options.work_dir / 'giftwrap-1', projects.selection(1),
+                    files, options)
+    others, rows = _peers(options, ours.repos[projects.KEYSTONE.project])
+    for number, scenario in enumerate(SCENARIOS):
+        if scenario == CHANGED:
+            ours.new_commit(number)
+        for builder in (ours, *others):
+            rows.append(builder.build(scenario))
+            _progress(rows[-1])
+    for count in () if options.quick else (4, 8):
+        many = Giftwrap(options.work_dir / f'giftwrap-{count}',
+                        projects.selection(count), files, options)
+        rows.append(many.build(COLD))
+        _progress(rows[-1])
+    return rows
+
+
+def _progress(row: Row) -> None:
+    print(f'.. {row.tool} {row.scenario} ({row.projects} projects): '
+          f'{row.wall:.1f} s', file=sys.stderr, flush=True)
+
+
+def _arguments(argv) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true',
+                        help='keystone only, giftwrap only (a smoke test)')
+    parser.add_argument('--constraints', type=Path, default=CONSTRAINTS,
+                        help='upper-constraints file (default: %(default)s)')
+    parser.add_argument('--work-dir', type=Path, default=Path(
+        tempfile.gettempdir()) / 'giftwrap-benchmark',
+        help='scratch space, kept between runs (default: %(default)s)')
+    parser.add_argument('--installer', choices=('uv', 'pip'), default='uv',
+                        help="giftwrap's installer (default: %(default)s)")
+    options = parser.parse_args(argv)
+    options.constraints = options.constraints.resolve()
+    options.work_dir = options.work_dir.resolve()
+    if not options.constraints.is_file():
+        parser.error(f'no constraints file {options.constraints}')
+    return options
+
+
+def main(argv=None) -> int:
+    options = _arguments(argv)
+    options.work_dir.mkdir(parents=True, exist_ok=True)
+    rows = run(options)
+    print(f'giftwrap benchmark: keystone {projects.KEYSTONE.version} with '
+          f'{options.constraints.name}, {os.cpu_count()} cores')
+    print(report.table(rows))
+    print()
+    print(report.targets(rows))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
