@@ -339,7 +339,6 @@ def describe(project, tree, interpreter, checkout=None, *, bindep=None,
         service=service,
         format_depends={f: r.depends for f, r in by_format.items()},
         unresolved={f: r.unowned for f, r in by_format.items() if r.unowned},
-        alternatives=_alternatives(project, tree),
         compile_at_install='pycache' in project.strip)
     return scripts.complete(package, project, tree)
 
@@ -355,64 +354,6 @@ def _check_relations(project) -> None:
                         ('replaces', project.replaces)):
         for value in values:
             check_relation(value, key, project.where_key(key))
-
-
-_SCRIPT_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
-
-
-def _alternatives(project, tree) -> tuple[Alternative, ...]:
-    """The project's console scripts, linked in ``link_executables``."""
-    if not project.link_executables:
-        return ()
-    directory = PurePosixPath(project.link_executables)
-    if not _SAFE_PATH.match(project.link_executables) or \
-            '..' in directory.parts:
-        raise errors.ManifestError(
-            f'link_executables {project.link_executables!r} is not a plain '
-            f'absolute path', where=project.where_key('link_executables'),
-            hint='e.g. /usr/local/bin')
-    names = [n for n in console_scripts(tree.venv, project.name)
-             if _SCRIPT_NAME.match(n) and (tree.venv / 'bin' / n).is_file()]
-    if not names:
-        LOG.warning('link_executables: %s installs no console scripts',
-                    project.name)
-    priority = alternative_priority(project.package_version)
-    return tuple(Alternative(n, directory / n,
-                             tree.install_path / 'bin' / n, priority)
-                 for n in names)
-
-
-def alternative_priority(version: versions.PackageVersion) -> int:
-    """update-alternatives' priority of a version: newer is higher.
-
-    The first three numbers of the upstream version (``2025.1.3`` ->
-    2025001003; the first up to 2146, the others up to 999), so it stays
-    below 2**31, the largest priority update-alternatives takes.
-    """
-    numbers = [int(n) for n in re.findall(r'\d+', version.upstream)[:3]]
-    major, minor, patch = numbers + [0] * (3 - len(numbers))
-    return min(major, 2146) * 10 ** 6 + min(minor, 999) * 1000 + \
-        min(patch, 999)
-
-
-def console_scripts(venv: Path, name: str) -> tuple[str, ...]:
-    """The ``console_scripts`` entry points of distribution ``name``."""
-    import configparser
-    dist_info = _dist_info(venv, name)
-    path = dist_info / 'entry_points.txt' if dist_info else None
-    if path is None or not path.is_file():
-        return ()
-    parser = configparser.ConfigParser(delimiters=('=',),
-                                       interpolation=None)
-    parser.optionxform = str  # script names keep their case
-    try:
-        parser.read_string(path.read_text(encoding='utf-8'))
-    except configparser.Error as exc:
-        LOG.warning('cannot read %s: %s', path, exc)
-        return ()
-    if not parser.has_section('console_scripts'):
-        return ()
-    return tuple(sorted(parser['console_scripts']))
 
 
 def _version(project) -> versions.PackageVersion:
@@ -506,8 +447,8 @@ def project_metadata(venv: Path, name: str) -> Metadata:
 
     :returns: empty :class:`Metadata` if it is not installed there.
     """
-    dist_info = _dist_info(venv, name)
-    path = dist_info / 'METADATA' if dist_info else None
+    found = dist_info(venv, name)
+    path = found / 'METADATA' if found else None
     if path is not None and path.is_file():
         return _parse_metadata(path.read_text(encoding='utf-8',
                                               errors='replace'))
@@ -515,13 +456,13 @@ def project_metadata(venv: Path, name: str) -> Metadata:
     return Metadata()
 
 
-def _dist_info(venv: Path, name: str) -> Path | None:
+def dist_info(venv: Path, name: str) -> Path | None:
     """The ``.dist-info`` directory of distribution ``name`` in ``venv``."""
     wanted = canonicalize_name(name)
-    for dist_info in sorted(venv.glob('lib/python*/site-packages/*.dist-info')):
-        dist = dist_info.name[:-len('.dist-info')].split('-')[0]
+    for path in sorted(venv.glob('lib/python*/site-packages/*.dist-info')):
+        dist = path.name[:-len('.dist-info')].split('-')[0]
         if canonicalize_name(dist) == wanted:
-            return dist_info
+            return path
     return None
 
 

@@ -1,4 +1,5 @@
-"""What giftwrap writes into a package: maintainer scripts, units, sudoers.
+"""What giftwrap writes into a package: maintainer scripts, units, sudoers,
+and the update-alternatives links of ``link_executables``.
 
 Everything is rendered once, with Jinja2 in a sandbox
 (:class:`~jinja2.sandbox.ImmutableSandboxedEnvironment`, ``StrictUndefined``).
@@ -20,6 +21,7 @@ own steps in preinst/postinst and before them in prerm/postrm.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 import shlex
@@ -30,9 +32,11 @@ from typing import Any, Mapping
 import jinja2
 from jinja2 import sandbox
 
-from giftwrap import errors
-from giftwrap.package import (FORMATS, SCRIPTS, UNIT_DIR, GeneratedFile,
-                              PackageDescription)
+from giftwrap import errors, versions
+from giftwrap.package import (FORMATS, SCRIPTS, UNIT_DIR, Alternative,
+                              GeneratedFile, PackageDescription, dist_info)
+
+LOG = logging.getLogger(__name__)
 
 _UNIT = re.compile(r'^[A-Za-z0-9][A-Za-z0-9@._:-]*\.'
                    r'(service|socket|timer|path|target|mount)$')
@@ -60,11 +64,13 @@ _USER = _environment()
 
 def complete(package: PackageDescription, project, tree
              ) -> PackageDescription:
-    """``package`` with its generated files and maintainer scripts.
+    """``package`` with its generated files, links and maintainer scripts.
 
     :raises giftwrap.errors.ManifestError: a bad name or path, a missing
         or broken template, a file the virtualenv also has.
     """
+    package = dataclasses.replace(package,
+                                  alternatives=alternatives(project, tree))
     ctx = context(project, package)
     files = (_units(project, ctx) + _sudoers(project, ctx)
              + _config_templates(project, ctx))
@@ -72,6 +78,67 @@ def complete(package: PackageDescription, project, tree
     _check_collisions(files, tree, project)
     scripts = {fmt: maintainer_scripts(fmt, project, ctx) for fmt in FORMATS}
     return dataclasses.replace(package, files=files, scripts=scripts)
+
+
+_SCRIPT_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
+
+
+def alternatives(project, tree) -> tuple[Alternative, ...]:
+    """The project's console scripts, linked in ``link_executables``.
+
+    :raises giftwrap.errors.ManifestError: it is no plain absolute path.
+    """
+    if not project.link_executables:
+        return ()
+    directory = PurePosixPath(project.link_executables)
+    if not _PATH.match(project.link_executables) or \
+            '..' in directory.parts:
+        raise errors.ManifestError(
+            f'link_executables {project.link_executables!r} is not a plain '
+            f'absolute path', where=project.where_key('link_executables'),
+            hint='e.g. /usr/local/bin')
+    names = [n for n in console_scripts(tree.venv, project.name)
+             if _SCRIPT_NAME.match(n) and (tree.venv / 'bin' / n).is_file()]
+    if not names:
+        LOG.warning('link_executables: %s installs no console scripts',
+                    project.name)
+    priority = alternative_priority(project.package_version)
+    return tuple(Alternative(n, directory / n,
+                             tree.install_path / 'bin' / n, priority)
+                 for n in names)
+
+
+def alternative_priority(version: versions.PackageVersion) -> int:
+    """update-alternatives' priority of a version: newer is higher.
+
+    The first three numbers of the upstream version (``2025.1.3`` ->
+    2025001003; the first up to 2146, the others up to 999), so it stays
+    below 2**31, the largest priority update-alternatives takes.
+    """
+    numbers = [int(n) for n in re.findall(r'\d+', version.upstream)[:3]]
+    major, minor, patch = numbers + [0] * (3 - len(numbers))
+    return min(major, 2146) * 10 ** 6 + min(minor, 999) * 1000 + \
+        min(patch, 999)
+
+
+def console_scripts(venv: Path, name: str) -> tuple[str, ...]:
+    """The ``console_scripts`` entry points of distribution ``name``."""
+    import configparser
+    found = dist_info(venv, name)
+    path = found / 'entry_points.txt' if found else None
+    if path is None or not path.is_file():
+        return ()
+    parser = configparser.ConfigParser(delimiters=('=',),
+                                       interpolation=None)
+    parser.optionxform = str  # script names keep their case
+    try:
+        parser.read_string(path.read_text(encoding='utf-8'))
+    except configparser.Error as exc:
+        LOG.warning('cannot read %s: %s', path, exc)
+        return ()
+    if not parser.has_section('console_scripts'):
+        return ()
+    return tuple(sorted(parser['console_scripts']))
 
 
 def context(project, package: PackageDescription) -> dict[str, Any]:

@@ -494,7 +494,7 @@ def test_link_executables_must_be_a_plain_absolute_path(tmp_path, value):
     ('2024.2.5', '2025.1.0')])
 def test_newer_versions_get_higher_priorities(older, newer):
     def priority(v):
-        return package.alternative_priority(versions.parse(v))
+        return scripts.alternative_priority(versions.parse(v))
     assert 0 < priority(older) < priority(newer) <= 2 ** 31 - 1
 
 
