@@ -175,7 +175,7 @@ class _Job:
             self.work / 'src', depth=None if locked else self.pp.project.gitdepth,
             cache_dir=self.options.cache_dir, runner=self.runner))
         git.check_git_cli(checkout)
-        applied = self._stage('patch', lambda: self._patch(checkout))
+        applied = self._stage('patch', lambda: self._patch(checkout, locked))
         project = self._rerender(checkout, applied)
         if locked:  # the lock's pins already have the overrides
             pins, overrides = (locked.to_pins(self.options.lock_path),
@@ -243,9 +243,18 @@ class _Job:
         ) if ok else None
         return outcomes, entry
 
-    def _patch(self, checkout) -> tuple[patches.Patch, ...]:
-        """Apply the manifest's patches to the fresh checkout."""
+    def _patch(self, checkout, locked) -> tuple[patches.Patch, ...]:
+        """Apply the manifest's patches to the fresh checkout; replaying a
+        lock, they must be the locked ones."""
         found = patches.find(self.pp.project)
+        if locked and [p.to_json() for p in found] != [
+                dict(p) for p in locked.patches]:
+            raise errors.SourceError(
+                'the manifest\'s patches are not those of the lock: ' +
+                (', '.join(p['file'] for p in locked.patches) or 'none'),
+                where=self.pp.project.where_key('patches'),
+                hint='restore the locked patch files, or build without '
+                     '--lock (and lock again)')
         if found:
             self.progress(self.name, 'patch')
             patches.apply(found, checkout.path, self.runner,

@@ -157,6 +157,16 @@ def test_a_patched_build_with_overrides_is_recorded(tmp_path, repo):
     (cli,) = unpacked.rglob(f'site-packages/{CLI}')
     assert 'hello from a patch' in cli.read_text()
 
+    # Replaying the lock with another patch is refused.
+    (tmp_path / 'fix.patch').write_text(text.replace('a patch', 'patch 2'))
+    status, stdout, stderr = giftwrap(
+        'build', '-m', str(tmp_path / 'manifest.yml'), '-o', str(out),
+        '--cache-dir', str(tmp_path / 'cache'), '--lock',
+        str(out / 'giftwrap.lock'), '-f', 'json')
+    assert status == errors.SourceError.exit_code
+    assert "the manifest's patches are not those of the lock: fix.patch" \
+        in json.loads(stdout)[0]['Message']
+
 
 def test_a_patch_that_does_not_apply_fails_the_project(tmp_path, repo):
     status, rows, stderr, out = build(
