@@ -78,7 +78,9 @@ def test_summary(built):
         'e2e-hello-app-2025.1-acme1.noarch.rpm')
     assert sorted(p.name for p in built['out'].iterdir()) == [
         '.giftwrap-artifacts.json', 'e2e-hello-app-2025.1-acme1.noarch.rpm',
-        'e2e-hello-app_2025.1-acme1_all.deb', 'giftwrap.lock']
+        'e2e-hello-app-2025.1-acme1.noarch.rpm.cdx.json',
+        'e2e-hello-app_2025.1-acme1_all.deb',
+        'e2e-hello-app_2025.1-acme1_all.deb.cdx.json', 'giftwrap.lock']
     assert '[hello-app] virtualenv' in built['stderr']
 
 
@@ -190,6 +192,7 @@ def test_upper_constraints_from_loopback_and_failure_isolation(
     assert result.status == 5  # SourceError
     assert sorted(p.name for p in out.iterdir()) == [
         '.giftwrap-artifacts.json', 'giftwrap.lock',
-        'openstack-hello-app_2025.1-acme2_all.deb']
+        'openstack-hello-app_2025.1-acme2_all.deb',
+        'openstack-hello-app_2025.1-acme2_all.deb.cdx.json']
     lock = json.loads((out / 'giftwrap.lock').read_text())
     assert list(lock['projects']) == ['hello-app']  # only what succeeded

@@ -1,0 +1,363 @@
+"""One project's build, from clone to artifacts.
+
+Stages, each named in progress lines and errors: clone, patch, resolve,
+build dependencies, virtualenv, strip, system dependencies, package.  A
+failure ends this project only; :mod:`giftwrap.build` runs the jobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import shutil
+import threading
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Mapping
+
+from packaging.utils import canonicalize_name
+
+from giftwrap import (errors, lockfile, overrides, package, patches, reuse,
+                      sbom, strip, sysdeps, venv)
+from giftwrap.builders.base import ArtifactExists, BuildContext
+from giftwrap.process import Runner, system_hint
+from giftwrap.sources import git
+from giftwrap.sources.base import Checkout, Pins, ResolveContext
+
+if TYPE_CHECKING:  # pragma: no cover
+    from giftwrap.build import Options
+    from giftwrap.manifest import Project
+    from giftwrap.plan import Plan, ProjectPlan
+    from giftwrap.sources.http import HttpClient
+
+LOG = logging.getLogger(__name__)
+
+BUILT, FAILED, LOCKED, REUSED = 'built', 'failed', 'locked', 'reused'
+
+Progress = Callable[[str, str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """One row of the summary: a project and builder, and what happened."""
+
+    project: str
+    builder: str
+    status: str
+    artifact: str = ''
+    message: str = ''
+    error: errors.GiftwrapError | None = dataclasses.field(
+        default=None, compare=False, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """What the project is built from, once cloned and resolved."""
+
+    project: 'Project'
+    checkout: Checkout
+    applied: tuple[patches.Patch, ...]
+    pins: Pins
+    changes: Mapping[str, object]
+    locked: lockfile.Entry | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Built:
+    """The staged virtualenv and everything packaging needs to know."""
+
+    tree: object
+    report: venv.InstallReport
+    description: package.PackageDescription
+    note: str
+
+
+@dataclasses.dataclass
+class Job:
+    """One project's build (a callable for the thread pool)."""
+
+    plan: 'Plan'
+    pp: 'ProjectPlan'
+    options: 'Options'
+    http: 'HttpClient'
+    serial: Mapping[type, threading.Lock]
+    progress: Progress
+
+    @property
+    def name(self) -> str:
+        return self.pp.project.name
+
+    def run(self) -> tuple[list[Outcome], lockfile.Entry | None]:
+        self.work = self.options.work_dir / self.name
+        self.log_file = self.options.log_dir / f'{self.name}.log'
+        self.runner = Runner(self.log_file)
+        try:
+            return self._run()
+        except errors.GiftwrapError as exc:
+            LOG.debug('project %s failed', self.name, exc_info=True)
+            return self._failed(exc), None
+        except OSError as exc:  # a full disk, a resource limit...
+            LOG.debug('project %s: system error', self.name, exc_info=True)
+            place = f': {exc.filename}' if exc.filename else ''
+            return self._failed(errors.BuildError(
+                f'{exc.strerror or exc}{place}', where=f'project {self.name}',
+                hint=system_hint(exc))), None
+        except Exception as exc:  # a bug must fail this project, not the run
+            return self._failed(self._internal(exc)), None
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def _failed(self, exc: errors.GiftwrapError) -> list[Outcome]:
+        builders = ['lock'] if self.options.lock_only else [
+            c.name for c in self.pp.builders]
+        message = str(exc)
+        if self.log_file.exists() and str(self.log_file) not in message:
+            message += f'\n  log: {self.log_file}'
+        return [Outcome(self.name, b, FAILED, message=message, error=exc)
+                for b in builders]
+
+    def _internal(self, exc: Exception) -> errors.GiftwrapError:
+        LOG.debug('project %s: internal error', self.name, exc_info=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, 'a') as log:
+            log.write(traceback.format_exc())
+        return errors.GiftwrapError(
+            f'internal error: {type(exc).__name__}: {exc}',
+            where=f'project {self.name}',
+            hint=f'this is a bug in giftwrap or a driver; the traceback is '
+                 f'in {self.log_file}')
+
+    def _stage(self, stage: str, action):
+        try:
+            return action()
+        except errors.GiftwrapError as exc:
+            place = f'project {self.name} ({stage})'
+            exc.where = f'{place}: {exc.where}' if exc.where else place
+            raise
+
+    # -- the stages -------------------------------------------------------
+
+    def _run(self):
+        inputs = self._inputs()
+        if self.options.lock_only:
+            return self._lock_only(inputs)
+        keys = {c.name: reuse.inputs(
+            inputs.project, inputs.checkout, inputs.pins, self.pp.interpreter,
+            c.name, c.options,
+            extra={'patches': [p.sha256 for p in inputs.applied]})
+            for c in self.pp.builders}
+        out = inputs.project.output_dir
+        reused = {c.name: path for c in self.pp.builders if (
+            path := reuse.reusable(out, self.name, c.name, keys[c.name]))}
+        if len(reused) == len(self.pp.builders):
+            self.progress(self.name, 'unchanged: reusing the artifacts')
+            return [_reused(self.name, c.name, reused[c.name])
+                    for c in self.pp.builders], None
+        built = self._build(inputs)
+        outcomes = [_reused(self.name, c.name, reused[c.name])
+                    if c.name in reused else
+                    self._package(inputs, built, c, keys[c.name])
+                    for c in self.pp.builders]
+        ok = all(o.status in (BUILT, REUSED) for o in outcomes)
+        return outcomes, self._lock_entry(inputs, built.report) if ok else None
+
+    def _inputs(self) -> Inputs:
+        """Clone, patch, render and pin: what every artifact is made of."""
+        locked = self._locked_entry()
+        self.progress(self.name, 'clone')
+        checkout = self._stage('clone', lambda: git.fetch(
+            self.pp.project.giturl,
+            locked.commit if locked else self.pp.project.gitref,
+            self.work / 'src',
+            depth=None if locked else self.pp.project.gitdepth,
+            cache_dir=self.options.cache_dir, runner=self.runner))
+        git.check_git_cli(checkout)
+        applied = self._stage('patch', lambda: self._patch(checkout, locked))
+        project = self._rerender(checkout, applied)
+        if locked:  # the lock's pins already have the overrides
+            pins, changes = (locked.to_pins(self.options.lock_path),
+                             dict(locked.overrides))
+        else:
+            pins, changes = overrides.apply(self._stage(
+                'resolve', lambda: self._resolve(project, checkout)), project)
+        return Inputs(project, checkout, applied, pins, changes, locked)
+
+    def _build(self, inputs: Inputs) -> Built:
+        """The relocated virtualenv, stripped, with its package description."""
+        project, checkout, pins = inputs.project, inputs.checkout, inputs.pins
+        bindep = self._stage('build dependencies',
+                             lambda: self._bindep(project, checkout))
+        self.progress(self.name, 'virtualenv')
+        tree, report = self._stage('virtualenv', lambda: venv.build(
+            interpreter=self.pp.interpreter, stage_root=self.work / 'root',
+            install_path=project.install_path, source_dir=checkout.path,
+            pins=pins, extras=project.extras,
+            pip_dependencies=project.pip_dependencies,
+            postinstall_dependencies=project.postinstall_dependencies,
+            include_config=project.include_config,
+            work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
+            runner=self.runner, require_hashes=inputs.locked is not None,
+            forbidden=(self.options.work_dir, self.options.cache_dir)))
+        self._check_complete(project, pins, report)
+        self._stage('strip', lambda: strip.apply(tree.venv, project.name,
+                                                 project.strip))
+        discovered = self._stage(
+            'system dependencies',
+            lambda: sysdeps.discover(tree.venv, self.runner)
+            if tree.native else None)
+        description = package.describe(project, tree, self.pp.interpreter,
+                                       checkout, bindep=bindep,
+                                       discovered=discovered)
+        return Built(tree, report, description,
+                     _notes(report, inputs.applied, inputs.changes))
+
+    def _check_complete(self, project, pins: Pins, report) -> None:
+        """Pins that claim the whole closure must cover what was installed."""
+        excluded = {canonicalize_name(e) for e in project.pip_exclude}
+        unpinned = {n: v for n, v in report.unpinned.items()
+                    if n not in excluded}
+        if pins.complete and unpinned:
+            raise errors.ResolveError(
+                'installed without a pin from ' + pins.provenance.get(
+                    'resolver', self.pp.resolver.name) + ': ' + ', '.join(
+                    f'{n}=={v}' for n, v in unpinned.items()),
+                where=f'project {self.name} (virtualenv)',
+                hint='the tested pins do not cover these dependencies; add '
+                     'them with pip_dependencies at a chosen version, or use '
+                     'a resolver whose pins cover them')
+
+    def _package(self, inputs: Inputs, built: Built, choice, key) -> Outcome:
+        project = inputs.project
+        self.progress(self.name, f'package ({choice.name})')
+        context = BuildContext(
+            project=project, package=built.description,
+            interpreter=self.pp.interpreter, checkout=inputs.checkout,
+            pins=inputs.pins, options=choice.options,
+            work_dir=self.work / 'build' / choice.name,
+            output_dir=project.output_dir, runner=self.runner)
+        context.work_dir.mkdir(parents=True, exist_ok=True)
+        place = f'project {project.name} (package with {choice.name})'
+        try:
+            with self.serial.get(choice.driver) or contextlib.nullcontext():
+                artifact = choice.driver(context).build(built.tree)
+            if artifact.path is not None:
+                sbom.write(artifact.path, project=project,
+                           checkout=inputs.checkout, report=built.report,
+                           package_description=built.description,
+                           venv_dir=built.tree.venv, patches=inputs.applied)
+        except ArtifactExists as exists:
+            exc = ArtifactExists(exists.path, reuse.changed(
+                project.output_dir, exists.path.name, key))
+            exc.where = place
+            return Outcome(project.name, choice.name, FAILED,
+                           message=str(exc), error=exc)
+        except errors.GiftwrapError as exc:
+            exc.where = f'{place}: {exc.where}' if exc.where else place
+            return Outcome(project.name, choice.name, FAILED,
+                           message=f'{exc}\n  log: {self.log_file}', error=exc)
+        if artifact.path is not None:
+            reuse.record(project.output_dir, project.name, choice.name, key,
+                         artifact.path)
+        return Outcome(project.name, choice.name, BUILT,
+                       artifact=str(artifact.path or artifact.name),
+                       message=built.note)
+
+    def _lock_only(self, inputs: Inputs):
+        self.progress(self.name, 'lock')
+        project = inputs.project
+        report = self._stage('lock', lambda: venv.resolve_closure(
+            interpreter=self.pp.interpreter, source_dir=inputs.checkout.path,
+            pins=inputs.pins, extras=project.extras,
+            pip_dependencies=project.pip_dependencies,
+            postinstall_dependencies=project.postinstall_dependencies,
+            work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
+            runner=self.runner))
+        entry = self._lock_entry(inputs, report)
+        return [Outcome(self.name, 'lock', LOCKED,
+                        artifact=f'{len(entry.pins)} pins at '
+                                 f'{inputs.checkout.commit_short}',
+                        message=_notes(report, inputs.applied,
+                                       inputs.changes))], entry
+
+    def _lock_entry(self, inputs: Inputs, report) -> lockfile.Entry:
+        return dataclasses.replace(
+            lockfile.entry_for(inputs.project, inputs.checkout, inputs.pins,
+                               report, self.pp.interpreter),
+            overrides=dict(inputs.changes),
+            patches=tuple(p.to_json() for p in inputs.applied))
+
+    # -- helpers of the stages -------------------------------------------
+
+    def _locked_entry(self) -> lockfile.Entry | None:
+        if self.options.lock is None:
+            return None
+        entry = self.options.lock.get(self.name)
+        if entry is None:
+            raise errors.ResolveError(
+                f'project {self.name!r} is not in the lock file',
+                where=str(self.options.lock_path),
+                hint='lock it first (giftwrap lock -m MANIFEST -p NAME) or '
+                     'build it without --lock')
+        return entry
+
+    def _patch(self, checkout, locked) -> tuple[patches.Patch, ...]:
+        """Apply the manifest's patches to the fresh checkout; replaying a
+        lock, they must be the locked ones."""
+        found = patches.find(self.pp.project)
+        if locked and [p.to_json() for p in found] != [
+                dict(p) for p in locked.patches]:
+            raise errors.SourceError(
+                'the manifest\'s patches are not those of the lock: ' +
+                (', '.join(p['file'] for p in locked.patches) or 'none'),
+                where=self.pp.project.where_key('patches'),
+                hint='restore the locked patch files, or build without '
+                     '--lock (and lock again)')
+        if found:
+            self.progress(self.name, 'patch')
+            patches.apply(found, checkout.path, self.runner,
+                          where=self.pp.project.where_key('patches'))
+        return found
+
+    def _rerender(self, checkout, applied):
+        """The project's values with the real commit and patches (for
+        source templates)."""
+        if not self.pp.project.source_dependent:
+            return self.pp.project
+        project = self.plan.manifest.render(
+            self.name, {**checkout.template_values(),
+                        **patches.template_values(applied)})
+        # Keep the plan's choices (-t overrides the manifest's builders).
+        return dataclasses.replace(project, builders=self.pp.project.builders)
+
+    def _resolve(self, project, checkout) -> Pins:
+        self.progress(self.name, 'resolve')
+        choice = self.pp.resolver
+        resolver = choice.driver(ResolveContext(
+            project=project, checkout=checkout, interpreter=self.pp.interpreter,
+            options=choice.options, work_dir=self.work / 'resolve',
+            cache_dir=self.options.cache_dir / 'resolvers' / choice.name,
+            runner=self.runner, http=self.http, offline=self.options.offline))
+        return resolver.resolve()
+
+    def _bindep(self, project, checkout) -> sysdeps.Bindep | None:
+        """The project's bindep.txt, its build-only entries checked here."""
+        found = sysdeps.read_bindep(checkout.path)
+        sysdeps.check_build_host(found, self.runner,
+                                 profiles=project.bindep_profiles)
+        return found
+
+
+def _reused(project: str, builder: str, path: Path) -> Outcome:
+    return Outcome(project, builder, REUSED, artifact=str(path),
+                   message='inputs unchanged since it was built')
+
+
+def _notes(report, applied, changes) -> str:
+    """The summary's message: patches, overrides, unpinned distributions."""
+    notes = [patches.summary(applied)] if applied else []
+    notes += overrides.summary(changes)
+    if report.unpinned:
+        notes.append('not pinned by the resolver: ' + ', '.join(
+            f'{n}=={v}' for n, v in sorted(report.unpinned.items())))
+    return '; '.join(n for n in notes if n)
