@@ -48,7 +48,8 @@ _NAME = re.compile(rf'^(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*$')
 _REGISTRY = re.compile(rf'^{_HOST}(?:/{_COMPONENT})*$')
 _TAG = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$')
 _IMAGE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$')
-_PACKAGE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+:-]*$')
+# A package name, or an rpm capability such as libyaml-0.so.2()(64bit).
+_PACKAGE = re.compile(r'^[A-Za-z0-9/][A-Za-z0-9._+:/-]*(\(\w*\))*$')
 
 OCI = 'org.opencontainers.image.'
 #: The name user templates extend: {% extends "giftwrap/Dockerfile.j2" %}
@@ -77,6 +78,9 @@ class DockerBuilder(Builder):
         'template': Option(str, help='a Dockerfile template extending '
                                      '"giftwrap/Dockerfile.j2", relative to '
                                      'the manifest'),
+        'package_format': Option(str, default='deb', choices=('deb', 'rpm'),
+                                 help='the base image\'s package format: '
+                                      'whose dependency names to install'),
         'save': Option(bool, default=False,
                        help='write the image to the output directory as '
                             '<image_name>_<tag>.tar'),
@@ -267,8 +271,11 @@ def runtime_packages(context) -> tuple[str, ...]:
     :raises giftwrap.errors.BuildError: a dependency that is not a name.
     """
     packages = []
-    for depend in context.package.depends:
-        name = re.split(r'[\s(<>=]', depend.strip(), maxsplit=1)[0]
+    fmt = context.options.get('package_format') or 'deb'
+    for depend in context.package.target(fmt).depends:
+        # deb: "name (>= 1)"; rpm: "name >= 1" or "libfoo.so.1()(64bit)"
+        split = r'[\s(<>=]' if fmt == 'deb' else r'[\s<>=]'
+        name = re.split(split, depend.strip(), maxsplit=1)[0]
         if not _PACKAGE.match(name):
             raise errors.BuildError(
                 f'system dependency {depend!r} is not a package name',
