@@ -12,8 +12,8 @@ import difflib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from giftwrap import drivers, errors, interpreter, manifest
-from giftwrap.process import Runner
+from giftwrap import drivers, errors, interpreter, manifest, patches
+from giftwrap.process import Runner, find_tool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +99,7 @@ def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
             choice.driver.check_tools(choice.options)
         except errors.GiftwrapError as exc:
             raise exc.located(f'builder {choice.name} (project {project.name})')
+    _check_patches(project)
     python = interpreters.get(project.python)
     if python is None:
         python = interpreter.resolve(project.python, runner,
@@ -106,6 +107,14 @@ def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
         interpreters[project.python] = python
     _check_interpreter(project, python, builders)
     return ProjectPlan(project, resolver, builders, python)
+
+
+def _check_patches(project) -> None:
+    """Patch files exist (read now) and GNU patch is there to apply them."""
+    if patches.find(project) and find_tool('patch') is None:
+        raise errors.MissingToolError(
+            'GNU patch is needed to apply the project\'s patches',
+            where=project.where_key('patches'), hint='apt-get install patch')
 
 
 def _choose(namespace, name, all_options, project, where) -> Choice:
