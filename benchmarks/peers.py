@@ -35,6 +35,8 @@ class Build:
     constraints: Path
     work: Path
     cache: Path
+    #: the .deb's compression (xz, zstd or gzip); None keeps the tool's
+    compression: str | None = None
 
 
 def missing_dh_packages(runner: Runner) -> list[str]:
@@ -128,8 +130,18 @@ def _write_debian(debian: Path, build: Build) -> None:
         # dwz fails on the prebuilt libraries of manylinux wheels;
         # every other step runs as usual.
         override_dh_dwz:
-        '''))
+        ''') + _builddeb(build.compression))
     rules.chmod(0o755)
+
+
+def _builddeb(compression: str | None) -> str:
+    if compression is None:
+        return ''
+    return f'\noverride_dh_builddeb:\n\tdh_builddeb -- -Z{compression}\n'
+
+
+#: fpm's names for the compressions.
+FPM_COMPRESSION = {'xz': 'xz', 'zstd': 'zst', 'gzip': 'gz'}
 
 
 def fpm_virtualenv(build: Build, runner: Runner, fpm: str) -> Path:
@@ -143,6 +155,9 @@ def fpm_virtualenv(build: Build, runner: Runner, fpm: str) -> Path:
                 '--version', build.version, '--package', str(out),
                 '--virtualenv-install-location',
                 f'/opt/venvs/openstack-{build.name}',
-                '--depends', 'python3', '--', str(requirements)],
+                '--depends', 'python3',
+                *(['--deb-compression', FPM_COMPRESSION[build.compression]]
+                  if build.compression else []),
+                '--', str(requirements)],
                cwd=build.work, env=_environment(build), what='fpm')
     return out

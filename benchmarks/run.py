@@ -1,7 +1,7 @@
 """giftwrap's benchmark: the same project, the same pins, one .deb each.
 
 Usage: ``python benchmarks/run.py [--quick] [--constraints FILE]
-[--work-dir DIR] [--installer uv|pip]``
+[--work-dir DIR] [--installer uv|pip] [--compression xz|zstd|gzip]``
 
 Builds keystone 2025.1 (from its PyPI sdist, made a git repository) with
 giftwrap, Debian's dh-virtualenv and ``fpm -s virtualenv`` (when on PATH)
@@ -71,11 +71,17 @@ class Giftwrap:
             'resolver_options': {'upper-constraints': {
                 'url': str(self.options.constraints)}},
             'installer': self.options.installer, 'force_overwrite': True,
-            'output_dir': 'output'},
+            'output_dir': 'output', **self._compression()},
             'projects': [{'name': s.project, 'giturl': str(self.repos[s.project]),
                           'gitref': 'master',
                           'version': f'{s.version}+g{{{{ project.commit_short }}}}-1'}
                          for s in self.sdists]}
+
+    def _compression(self) -> dict:
+        if self.options.compression is None:
+            return {}
+        return {'builder_options': {'nfpm-deb': {
+            'compression': self.options.compression}}}
 
     def build(self, scenario: str) -> Row:
         if scenario == COLD:
@@ -121,7 +127,8 @@ class Peer:
         build = peers.Build(sdist.project,
                             f'{sdist.version}+g{projects.head_short(self.repo)}',
                             self.repo, self.options.constraints,
-                            self.base / 'work', self.base / 'cache')
+                            self.base / 'work', self.base / 'cache',
+                            self.options.compression)
         runner = Runner(self.base / f'{scenario.replace(" ", "-")}.log')
         if self.tool == DH:
             wall, cpu, deb = measure(lambda: peers.dh_virtualenv(build, runner))
@@ -161,7 +168,8 @@ def run(options) -> list[Row]:
                               options.work_dir / 'sdists', Runner())
     ours = Giftwrap(options.work_dir / 'giftwrap-1', projects.selection(1),
                     files, options)
-    others, rows = _peers(options, ours.repos[projects.KEYSTONE.project])
+    others, skipped = _peers(options, ours.repos[projects.KEYSTONE.project])
+    rows = []
     for number, scenario in enumerate(SCENARIOS):
         if scenario == CHANGED:
             ours.new_commit(number)
@@ -173,7 +181,7 @@ def run(options) -> list[Row]:
                         projects.selection(count), files, options)
         rows.append(many.build(COLD))
         _progress(rows[-1])
-    return rows
+    return rows + skipped
 
 
 def _progress(row: Row) -> None:
@@ -192,6 +200,9 @@ def _arguments(argv) -> argparse.Namespace:
         help='scratch space, kept between runs (default: %(default)s)')
     parser.add_argument('--installer', choices=('uv', 'pip'), default='uv',
                         help="giftwrap's installer (default: %(default)s)")
+    parser.add_argument('--compression', choices=('xz', 'zstd', 'gzip'),
+                        help="every .deb's compression (default: each "
+                             "tool's own)")
     options = parser.parse_args(argv)
     options.constraints = options.constraints.resolve()
     options.work_dir = options.work_dir.resolve()

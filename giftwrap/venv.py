@@ -190,7 +190,7 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
         ``installer`` is unknown.
     """
     extras = _check_extras(extras)
-    if installer not in INSTALLERS:
+    if installer not in INSTALLERS:  # uv itself does not run here
         check_installer(installer)
     source_dir = Path(os.path.abspath(source_dir))
     work_dir = Path(os.path.abspath(work_dir))
