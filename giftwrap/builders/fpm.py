@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 from giftwrap import errors
-from giftwrap.builders import scripts
+from giftwrap.builders import rpmsign, scripts
 from giftwrap.builders.base import Artifact, Builder, StagedTree, Tool
 from giftwrap.builders.nfpm import RPM_GROUP, compression_option
 from giftwrap.package import Target
@@ -166,9 +166,13 @@ class FpmBuilder(Builder):
         if not output.is_file():
             raise errors.BuildError(f'fpm wrote no package at {output}',
                                     hint='see the fpm output in the log')
+        self.before_publish(output)
         path = self.publish(output, target.filename)
         LOG.info('built %s', path)
         return Artifact(name=path.name, path=path)
+
+    def before_publish(self, built: Path) -> None:
+        """A last step on the finished package (rpm signing)."""
 
 
 def inputs(tree: StagedTree, files: Path | None) -> list[str]:
@@ -207,13 +211,14 @@ class FpmDeb(FpmBuilder):
                        self.compressions[self.option('compression')])]
 
 
-class FpmRpm(FpmBuilder):
+class FpmRpm(rpmsign.Signed, FpmBuilder):
     """An RPM package (.rpm) of the virtualenv, built with fpm."""
 
     format = 'rpm'
     compressions = {'xz': 'xz', 'gzip': 'gzip', 'bzip2': 'bzip2',
                     'none': 'none'}
-    options = {'compression': compression_option(tuple(compressions))}
+    options = {'compression': compression_option(tuple(compressions)),
+               **rpmsign.OPTIONS}
     tools = FpmBuilder.tools + (
         Tool('rpmbuild', 'apt-get install rpm  (or dnf install rpm-build)'),)
 

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from giftwrap import errors
-from giftwrap.builders import scripts
+from giftwrap.builders import rpmsign, scripts
 from giftwrap.builders.base import Artifact, Builder, StagedTree, Tool
 from giftwrap.drivers import Option
 from giftwrap.package import GeneratedFile, PackageDescription
@@ -298,9 +298,13 @@ class NfpmBuilder(Builder):
              '--packager', self.packager, '--target', built],
             cwd=work, env=nfpm_environment(),
             what=f'nfpm package ({self.packager})')
+        self.before_publish(built)
         path = self.publish(built, self.filename())
         LOG.info('built %s', path)
         return Artifact(name=path.name, path=path)
+
+    def before_publish(self, built: Path) -> None:
+        """A last step on the finished package (rpm signing)."""
 
 
 class NfpmDeb(NfpmBuilder):
@@ -319,13 +323,13 @@ class NfpmDeb(NfpmBuilder):
         return self.context.package.deb_filename
 
 
-class NfpmRpm(NfpmBuilder):
+class NfpmRpm(rpmsign.Signed, NfpmBuilder):
     """An RPM package (.rpm) of the virtualenv, built with nfpm."""
 
     packager = 'rpm'
     # nfpm has no uncompressed rpm payload ("none" is refused).
     options = {'compression': compression_option(
-        ('zstd', 'gzip', 'xz', 'lzma'))}
+        ('zstd', 'gzip', 'xz', 'lzma')), **rpmsign.OPTIONS}
 
     def arch(self) -> str:
         return self.context.package.rpm_arch

@@ -85,7 +85,7 @@ def _stage(root: Path, install: PurePosixPath) -> StagedTree:
 
 
 def build_package(builder, tmp_path: Path, name: str,
-                  out: Path | None = None) -> Path:
+                  out: Path | None = None, options=None) -> Path:
     """A small real package of ``name`` (installs /opt/<name>/bin/hello)."""
     install = PurePosixPath('/opt') / name
     version = versions.parse('1.0-1')
@@ -111,7 +111,8 @@ def build_package(builder, tmp_path: Path, name: str,
     context = BuildContext(
         project=project, package=package,
         interpreter=Interpreter(Path('/usr/bin/python3.11'), '3.11.2'),
-        checkout=checkout, pins=Pins.of([]), options={}, work_dir=work,
+        checkout=checkout, pins=Pins.of([]), options=options or {},
+        work_dir=work,
         output_dir=out, runner=Runner(tmp_path / 'build.log'))
     tree = _stage(tmp_path / f'stage-{builder.__name__}', install)
     return builder(context).build(tree).path
@@ -209,3 +210,16 @@ def test_detached_signature_verifies(tmp_path, gpg_key):
     result = Runner().run(['gpg', '--batch', '--verify', '--', str(sig),
                            str(data)], env=env, check=False)
     assert result.returncode != 0
+
+
+def test_nfpm_rpm_builder_signs_before_publishing(tmp_path, gpg_key):
+    """With the gpg_key option, the published rpm is already signed."""
+    need('nfpm', 'rpm', 'rpmsign', 'rpmkeys')
+    options = {'gpg_key': gpg_key.fingerprint, 'gnupg_home': str(gpg_key.home)}
+    nfpm.NfpmRpm.check_tools(options)
+    rpm = build_package(nfpm.NfpmRpm, tmp_path,
+                        f'giftwrap-sign-{uuid.uuid4().hex[:8]}',
+                        options=options)
+    status, output = rpm_checksig(rpm, gpg_key, tmp_path / 'rpmdb')
+    assert status == 0, output
+    assert 'digests signatures OK' in output

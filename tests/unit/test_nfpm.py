@@ -211,8 +211,8 @@ def test_compression(tmp_path):
     (nfpm.NfpmDeb, 'xz', 'lzma'), (nfpm.NfpmRpm, 'zstd', 'none')])
 def test_compression_option(builder, default, bad):
     schema = builder.options
-    assert drivers.validate_options(schema, {}, driver_name='x') == {
-        'compression': default}
+    assert drivers.validate_options(schema, {}, driver_name='x')[
+        'compression'] == default
     assert drivers.validate_options(schema, {'compression': 'gzip'},
                                     driver_name='x')['compression'] == 'gzip'
     with pytest.raises(errors.DriverError, match='must be one of'):
