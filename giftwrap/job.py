@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import shutil
 import threading
 import traceback
@@ -61,6 +62,7 @@ class Inputs:
     pins: Pins
     changes: Mapping[str, object]
     locked: lockfile.Entry | None
+    source_date_epoch: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,6 +175,10 @@ class Job:
             depth=None if locked else self.pp.project.gitdepth,
             cache_dir=self.options.cache_dir, runner=self.runner))
         git.check_git_cli(checkout)
+        # Every timestamp of the build: the operator's, else the commit's.
+        epoch = int(os.environ.get('SOURCE_DATE_EPOCH') or
+                    checkout.commit_date.timestamp())
+        self.runner.extra_env['SOURCE_DATE_EPOCH'] = str(epoch)
         applied = self._stage('patch', lambda: self._patch(checkout, locked))
         project = self._rerender(checkout, applied)
         if locked:  # the lock's pins already have the overrides
@@ -181,7 +187,7 @@ class Job:
         else:
             pins, changes = overrides.apply(self._stage(
                 'resolve', lambda: self._resolve(project, checkout)), project)
-        return Inputs(project, checkout, applied, pins, changes, locked)
+        return Inputs(project, checkout, applied, pins, changes, locked, epoch)
 
     def _build(self, inputs: Inputs) -> Built:
         """The relocated virtualenv, stripped, with its package description."""
@@ -235,7 +241,8 @@ class Job:
             interpreter=self.pp.interpreter, checkout=inputs.checkout,
             pins=inputs.pins, options=choice.options,
             work_dir=self.work / 'build' / choice.name,
-            output_dir=project.output_dir, runner=self.runner)
+            output_dir=project.output_dir, runner=self.runner,
+            source_date_epoch=inputs.source_date_epoch)
         context.work_dir.mkdir(parents=True, exist_ok=True)
         place = f'project {project.name} (package with {choice.name})'
         try:
@@ -245,7 +252,8 @@ class Job:
                 sbom.write(artifact.path, project=project,
                            checkout=inputs.checkout, report=built.report,
                            package_description=built.description,
-                           venv_dir=built.tree.venv, patches=inputs.applied)
+                           venv_dir=built.tree.venv, patches=inputs.applied,
+                           epoch=inputs.source_date_epoch)
         except ArtifactExists as exists:
             exc = ArtifactExists(exists.path, reuse.changed(
                 project.output_dir, exists.path.name, key))

@@ -104,8 +104,12 @@ class Runner:
     # Set once the run is interrupted: no new child may start.
     _stopping = False
 
-    def __init__(self, log_file: Path | None = None):
+    def __init__(self, log_file: Path | None = None,
+                 extra_env: Mapping[str, str] | None = None):
         self.log_file = log_file
+        #: set for every command, whatever environment the caller gives
+        #: (the build's SOURCE_DATE_EPOCH)
+        self.extra_env = dict(extra_env or {})
 
     def run(self, argv: Sequence[str], *, cwd: Path | str | None = None,
             env: Mapping[str, str] | None = None, check: bool = True,
@@ -128,6 +132,7 @@ class Runner:
             raise errors.CommandError('interrupted before it started',
                                       where=' '.join(argv[:3]))
         env = dict(env) if env is not None else base_environment()
+        env.update(self.extra_env)
         LOG.debug('running %s (cwd=%s)', argv, cwd)
         try:
             proc = subprocess.Popen(

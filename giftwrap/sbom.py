@@ -77,7 +77,8 @@ def path_for(artifact: Path) -> Path:
 
 
 def write(path: Path, *, project, checkout, report, package_description,
-          venv_dir: Path, patches: Sequence[AppliedPatch] = ()) -> Path:
+          venv_dir: Path, patches: Sequence[AppliedPatch] = (),
+          epoch: int | None = None) -> Path:
     """Write the SBOM of the artifact at ``path`` beside it, atomically.
 
     :param path: the artifact (a ``.deb``, ``.rpm``, image archive...).
@@ -90,12 +91,13 @@ def write(path: Path, *, project, checkout, report, package_description,
     :param venv_dir: the staged virtualenv, whose ``*.dist-info`` give
         names and licenses.
     :param patches: the patches applied to the checkout.
+    :param epoch: the build's time (default: ``SOURCE_DATE_EPOCH``, else now).
     :returns: the SBOM's path, ``<artifact>.cdx.json``.
     """
     path = Path(path)
     bom = build(path, project=project, checkout=checkout, report=report,
                 package_description=package_description, venv_dir=venv_dir,
-                patches=patches)
+                patches=patches, epoch=epoch)
     target = path_for(path)
     atomic.write_text(target, JsonV1Dot6(bom).output_as_string(indent=2)
                       + '\n')
@@ -104,7 +106,8 @@ def write(path: Path, *, project, checkout, report, package_description,
 
 
 def build(path: Path, *, project, checkout, report, package_description,
-          venv_dir: Path, patches: Sequence[AppliedPatch] = ()) -> Bom:
+          venv_dir: Path, patches: Sequence[AppliedPatch] = (),
+          epoch: int | None = None) -> Bom:
     """The SBOM of the artifact at ``path`` (see :func:`write`)."""
     fmt = 'rpm' if path.suffix == '.rpm' else 'deb'
     target = package_description.target(fmt)
@@ -116,7 +119,7 @@ def build(path: Path, *, project, checkout, report, package_description,
     serial = uuid.uuid5(uuid.NAMESPACE_URL, f'giftwrap-sbom:{digest}') \
         if digest else uuid.uuid4()
     bom = Bom(serial_number=serial, metadata=BomMetaData(
-        component=main, timestamp=_timestamp(),
+        component=main, timestamp=_timestamp(epoch),
         tools=ToolRepository(components=[Component(
             type=ComponentType.APPLICATION, name='giftwrap',
             version=giftwrap.__version__)])))
@@ -339,10 +342,12 @@ def _sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _timestamp() -> datetime.datetime:
-    """``SOURCE_DATE_EPOCH`` when set, so a rebuild writes the same SBOM."""
-    epoch = os.environ.get('SOURCE_DATE_EPOCH')
-    if epoch and epoch.isdigit():
-        return datetime.datetime.fromtimestamp(int(epoch),
-                                               datetime.timezone.utc)
+def _timestamp(epoch: int | None = None) -> datetime.datetime:
+    """The build's time (``epoch``, else ``SOURCE_DATE_EPOCH``), so a
+    rebuild writes the same SBOM."""
+    if epoch is None:
+        value = os.environ.get('SOURCE_DATE_EPOCH')
+        epoch = int(value) if value and value.isdigit() else None
+    if epoch is not None:
+        return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
     return datetime.datetime.now(datetime.timezone.utc)

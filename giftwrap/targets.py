@@ -106,19 +106,22 @@ class ContainerRunner(Runner):
                  mounts: Sequence[tuple[str, str, bool]], env: Mapping[str, str],
                  log_file: Path | None = None):
         super().__init__(log_file)
+        # The engine itself runs on the host, without extra_env.
+        self._outer = Runner(log_file)
         self.engine, self.handle = engine, handle
         self.mounts, self.env = tuple(mounts), dict(env)
 
     def run(self, argv, *, cwd=None, env=None, check=True, timeout=None,
             stdin=None, what=None) -> Result:
-        inner = {**self.env, **{k: v for k, v in (env or {}).items()
+        given = {**(env or {}), **self.extra_env}
+        inner = {**self.env, **{k: v for k, v in given.items()
                                 if _PASSED.match(k)}}
         wrapped = self.engine.command(self.handle, [str(a) for a in argv],
                                       mounts=self.mounts,
                                       cwd=str(cwd) if cwd else None, env=inner)
-        return super().run(wrapped, env=engines.engine_environment(),
-                           check=check, timeout=timeout, stdin=stdin,
-                           what=what or Path(str(argv[0])).name)
+        return self._outer.run(wrapped, env=engines.engine_environment(),
+                               check=check, timeout=timeout, stdin=stdin,
+                               what=what or Path(str(argv[0])).name)
 
 
 @contextlib.contextmanager

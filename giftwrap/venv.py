@@ -528,7 +528,23 @@ def relocate(venv: Path, install_path: PurePosixPath) -> None:
     site = _site_packages(venv)
     removed = _remove_local_direct_urls(site) | _remove_uv_files(site)
     _fix_records(site, changed, removed)
+    _sort_records(site)
+    # virtualenv marks the venv as a cache: backup tools would skip it.
+    (venv / 'CACHEDIR.TAG').unlink(missing_ok=True)
     LOG.debug('relocated %d files to %s', len(changed), install_path)
+
+
+def _sort_records(site: Path) -> None:
+    """Write every ``RECORD`` in a stable order.
+
+    virtualenv's seeder lists byte-code in set order, so two builds of the
+    same inputs would differ; the order of a RECORD means nothing.
+    """
+    for record in sorted(site.glob('*.dist-info/RECORD')):
+        lines = record.read_text(encoding='utf-8').splitlines()
+        ordered = sorted(set(line for line in lines if line))
+        if ordered != lines:
+            _rewrite(record, ('\n'.join(ordered) + '\n').encode('utf-8'))
 
 
 def _rewrite(path: Path, data: bytes) -> None:

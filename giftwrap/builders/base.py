@@ -78,6 +78,9 @@ class BuildContext:
     work_dir: Path
     output_dir: Path
     runner: 'Runner'
+    #: the build's time for every timestamp (``SOURCE_DATE_EPOCH``: the
+    #: operator's, else the commit's), so rebuilds are byte-identical
+    source_date_epoch: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

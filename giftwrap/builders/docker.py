@@ -300,7 +300,9 @@ def oci_labels(context) -> dict[str, str]:
         OCI + 'version': context.package.version.deb,
         OCI + 'source': context.project.giturl,
         OCI + 'revision': context.checkout.commit,
-        OCI + 'created': created(),
+        OCI + 'created': created(
+            {'SOURCE_DATE_EPOCH': str(context.source_date_epoch)}
+            if context.source_date_epoch is not None else os.environ),
     }
 
 

@@ -117,6 +117,8 @@ def nfpm_config(package: PackageDescription, tree: StagedTree, *,
     options = {'compression': compression} if compression else {}
     if packager == 'rpm':
         options['group'] = RPM_GROUP
+        # not the build machine's name: rebuilds elsewhere are identical
+        options['buildhost'] = 'giftwrap'
     if options:
         config[packager] = options
     config = {k: v for k, v in config.items() if v not in ('', [], {})}

@@ -203,7 +203,8 @@ def test_compression(tmp_path):
     tree = make_tree(tmp_path)
     assert config_of(tree, compression='xz')['deb'] == {'compression': 'xz'}
     rpm = config_of(tree, packager='rpm', compression='lzma')
-    assert rpm['rpm'] == {'compression': 'lzma', 'group': nfpm.RPM_GROUP}
+    assert rpm['rpm'] == {'compression': 'lzma', 'group': nfpm.RPM_GROUP,
+                          'buildhost': 'giftwrap'}
     assert 'deb' not in rpm
 
 
