@@ -49,7 +49,10 @@ SEEDED = frozenset({'pip', 'setuptools', 'wheel'})
 INSTALLERS = ('pip', 'uv')
 # uv's bookkeeping for its cache of local sources: meaningless on the target,
 # and uv_cache.json holds a timestamp.
-_UV_FILES = ('uv_cache.json', 'uv_build.json')
+# Installer bookkeeping that varies with how a closure was installed, not
+# with what: uv's cache records, and REQUESTED (pip writes it for top-level
+# requirements only, uv and a lock replay for everything).
+_UV_FILES = ('uv_cache.json', 'uv_build.json', 'REQUESTED')
 ELF_MAGIC = b'\x7fELF'
 _EXTRA = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
 # Characters an install path may use: it is written unquoted into shebangs
@@ -537,14 +540,17 @@ def relocate(venv: Path, install_path: PurePosixPath) -> None:
 def _sort_records(site: Path) -> None:
     """Write every ``RECORD`` in a stable order.
 
-    virtualenv's seeder lists byte-code in set order, so two builds of the
-    same inputs would differ; the order of a RECORD means nothing.
+    virtualenv's seeder lists byte-code in set order, and a rewritten
+    RECORD ends its lines otherwise, so two builds of the same inputs would
+    differ; neither order nor line ending means anything to a RECORD.
     """
     for record in sorted(site.glob('*.dist-info/RECORD')):
-        lines = record.read_text(encoding='utf-8').splitlines()
-        ordered = sorted(set(line for line in lines if line))
-        if ordered != lines:
-            _rewrite(record, ('\n'.join(ordered) + '\n').encode('utf-8'))
+        data = record.read_bytes()
+        lines = data.decode('utf-8').splitlines()
+        # one line ending too: csv writes \r\n where pip wrote \n
+        ordered = ('\n'.join(sorted(set(filter(None, lines)))) + '\n').encode()
+        if ordered != data:
+            _rewrite(record, ordered)
 
 
 def _rewrite(path: Path, data: bytes) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 from cliff import lister
 
-from giftwrap import build, limits, lockfile, plan
+from giftwrap import build, errors, limits, lockfile, plan, reproducible
 
 
 def default_cache_dir() -> Path:
@@ -120,6 +122,10 @@ class Build(_Run):
                                  'file (pip hash-checking mode, no resolver)')
         parser.add_argument('--dry-run', action='store_true',
                             help='show what would be built, without cloning')
+        parser.add_argument('--check-reproducible', action='store_true',
+                            help='build everything a second time, elsewhere, '
+                                 'from the lock just written, and report the '
+                                 'first difference of each artifact')
         return parser
 
     def take_action(self, parsed_args):
@@ -130,7 +136,38 @@ class Build(_Run):
         if parsed_args.lock:
             lock_path = Path(parsed_args.lock).resolve()
             extra = {'lock': lockfile.read(lock_path), 'lock_path': lock_path}
-        return self._execute(the_plan, parsed_args, **extra)
+        columns, rows = self._execute(the_plan, parsed_args, **extra)
+        if parsed_args.check_reproducible and not self.exit_status:
+            rows = self._check_reproducible(the_plan, parsed_args, rows)
+        return columns, rows
+
+    def _check_reproducible(self, the_plan, args, rows):
+        """Rebuild from the lock into a scratch output directory; compare."""
+        first = {Path(r[3]).name: Path(r[3]) for r in rows if r[3]}
+        with tempfile.TemporaryDirectory(prefix='giftwrap-again-') as again:
+            second_args = argparse.Namespace(**{**vars(args),
+                                                'output_dir': again,
+                                                'work_dir': None})
+            second = self._plan(second_args, _words(args.type))
+            out = {pp.project.output_dir for pp in the_plan.projects}
+            lock_path = next(iter(out)) / lockfile.FILENAME
+            self._execute(second, second_args, lock=lockfile.read(lock_path),
+                          lock_path=lock_path)
+            checked = []
+            for row in rows:
+                name = Path(row[3]).name if row[3] else ''
+                rebuilt = Path(again) / name
+                if not name or not rebuilt.is_file():
+                    checked.append(row)
+                    continue
+                difference = reproducible.first_difference(first[name],
+                                                           rebuilt)
+                if difference:
+                    self.exit_status = errors.BuildError.exit_code
+                checked.append((*row[:2], 'differs' if difference else
+                                'reproducible', row[3],
+                                difference or 'byte-identical when rebuilt'))
+        return checked
 
     def _dry_run(self, the_plan):
         columns = ('Project', 'Package', 'Deb version', 'Rpm version',
