@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from packaging.utils import canonicalize_name
 
 from giftwrap import (errors, lockfile, overrides, package, patches, reuse,
-                      sbom, strip, sysdeps, venv)
+                      strip, sysdeps, venv)
 from giftwrap.builders.base import ArtifactExists, BuildContext
 from giftwrap.process import Runner, system_hint
 from giftwrap.sources import git
@@ -203,7 +203,8 @@ class Job:
             postinstall_dependencies=project.postinstall_dependencies,
             include_config=project.include_config,
             work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
-            runner=self.runner, require_hashes=inputs.locked is not None,
+            runner=self.runner, installer=project.installer,
+            require_hashes=inputs.locked is not None,
             forbidden=(self.options.work_dir, self.options.cache_dir)))
         self._check_complete(project, pins, report)
         self._stage('strip', lambda: strip.apply(tree.venv, project.name,
@@ -249,6 +250,7 @@ class Job:
             with self.serial.get(choice.driver) or contextlib.nullcontext():
                 artifact = choice.driver(context).build(built.tree)
             if artifact.path is not None:
+                from giftwrap import sbom  # cyclonedx is slow to import
                 sbom.write(artifact.path, project=project,
                            checkout=inputs.checkout, report=built.report,
                            package_description=built.description,
@@ -280,7 +282,7 @@ class Job:
             pip_dependencies=project.pip_dependencies,
             postinstall_dependencies=project.postinstall_dependencies,
             work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
-            runner=self.runner))
+            runner=self.runner, installer=project.installer))
         entry = self._lock_entry(inputs, report)
         return [Outcome(self.name, 'lock', LOCKED,
                         artifact=f'{len(entry.pins)} pins at '

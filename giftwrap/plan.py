@@ -12,7 +12,7 @@ import difflib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from giftwrap import drivers, errors, interpreter, manifest, patches
+from giftwrap import drivers, errors, interpreter, manifest, patches, venv
 from giftwrap.process import Runner, find_tool
 
 
@@ -100,6 +100,10 @@ def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
         except errors.GiftwrapError as exc:
             raise exc.located(f'builder {choice.name} (project {project.name})')
     _check_patches(project)
+    try:
+        venv.check_installer(project.installer)
+    except errors.GiftwrapError as exc:
+        raise exc.located(project.where_key('installer'))
     python = interpreters.get(project.python)
     if python is None:
         python = interpreter.resolve(project.python, runner,

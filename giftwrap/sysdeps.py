@@ -29,9 +29,8 @@ import os
 import platform
 import re
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from bindep import depends as bindep
 
 from giftwrap import errors, schema
 from giftwrap.process import Runner, find_tool
@@ -39,6 +38,15 @@ from giftwrap.process import Runner, find_tool
 LOG = logging.getLogger(__name__)
 
 BINDEP_FILE = 'bindep.txt'
+
+
+def _bindep():
+    """The bindep library, imported when a project has a bindep.txt (its
+    parser generator is slow to import, and most runs need none)."""
+    from bindep import depends
+    return depends
+
+
 #: bindep profiles whose entries are needed to build (or test), never to run.
 BUILD_PROFILES = frozenset({'compile', 'build', 'test', 'doc'})
 #: The build-only profiles checked on the build machine: giftwrap compiles,
@@ -102,7 +110,7 @@ def host(os_release: Mapping[str, str] | None = None) -> Host:
         if family == 'rpm':
             atoms.add('suse' if 'suse' in distro + ' '.join(likes)
                       else 'redhat')
-    atoms.add(bindep.PY3)
+    atoms.add(_bindep().PY3)
     return Host(tuple(sorted(f'platform:{a}' for a in atoms)), family)
 
 
@@ -113,7 +121,7 @@ class Bindep:
     """A project's ``bindep.txt``, parsed."""
 
     path: Path
-    depends: bindep.Depends = dataclasses.field(compare=False)
+    depends: Any = dataclasses.field(compare=False)  # bindep's Depends
 
     def active(self, profiles: Iterable[str]) -> list[tuple]:
         """The rules bindep selects for ``profiles`` (platform ones too):
@@ -130,8 +138,8 @@ def read_bindep(checkout: Path) -> Bindep | None:
     if not path.is_file():
         return None
     try:
-        depends = bindep.Depends(path.read_text(encoding='utf-8'))
-    except bindep.DependsException as exc:
+        depends = _bindep().Depends(path.read_text(encoding='utf-8'))
+    except _bindep().DependsException as exc:
         raise errors.BuildError(
             f'cannot parse {BINDEP_FILE}: {exc}', where=str(path),
             hint='fix the file with a patch (patches:) or ask upstream; see '
@@ -173,7 +181,7 @@ def runtime(found: Bindep | None, fmt: str, profiles: Sequence[str] = (),
     if found is None:
         return ()
     build_host = build_host or host()
-    wanted = {f'platform:{FAMILY[fmt]}', f'platform:{bindep.PY3}',
+    wanted = {f'platform:{FAMILY[fmt]}', f'platform:{_bindep().PY3}',
               *profiles}
     if build_host.family == FAMILY[fmt]:
         wanted.update(build_host.profiles)
@@ -215,7 +223,7 @@ def check_build_host(found: Bindep | None, runner: Runner, *,
         wanted = name + ''.join(f' {op} {v}' for op, v in versions)
         if installed is None:
             missing[name] = wanted
-        elif not all(bindep._eval(installed, op, v) for op, v in versions):
+        elif not all(_bindep()._eval(installed, op, v) for op, v in versions):
             missing[name] = f'{wanted} (installed: {installed})'
     if missing:
         tool = 'apt-get' if build_host.family == 'dpkg' else 'dnf'

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from cliff import lister
 
-from giftwrap import build, errors, limits, lockfile, plan, reproducible
+from giftwrap import errors, limits, lockfile, plan
+from giftwrap.commands import QuickHelp
 
 
 def default_cache_dir() -> Path:
@@ -32,7 +33,7 @@ def _words(value: str | None) -> list[str]:
     return [w.strip() for w in (value or '').split(',') if w.strip()]
 
 
-class _Run(lister.Lister):
+class _Run(QuickHelp, lister.Lister):
     """Options and running shared by ``build`` and ``lock``."""
 
     def get_parser(self, prog_name):
@@ -72,6 +73,7 @@ class _Run(lister.Lister):
                          output_dir=args.output_dir)
 
     def _execute(self, the_plan, args, **extra):
+        from giftwrap import build  # the build machinery, only when building
         cache_dir = Path(args.cache_dir).resolve()
         run_id = time.strftime('%Y%m%d-%H%M%S') + f'-{os.getpid()}'
         work_dir = Path(args.work_dir or cache_dir / 'work' / run_id).resolve()
@@ -143,6 +145,7 @@ class Build(_Run):
 
     def _check_reproducible(self, the_plan, args, rows):
         """Rebuild from the lock into a scratch output directory; compare."""
+        from giftwrap import reproducible
         first = {Path(r[3]).name: Path(r[3]) for r in rows if r[3]}
         with tempfile.TemporaryDirectory(prefix='giftwrap-again-') as again:
             second_args = argparse.Namespace(**{**vars(args),

@@ -8,11 +8,12 @@ from pathlib import Path
 from cliff import lister
 
 from giftwrap import lockdiff, lockfile
+from giftwrap.commands import QuickHelp
 
 LOG = logging.getLogger(__name__)
 
 
-class Diff(lister.Lister):
+class Diff(QuickHelp, lister.Lister):
     """Show the commits and pins that changed between two lock files."""
 
     def get_parser(self, prog_name):

@@ -3,9 +3,10 @@
 from cliff import lister
 
 from giftwrap import drivers
+from giftwrap.commands import QuickHelp
 
 
-class _ListDrivers(lister.Lister):
+class _ListDrivers(QuickHelp, lister.Lister):
     namespace = ''
 
     def take_action(self, parsed_args):

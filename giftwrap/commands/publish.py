@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cliff import lister
 
-from giftwrap import repository
+from giftwrap.commands import QuickHelp
 from giftwrap.process import Runner
 
 
@@ -14,7 +14,7 @@ def _words(value: str | None) -> tuple[str, ...]:
     return tuple(w.strip() for w in (value or '').split(',') if w.strip())
 
 
-class Publish(lister.Lister):
+class Publish(QuickHelp, lister.Lister):
     """Build an apt and a yum repository of an output directory's packages."""
 
     def get_parser(self, prog_name):
@@ -43,6 +43,7 @@ class Publish(lister.Lister):
         return parser
 
     def take_action(self, parsed_args):
+        from giftwrap import repository  # only when publishing
         options = repository.Options(
             suite=parsed_args.suite, component=parsed_args.component,
             origin=parsed_args.origin, label=parsed_args.label,

@@ -3,9 +3,10 @@
 from cliff import command
 
 from giftwrap import plan
+from giftwrap.commands import QuickHelp
 
 
-class Validate(command.Command):
+class Validate(QuickHelp, command.Command):
     """Check a manifest, its templates and its drivers' options."""
 
     def get_parser(self, prog_name):
