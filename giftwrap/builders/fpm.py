@@ -200,7 +200,8 @@ class FpmDeb(FpmBuilder):
     """A Debian package (.deb) of the virtualenv, built with fpm."""
 
     format = 'deb'
-    compressions = {'xz': 'xz', 'zstd': 'zst', 'gzip': 'gz', 'none': 'none'}
+    # zstd by default, as nfpm-deb (see there); xz or gzip for old dpkg.
+    compressions = {'zstd': 'zst', 'xz': 'xz', 'gzip': 'gz', 'none': 'none'}
     options = {'compression': compression_option(tuple(compressions))}
 
     def format_options(self, target: Target) -> list[str]:

@@ -209,7 +209,7 @@ def test_compression(tmp_path):
 
 
 @pytest.mark.parametrize('builder, default, bad', [
-    (nfpm.NfpmDeb, 'xz', 'lzma'), (nfpm.NfpmRpm, 'zstd', 'none')])
+    (nfpm.NfpmDeb, 'zstd', 'lzma'), (nfpm.NfpmRpm, 'zstd', 'none')])
 def test_compression_option(builder, default, bad):
     schema = builder.options
     assert drivers.validate_options(schema, {}, driver_name='x')[
