@@ -106,7 +106,7 @@ def test_deb_command_maps_every_field(tmp_path, fake_fpm):
         f'--before-install={work}/scripts/preinst',
         f'--before-remove={work}/scripts/prerm',
         '--category=misc', '--deb-no-default-config-files',
-        '--deb-compression=xz',
+        '--deb-compression=zst',
         '--', f'{stage}/opt/acme/nova/=/opt/acme/nova', f'{work}/files/=/']
     assert artifact.path == tmp_path / 'out' / 'acme-nova_10.0-bbc1_all.deb'
     assert artifact.path.read_bytes() == b'package'
