@@ -58,7 +58,7 @@ def run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:
     serial = {c.driver: threading.Lock() for p in plan.projects
               for c in p.builders if not c.driver.parallel_safe}
     http = HttpClient(options.cache_dir, offline=options.offline)
-    results: dict[str, tuple[list[Outcome], lockfile.Entry | None]] = {}
+    results: dict[str, tuple[list[Outcome], dict[str, lockfile.Entry]]] = {}
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.jobs))
     try:
         futures = {pool.submit(Job(plan, p, options, http, serial,
@@ -81,9 +81,9 @@ def run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:
 def _write_locks(plan, options, results) -> None:
     by_file: dict[Path, dict[str, lockfile.Entry]] = {}
     for pp in plan.projects:
-        entry = results[pp.project.name][1]
-        if entry is not None:
+        entries = results[pp.project.name][1]  # by project (or project@target)
+        if entries:
             path = options.lock_out or pp.project.output_dir / lockfile.FILENAME
-            by_file.setdefault(path, {})[pp.project.name] = entry
+            by_file.setdefault(path, {}).update(entries)
     for path, entries in by_file.items():
         lockfile.merge(path, entries)

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from packaging.utils import canonicalize_name
 
-from giftwrap import (errors, lockfile, overrides, package, patches, reuse,
-                      strip, sysdeps, venv)
+from giftwrap import (errors, interpreter, lockfile, overrides, package,
+                      patches, reuse, strip, sysdeps, targets, venv)
 from giftwrap.builders.base import ArtifactExists, BuildContext
 from giftwrap.process import Runner, system_hint
 from giftwrap.sources import git
@@ -28,6 +28,7 @@ from giftwrap.sources.base import Checkout, Pins, ResolveContext
 
 if TYPE_CHECKING:  # pragma: no cover
     from giftwrap.build import Options
+    from giftwrap.interpreter import Interpreter
     from giftwrap.manifest import Project
     from giftwrap.plan import Plan, ProjectPlan
     from giftwrap.sources.http import HttpClient
@@ -50,6 +51,34 @@ class Outcome:
     message: str = ''
     error: errors.GiftwrapError | None = dataclasses.field(
         default=None, compare=False, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """The checkout, patched, and the project rendered with its commit."""
+
+    project: 'Project'
+    checkout: Checkout
+    applied: tuple[patches.Patch, ...]
+    epoch: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """Where one set of artifacts is built: this machine or a target.
+
+    :ivar key: the name in the summary, lock and artifact index
+        (``nova``, or ``nova@bookworm`` for a target).
+    :ivar runner: runs the virtualenv stage (in the target's container).
+    """
+
+    target: 'targets.Target | None'
+    key: str
+    interpreter: 'Interpreter'
+    runner: Runner
+    output_dir: Path
+    builders: tuple
+    work: Path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +119,7 @@ class Job:
     def name(self) -> str:
         return self.pp.project.name
 
-    def run(self) -> tuple[list[Outcome], lockfile.Entry | None]:
+    def run(self) -> tuple[list[Outcome], dict[str, lockfile.Entry]]:
         self.work = self.options.work_dir / self.name
         self.log_file = self.options.log_dir / f'{self.name}.log'
         self.runner = Runner(self.log_file)
@@ -98,15 +127,15 @@ class Job:
             return self._run()
         except errors.GiftwrapError as exc:
             LOG.debug('project %s failed', self.name, exc_info=True)
-            return self._failed(exc), None
+            return self._failed(exc), {}
         except OSError as exc:  # a full disk, a resource limit...
             LOG.debug('project %s: system error', self.name, exc_info=True)
             place = f': {exc.filename}' if exc.filename else ''
             return self._failed(errors.BuildError(
                 f'{exc.strerror or exc}{place}', where=f'project {self.name}',
-                hint=system_hint(exc))), None
+                hint=system_hint(exc))), {}
         except Exception as exc:  # a bug must fail this project, not the run
-            return self._failed(self._internal(exc)), None
+            return self._failed(self._internal(exc)), {}
         finally:
             shutil.rmtree(self.work, ignore_errors=True)
 
@@ -141,31 +170,68 @@ class Job:
     # -- the stages -------------------------------------------------------
 
     def _run(self):
-        inputs = self._inputs()
-        if self.options.lock_only:
-            return self._lock_only(inputs)
-        keys = {c.name: reuse.inputs(
-            inputs.project, inputs.checkout, inputs.pins, self.pp.interpreter,
-            c.name, c.options,
-            extra={'patches': [p.sha256 for p in inputs.applied]})
-            for c in self.pp.builders}
-        out = inputs.project.output_dir
-        reused = {c.name: path for c in self.pp.builders if (
-            path := reuse.reusable(out, self.name, c.name, keys[c.name]))}
-        if len(reused) == len(self.pp.builders):
-            self.progress(self.name, 'unchanged: reusing the artifacts')
-            return [_reused(self.name, c.name, reused[c.name])
-                    for c in self.pp.builders], None
-        built = self._build(inputs)
-        outcomes = [_reused(self.name, c.name, reused[c.name])
-                    if c.name in reused else
-                    self._package(inputs, built, c, keys[c.name])
-                    for c in self.pp.builders]
-        ok = all(o.status in (BUILT, REUSED) for o in outcomes)
-        return outcomes, self._lock_entry(inputs, built.report) if ok else None
+        source = self._source()
+        if not self.pp.targets:
+            host = Variant(None, self.name, self.pp.interpreter, self.runner,
+                           source.project.output_dir, self.pp.builders,
+                           self.work)
+            return self._variant(source, host)
+        outcomes, entries = [], {}
+        for target in self.pp.targets:
+            self.progress(self.name, f'target {target.name}')
+            with targets.session(target, (self.options.work_dir,
+                                          self.options.cache_dir),
+                                 self.log_file) as runner:
+                runner.extra_env.update(self.runner.extra_env)
+                variant = self._stage(f'target {target.name}',
+                                      lambda: self._target(source, target,
+                                                           runner))
+                found, entry = self._variant(source, variant)
+            outcomes += found
+            entries.update(entry)
+        return outcomes, entries
 
-    def _inputs(self) -> Inputs:
-        """Clone, patch, render and pin: what every artifact is made of."""
+    def _target(self, source, target, runner) -> 'Variant':
+        """What building for ``target`` needs, checked in its container."""
+        for warning in targets.check_image(target, runner):
+            LOG.warning('%s: %s', self.name, warning)
+        python = interpreter.resolve(target.python, runner)
+        builders = tuple(c for c in self.pp.builders
+                         if c.driver.package_format in (None, target.format))
+        return Variant(target, f'{self.name}@{target.name}', python, runner,
+                       source.project.output_dir / target.name, builders,
+                       self.work / target.name)
+
+    def _variant(self, source: 'Source', variant: 'Variant'):
+        """Pins, virtualenv and artifacts for one target (or the host)."""
+        inputs = self._inputs(source, variant)
+        if self.options.lock_only:
+            return self._lock_only(inputs, variant)
+        extra = {'patches': [p.sha256 for p in inputs.applied],
+                 'target': variant.target}
+        keys = {c.name: reuse.inputs(inputs.project, inputs.checkout,
+                                     inputs.pins, variant.interpreter,
+                                     c.name, c.options, extra=extra)
+                for c in variant.builders}
+        reused = {c.name: path for c in variant.builders if (
+            path := reuse.reusable(variant.output_dir, variant.key, c.name,
+                                   keys[c.name]))}
+        if len(reused) == len(variant.builders):
+            self.progress(variant.key, 'unchanged: reusing the artifacts')
+            return [_reused(variant.key, c.name, reused[c.name])
+                    for c in variant.builders], {}
+        built = self._build(inputs, variant)
+        outcomes = [_reused(variant.key, c.name, reused[c.name])
+                    if c.name in reused else
+                    self._package(inputs, built, c, keys[c.name], variant)
+                    for c in variant.builders]
+        ok = all(o.status in (BUILT, REUSED) for o in outcomes)
+        return outcomes, ({variant.key: self._lock_entry(inputs, built.report,
+                                                         variant)}
+                          if ok else {})
+
+    def _source(self) -> 'Source':
+        """Clone, patch and render: the same for every target."""
         locked = self._locked_entry()
         self.progress(self.name, 'clone')
         checkout = self._stage('clone', lambda: git.fetch(
@@ -181,39 +247,49 @@ class Job:
         self.runner.extra_env['SOURCE_DATE_EPOCH'] = str(epoch)
         applied = self._stage('patch', lambda: self._patch(checkout, locked))
         project = self._rerender(checkout, applied)
+        return Source(project, checkout, applied, epoch)
+
+    def _inputs(self, source: 'Source', variant: 'Variant') -> Inputs:
+        """The pins for this variant's interpreter (markers differ)."""
+        locked = self._locked_entry(variant.key)
         if locked:  # the lock's pins already have the overrides
             pins, changes = (locked.to_pins(self.options.lock_path),
                              dict(locked.overrides))
         else:
-            pins, changes = overrides.apply(self._stage(
-                'resolve', lambda: self._resolve(project, checkout)), project)
-        return Inputs(project, checkout, applied, pins, changes, locked, epoch)
+            resolved = self._stage('resolve', lambda: self._resolve(
+                source.project, source.checkout, variant))
+            pins, changes = overrides.apply(resolved, source.project)
+        return Inputs(source.project, source.checkout, source.applied, pins,
+                      changes, locked, source.epoch)
 
-    def _build(self, inputs: Inputs) -> Built:
+    def _build(self, inputs: Inputs, variant: 'Variant') -> Built:
         """The relocated virtualenv, stripped, with its package description."""
         project, checkout, pins = inputs.project, inputs.checkout, inputs.pins
         bindep = self._stage('build dependencies',
-                             lambda: self._bindep(project, checkout))
-        self.progress(self.name, 'virtualenv')
+                             lambda: self._bindep(project, checkout,
+                                                  variant.runner))
+        self.progress(variant.key, 'virtualenv')
         tree, report = self._stage('virtualenv', lambda: venv.build(
-            interpreter=self.pp.interpreter, stage_root=self.work / 'root',
+            interpreter=variant.interpreter,
+            stage_root=variant.work / 'root',
             install_path=project.install_path, source_dir=checkout.path,
             pins=pins, extras=project.extras,
             pip_dependencies=project.pip_dependencies,
             postinstall_dependencies=project.postinstall_dependencies,
             include_config=project.include_config,
-            work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
-            runner=self.runner, installer=project.installer,
+            work_dir=variant.work / 'venv', cache_dir=self.options.cache_dir,
+            runner=variant.runner, installer=project.installer,
             require_hashes=inputs.locked is not None,
+            creator='venv' if variant.target else 'virtualenv',
             forbidden=(self.options.work_dir, self.options.cache_dir)))
         self._check_complete(project, pins, report)
         self._stage('strip', lambda: strip.apply(tree.venv, project.name,
                                                  project.strip))
         discovered = self._stage(
             'system dependencies',
-            lambda: sysdeps.discover(tree.venv, self.runner)
+            lambda: sysdeps.discover(tree.venv, variant.runner)
             if tree.native else None)
-        description = package.describe(project, tree, self.pp.interpreter,
+        description = package.describe(project, tree, variant.interpreter,
                                        checkout, bindep=bindep,
                                        discovered=discovered)
         return Built(tree, report, description,
@@ -234,18 +310,21 @@ class Job:
                      'them with pip_dependencies at a chosen version, or use '
                      'a resolver whose pins cover them')
 
-    def _package(self, inputs: Inputs, built: Built, choice, key) -> Outcome:
+    def _package(self, inputs: Inputs, built: Built, choice, key,
+                 variant: 'Variant') -> Outcome:
         project = inputs.project
-        self.progress(self.name, f'package ({choice.name})')
+        self.progress(variant.key, f'package ({choice.name})')
+        # Packaging runs on this machine (the runner), for the variant's
+        # interpreter, into its output directory.
         context = BuildContext(
             project=project, package=built.description,
-            interpreter=self.pp.interpreter, checkout=inputs.checkout,
+            interpreter=variant.interpreter, checkout=inputs.checkout,
             pins=inputs.pins, options=choice.options,
-            work_dir=self.work / 'build' / choice.name,
-            output_dir=project.output_dir, runner=self.runner,
+            work_dir=variant.work / 'build' / choice.name,
+            output_dir=variant.output_dir, runner=self.runner,
             source_date_epoch=inputs.source_date_epoch)
         context.work_dir.mkdir(parents=True, exist_ok=True)
-        place = f'project {project.name} (package with {choice.name})'
+        place = f'project {variant.key} (package with {choice.name})'
         try:
             with self.serial.get(choice.driver) or contextlib.nullcontext():
                 artifact = choice.driver(context).build(built.tree)
@@ -258,54 +337,60 @@ class Job:
                            epoch=inputs.source_date_epoch)
         except ArtifactExists as exists:
             exc = ArtifactExists(exists.path, reuse.changed(
-                project.output_dir, exists.path.name, key))
+                variant.output_dir, exists.path.name, key))
             exc.where = place
-            return Outcome(project.name, choice.name, FAILED,
+            return Outcome(variant.key, choice.name, FAILED,
                            message=str(exc), error=exc)
         except errors.GiftwrapError as exc:
             exc.where = f'{place}: {exc.where}' if exc.where else place
-            return Outcome(project.name, choice.name, FAILED,
+            return Outcome(variant.key, choice.name, FAILED,
                            message=f'{exc}\n  log: {self.log_file}', error=exc)
         if artifact.path is not None:
-            reuse.record(project.output_dir, project.name, choice.name, key,
+            reuse.record(variant.output_dir, variant.key, choice.name, key,
                          artifact.path)
-        return Outcome(project.name, choice.name, BUILT,
+        return Outcome(variant.key, choice.name, BUILT,
                        artifact=str(artifact.path or artifact.name),
                        message=built.note)
 
-    def _lock_only(self, inputs: Inputs):
-        self.progress(self.name, 'lock')
+    def _lock_only(self, inputs: Inputs, variant: 'Variant'):
+        self.progress(variant.key, 'lock')
         project = inputs.project
         report = self._stage('lock', lambda: venv.resolve_closure(
-            interpreter=self.pp.interpreter, source_dir=inputs.checkout.path,
+            interpreter=variant.interpreter, source_dir=inputs.checkout.path,
             pins=inputs.pins, extras=project.extras,
             pip_dependencies=project.pip_dependencies,
             postinstall_dependencies=project.postinstall_dependencies,
-            work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
-            runner=self.runner, installer=project.installer))
-        entry = self._lock_entry(inputs, report)
-        return [Outcome(self.name, 'lock', LOCKED,
+            work_dir=variant.work / 'venv', cache_dir=self.options.cache_dir,
+            runner=variant.runner, installer=project.installer,
+            creator='venv' if variant.target else 'virtualenv'))
+        entry = self._lock_entry(inputs, report, variant)
+        return [Outcome(variant.key, 'lock', LOCKED,
                         artifact=f'{len(entry.pins)} pins at '
                                  f'{inputs.checkout.commit_short}',
                         message=_notes(report, inputs.applied,
-                                       inputs.changes))], entry
+                                       inputs.changes))], {variant.key: entry}
 
-    def _lock_entry(self, inputs: Inputs, report) -> lockfile.Entry:
+    def _lock_entry(self, inputs: Inputs, report, variant) -> lockfile.Entry:
         return dataclasses.replace(
             lockfile.entry_for(inputs.project, inputs.checkout, inputs.pins,
-                               report, self.pp.interpreter),
+                               report, variant.interpreter),
             overrides=dict(inputs.changes),
             patches=tuple(p.to_json() for p in inputs.applied))
 
     # -- helpers of the stages -------------------------------------------
 
-    def _locked_entry(self) -> lockfile.Entry | None:
+    def _locked_entry(self, key: str | None = None) -> lockfile.Entry | None:
+        """The lock's entry of ``key`` (default: the project or its first
+        target)."""
         if self.options.lock is None:
             return None
-        entry = self.options.lock.get(self.name)
+        if key is None:
+            key = self.name if not self.pp.targets else \
+                f'{self.name}@{self.pp.targets[0].name}'
+        entry = self.options.lock.get(key)
         if entry is None:
             raise errors.ResolveError(
-                f'project {self.name!r} is not in the lock file',
+                f'{key!r} is not in the lock file',
                 where=str(self.options.lock_path),
                 hint='lock it first (giftwrap lock -m MANIFEST -p NAME) or '
                      'build it without --lock')
@@ -340,20 +425,21 @@ class Job:
         # Keep the plan's choices (-t overrides the manifest's builders).
         return dataclasses.replace(project, builders=self.pp.project.builders)
 
-    def _resolve(self, project, checkout) -> Pins:
-        self.progress(self.name, 'resolve')
+    def _resolve(self, project, checkout, variant) -> Pins:
+        self.progress(variant.key, 'resolve')
         choice = self.pp.resolver
         resolver = choice.driver(ResolveContext(
-            project=project, checkout=checkout, interpreter=self.pp.interpreter,
+            project=project, checkout=checkout, interpreter=variant.interpreter,
             options=choice.options, work_dir=self.work / 'resolve',
             cache_dir=self.options.cache_dir / 'resolvers' / choice.name,
             runner=self.runner, http=self.http, offline=self.options.offline))
         return resolver.resolve()
 
-    def _bindep(self, project, checkout) -> sysdeps.Bindep | None:
-        """The project's bindep.txt, its build-only entries checked here."""
+    def _bindep(self, project, checkout, runner) -> sysdeps.Bindep | None:
+        """The project's bindep.txt, its build-only entries checked where
+        the virtualenv is built."""
         found = sysdeps.read_bindep(checkout.path)
-        sysdeps.check_build_host(found, self.runner,
+        sysdeps.check_build_host(found, runner,
                                  profiles=project.bindep_profiles)
         return found
 

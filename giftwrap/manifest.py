@@ -103,6 +103,9 @@ class Project:
     strip: tuple[str, ...] = ()
     link_executables: str = ''
     installer: str = 'pip'
+    #: build targets (see giftwrap.targets): raw mappings, checked by
+    #: the plan
+    targets: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

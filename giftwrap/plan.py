@@ -12,7 +12,9 @@ import difflib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from giftwrap import drivers, errors, interpreter, manifest, patches, venv
+from giftwrap import (drivers, errors, interpreter, manifest, patches,
+                      targets, venv)
+from giftwrap.builders import engines
 from giftwrap.process import Runner, find_tool
 
 
@@ -27,12 +29,17 @@ class Choice:
 
 @dataclasses.dataclass(frozen=True)
 class ProjectPlan:
-    """What will be done for one project."""
+    """What will be done for one project.
+
+    :ivar targets: where to build (see :mod:`giftwrap.targets`); empty
+        means on this machine with :attr:`interpreter`.
+    """
 
     project: manifest.Project
     resolver: Choice
     builders: tuple[Choice, ...]
-    interpreter: interpreter.Interpreter
+    interpreter: interpreter.Interpreter | None
+    targets: tuple[targets.Target, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +111,9 @@ def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
         venv.check_installer(project.installer)
     except errors.GiftwrapError as exc:
         raise exc.located(project.where_key('installer'))
+    if project.targets:
+        return ProjectPlan(project, resolver, builders, None,
+                           _targets(project, builders))
     python = interpreters.get(project.python)
     if python is None:
         python = interpreter.resolve(project.python, runner,
@@ -111,6 +121,28 @@ def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
         interpreters[project.python] = python
     _check_interpreter(project, python, builders)
     return ProjectPlan(project, resolver, builders, python)
+
+
+def _targets(project, builders) -> tuple[targets.Target, ...]:
+    """The project's targets, checked: their engine exists, a builder
+    makes each one's format, and the installer can run in them."""
+    where = project.where_key('targets')
+    found = targets.parse(project.targets, where)
+    for target in found:
+        if not [c for c in builders if c.driver.package_format in
+                (None, target.format)]:
+            raise errors.ManifestError(
+                f'no builder of the project makes {target.format} packages '
+                f'for target {target.name}', where=where,
+                hint=f'add nfpm-{target.format} to builders')
+        engines.choose(target.engine, engines.Settings(
+            isolation=target.isolation))
+    if project.installer != 'pip':
+        raise errors.ManifestError(
+            f'installer {project.installer!r} cannot run inside build '
+            'targets yet', where=project.where_key('installer'),
+            hint='use installer: pip with targets')
+    return found
 
 
 def _check_patches(project) -> None:

@@ -192,6 +192,8 @@ FIELDS: dict[str, Field] = {
     'pip_dependencies': Field(list, BOTH, items=str, merge_rule='extend'),
     'postinstall_dependencies': Field(list, BOTH, items=str,
                                       merge_rule='extend'),
+    'targets': Field(list, BOTH, items=dict,
+                     help='build targets: [{name, image, format, python}]'),
     'include_config': Field(bool, BOTH, default=False),
     'force_overwrite': Field(bool, BOTH, default=False),
     'installer': Field(str, BOTH, default='pip', help='pip or uv',

@@ -94,7 +94,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
           cache_dir: Path | None, runner: Runner,
           forbidden: tuple[Path, ...] = (),
           require_hashes: bool = False,
-          installer: str = 'pip') -> tuple[StagedTree, InstallReport]:
+          installer: str = 'pip',
+          creator: str = 'virtualenv') -> tuple[StagedTree, InstallReport]:
     """Build, install, relocate and check the virtualenv of one project.
 
     :param interpreter: the Python the virtualenv runs on (its ``bin/python``
@@ -111,6 +112,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     :param cache_dir: giftwrap's cache; pip's goes in ``cache_dir/pip``,
         uv's in ``cache_dir/uv``.
     :param forbidden: more directories no file may mention.
+    :param creator: ``virtualenv`` (giftwrap's, on the build host) or
+        ``venv`` (the interpreter's own, e.g. inside a target's container).
     :param require_hashes: replay a lock: ``pins`` is the whole closure,
         each with its sha256, installed in hash-checking mode; the project
         itself is then installed on its own, without dependencies.
@@ -130,7 +133,7 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     venv = stage_root / install_path.relative_to('/')
     work_dir.mkdir(parents=True, exist_ok=True)
     env = _environment(source_dir, stage_root, work_dir)
-    _create(interpreter, venv, install_path, cache_dir, runner, env)
+    _create(interpreter, venv, install_path, cache_dir, runner, env, creator)
     spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
@@ -179,7 +182,8 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
                     pip_dependencies: Sequence[str] = (),
                     postinstall_dependencies: Sequence[str] = (),
                     work_dir: Path, cache_dir: Path | None,
-                    runner: Runner, installer: str = 'pip') -> InstallReport:
+                    runner: Runner, installer: str = 'pip',
+                    creator: str = 'virtualenv') -> InstallReport:
     """What :func:`build` would install, without installing it.
 
     pip resolves the whole runtime closure under the pins in a scratch
@@ -200,12 +204,7 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
     work_dir.mkdir(parents=True, exist_ok=True)
     env = _environment(source_dir, work_dir, work_dir)
     scratch = work_dir / 'resolve-venv'
-    argv = [sys.executable, '-m', 'virtualenv', '--no-download',
-            '--no-periodic-update', '--no-vcs-ignore', '-p',
-            str(interpreter.path)]
-    if cache_dir is not None:
-        argv += ['--app-data', str(cache_dir / 'virtualenv')]
-    runner.run([*argv, '--', str(scratch)], env=env, what='virtualenv')
+    _make_venv(interpreter, scratch, cache_dir, runner, env, creator)
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
     spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
@@ -264,19 +263,31 @@ def _environment(source_dir: Path, stage_root: Path, work_dir: Path
 
 
 def _create(interpreter: Interpreter, venv: Path, install_path: PurePosixPath,
-            cache_dir: Path | None, runner: Runner, env: dict[str, str]
-            ) -> None:
+            cache_dir: Path | None, runner: Runner, env: dict[str, str],
+            creator: str = 'virtualenv') -> None:
     if venv.exists() and any(venv.iterdir()):
         raise errors.BuildError(
             f'the staging directory {venv} is not empty',
             hint='remove it; each build needs a fresh staging root')
+    _make_venv(interpreter, venv, cache_dir, runner, env, creator)
+    _rewrite_pyvenv_cfg(venv, interpreter, install_path, creator)
+
+
+def _make_venv(interpreter: Interpreter, venv: Path, cache_dir: Path | None,
+               runner: Runner, env: dict[str, str], creator: str) -> None:
+    if creator == 'venv':
+        # Inside a target's container giftwrap's virtualenv is not at hand:
+        # the target's own interpreter makes the environment (with pip from
+        # its ensurepip).
+        runner.run([str(interpreter.path), '-m', 'venv', '--', str(venv)],
+                   env=env, what='python -m venv')
+        return
     argv = [sys.executable, '-m', 'virtualenv', '--no-download',
             '--no-periodic-update', '--no-vcs-ignore',
             '-p', str(interpreter.path)]
     if cache_dir is not None:
         argv += ['--app-data', str(cache_dir / 'virtualenv')]
     runner.run([*argv, '--', str(venv)], env=env, what='virtualenv')
-    _rewrite_pyvenv_cfg(venv, interpreter, install_path)
 
 
 def _pip_install(venv: Path, phase: str, specs: Sequence[str],
@@ -493,14 +504,18 @@ def _installed_file_hash(package: Mapping, tags: frozenset) -> str | None:
 
 
 def _rewrite_pyvenv_cfg(venv: Path, interpreter: Interpreter,
-                        install_path: PurePosixPath) -> None:
+                        install_path: PurePosixPath,
+                        creator: str = 'virtualenv') -> None:
     """Make ``command`` say how to recreate the virtualenv where it lives.
 
-    virtualenv records its whole command line, build paths included.
+    virtualenv (and venv) record their whole command line, build paths
+    included.
     """
     cfg = venv / 'pyvenv.cfg'
     lines = cfg.read_text().splitlines()
-    command = f'command = virtualenv -p {interpreter.path} {install_path}'
+    command = (f'command = {interpreter.path} -m venv {install_path}'
+               if creator == 'venv' else
+               f'command = virtualenv -p {interpreter.path} {install_path}')
     cfg.write_text(''.join(
         (command if line.split('=', 1)[0].strip() == 'command' else line)
         + '\n' for line in lines))

@@ -104,6 +104,9 @@ class Builder(abc.ABC):
     tools: ClassVar[tuple[Tool, ...]] = ()
     #: False if two builds with this builder must not run at once.
     parallel_safe: ClassVar[bool] = True
+    #: The package format it makes (``deb``, ``rpm``), or None for any:
+    #: a build target of one format runs only that format's builders.
+    package_format: ClassVar[str | None] = None
     #: True if the artifact depends on the target's system interpreter, so
     #: the virtualenv must be built with a packaged one (not a pyenv build).
     needs_system_python: ClassVar[bool] = True

@@ -200,6 +200,7 @@ class FpmDeb(FpmBuilder):
     """A Debian package (.deb) of the virtualenv, built with fpm."""
 
     format = 'deb'
+    package_format = 'deb'
     # zstd by default, as nfpm-deb (see there); xz or gzip for old dpkg.
     compressions = {'zstd': 'zst', 'xz': 'xz', 'gzip': 'gz', 'none': 'none'}
     options = {'compression': compression_option(tuple(compressions))}
@@ -216,6 +217,7 @@ class FpmRpm(rpmsign.Signed, FpmBuilder):
     """An RPM package (.rpm) of the virtualenv, built with fpm."""
 
     format = 'rpm'
+    package_format = 'rpm'
     compressions = {'xz': 'xz', 'gzip': 'gzip', 'bzip2': 'bzip2',
                     'none': 'none'}
     options = {'compression': compression_option(tuple(compressions)),

@@ -313,6 +313,7 @@ class NfpmDeb(NfpmBuilder):
     """A Debian package (.deb) of the virtualenv, built with nfpm."""
 
     packager = 'deb'
+    package_format = 'deb'
     # zstd first: compressing a large virtualenv with xz takes ten times as
     # long.  dpkg reads zstd since 1.21.18 (Debian 12; Ubuntu since 18.04);
     # xz or gzip serve older targets, and Debian 12's lintian, which still
@@ -331,6 +332,7 @@ class NfpmRpm(rpmsign.Signed, NfpmBuilder):
     """An RPM package (.rpm) of the virtualenv, built with nfpm."""
 
     packager = 'rpm'
+    package_format = 'rpm'
     # nfpm has no uncompressed rpm payload ("none" is refused).
     options = {'compression': compression_option(
         ('zstd', 'gzip', 'xz', 'lzma')), **rpmsign.OPTIONS}
