@@ -628,10 +628,12 @@ def _compile(venv: Path, install_path: PurePosixPath, runner: Runner,
     """Byte-compile site-packages, recording the installed source paths."""
     site = _site_packages(venv)
     recorded = install_path / site.relative_to(venv).as_posix()
+    # checked-hash: byte-code carries the source's hash, not its mtime, so
+    # it is reproducible and stays valid whatever the package's mtimes.
+    # -j 0: one worker per core.
     argv = [str(venv / 'bin' / 'python'), '-m', 'compileall', '-q', '-f',
-            '-d', str(recorded)]
-    if env.get('SOURCE_DATE_EPOCH'):
-        argv += ['--invalidation-mode', 'checked-hash']
+            '-j', '0', '-d', str(recorded),
+            '--invalidation-mode', 'checked-hash']
     result = runner.run([*argv, '--', str(site)], env=env, check=False,
                         what='compileall')
     # Some distributions ship modules for other Pythons (or templates named
