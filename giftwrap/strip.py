@@ -33,6 +33,7 @@ from typing import Iterable, Sequence
 from packaging.utils import canonicalize_name
 
 from giftwrap import errors
+from giftwrap.venv import site_packages
 
 LOG = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def apply(venv: Path, project: str, options: Sequence[str]
     if unknown:
         raise errors.BuildError(f'unknown strip option {unknown[0]!r}',
                                 hint=f'strip options: {", ".join(OPTIONS)}')
-    site = _site_packages(venv)
+    site = site_packages(venv)
     actions = {'sources': lambda: _sources(site, project),
                'tests': lambda: _remove_dirs(site, site, 'tests'),
                'pycache': lambda: _remove_dirs(venv, site, '__pycache__')}
@@ -73,14 +74,6 @@ def apply(venv: Path, project: str, options: Sequence[str]
             LOG.info('strip %s: %d files, %d bytes less', option, files, saved)
             done.append(Stripped(option, files, saved))
     return tuple(done)
-
-
-def _site_packages(venv: Path) -> Path:
-    found = sorted(venv.glob('lib/python*/site-packages'))
-    if len(found) != 1:
-        raise errors.BuildError(f'expected one lib/python*/site-packages in '
-                                f'{venv}, found {len(found)}')
-    return found[0]
 
 
 def _remove_dirs(top: Path, site: Path, name: str) -> tuple[int, int]:

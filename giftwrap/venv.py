@@ -373,7 +373,7 @@ class _Pip:
         _pip_check(self.venv, self.runner, self.env)
 
     def report(self, pins: Pins) -> InstallReport:
-        return _install_report(_site_packages(self.venv), self.reports, pins)
+        return _install_report(site_packages(self.venv), self.reports, pins)
 
     def tidy(self) -> None:
         """Remove what the installer left for itself in the virtualenv."""
@@ -423,7 +423,7 @@ class _Uv(_Pip):
             str(self.venv / 'bin' / 'python')])
 
     def report(self, pins: Pins) -> InstallReport:
-        site = _site_packages(self.venv)
+        site = site_packages(self.venv)
         dists = {canonicalize_name(d.metadata['Name']): d for d in
                  importlib.metadata.distributions(path=[str(site)])}
         closure = {n: d.version for n, d in dists.items()
@@ -543,7 +543,7 @@ def relocate(venv: Path, install_path: PurePosixPath) -> None:
             data = data.replace(old, new)
             _rewrite(path, data)
             changed[path] = data
-    site = _site_packages(venv)
+    site = site_packages(venv)
     removed = _remove_local_direct_urls(site) | _remove_uv_files(site)
     _fix_records(site, changed, removed)
     _sort_records(site)
@@ -626,7 +626,7 @@ def _record_hash(data: bytes) -> str:
 def _compile(venv: Path, install_path: PurePosixPath, runner: Runner,
              env: dict[str, str]) -> None:
     """Byte-compile site-packages, recording the installed source paths."""
-    site = _site_packages(venv)
+    site = site_packages(venv)
     recorded = install_path / site.relative_to(venv).as_posix()
     # checked-hash: byte-code carries the source's hash, not its mtime, so
     # it is reproducible and stays valid whatever the package's mtimes.
@@ -737,7 +737,8 @@ def _scan_file(path: Path, pattern: re.Pattern | None
     return elf, None
 
 
-def _site_packages(venv: Path) -> Path:
+def site_packages(venv: Path) -> Path:
+    """The virtualenv's one ``lib/pythonX.Y/site-packages``."""
     found = sorted(venv.glob('lib/*/site-packages'))
     if len(found) != 1:
         raise errors.BuildError(f'expected one lib/*/site-packages in {venv}, '

@@ -249,3 +249,13 @@ def sample_repo(path: Path, *, branch: str = 'master', tags=(),
                 item.read_bytes(), mode)
     shutil.rmtree(staging)
     return gitutil.make_repo(path, files, branch=branch, tags=tags)
+
+
+def pinned_repo(path: Path) -> str:
+    """The usual test repository: a sample project needing ``six``, with a
+    ``requirements.txt`` pinning it (for the requirements-file resolver).
+
+    :returns: the commit id.
+    """
+    return sample_repo(path, requirements=['six'],
+                       extra_files={'requirements.txt': 'six==1.16.0\n'})

@@ -24,8 +24,7 @@ pytestmark = pytest.mark.skipif(shutil.which('dpkg-deb') is None,
 @pytest.fixture(scope='module')
 def repo(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp('git') / 'hello-app'
-    projectutil.sample_repo(path, requirements=['six'],
-                            extra_files={'requirements.txt': 'six==1.16.0\n'})
+    projectutil.pinned_repo(path)
     return path
 
 

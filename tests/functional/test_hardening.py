@@ -32,8 +32,7 @@ def repo(tmp_path_factory) -> Path:
 @pytest.fixture(scope='module')
 def good_repo(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp('hardening-good') / 'hello-app'
-    projectutil.sample_repo(path, requirements=['six'],
-                            extra_files={'requirements.txt': 'six==1.16.0\n'})
+    projectutil.pinned_repo(path)
     return path
 
 

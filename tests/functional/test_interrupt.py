@@ -16,8 +16,7 @@ from tests import httpserver, projectutil
                                            (signal.SIGINT, 130)])
 def test_interrupted_build_cleans_up(tmp_path, signum, status):
     repo = tmp_path / 'hello-app'
-    projectutil.sample_repo(repo, requirements=['six'],
-                            extra_files={'requirements.txt': 'six==1.16.0\n'})
+    projectutil.pinned_repo(repo)
     with httpserver.LoopbackServer(hang_limit=60) as server:
         url = server.hang('/hang/slow-1.0.tar.gz')
         manifest = tmp_path / 'manifest.yml'

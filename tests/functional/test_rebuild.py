@@ -20,8 +20,7 @@ def build(manifest, out, cache, *extra):
 
 def test_unchanged_reused_changed_refused_forced_rebuilt(tmp_path):
     repo = tmp_path / 'hello-app'
-    projectutil.sample_repo(repo, requirements=['six'],
-                            extra_files={'requirements.txt': 'six==1.16.0\n'})
+    projectutil.pinned_repo(repo)
     text = textwrap.dedent(f"""
         settings:
           version: '1.0-1'

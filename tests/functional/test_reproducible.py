@@ -16,8 +16,7 @@ from tests import projectutil
 def manifest(tmp_path_factory):
     top = tmp_path_factory.mktemp('reproducible')
     repo = top / 'hello-app'
-    projectutil.sample_repo(repo, requirements=['six'],
-                            extra_files={'requirements.txt': 'six==1.16.0\n'})
+    projectutil.pinned_repo(repo)
     path = top / 'manifest.yml'
     path.write_text(textwrap.dedent(f"""
         settings:

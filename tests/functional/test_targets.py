@@ -28,8 +28,7 @@ def built(tmp_path_factory):
     trixie = images.base_image(suite='trixie')
     top = tmp_path_factory.mktemp('targets')
     repo = top / 'hello-app'
-    projectutil.sample_repo(repo, requirements=['six'],
-                            extra_files={'requirements.txt': 'six==1.16.0\n'})
+    projectutil.pinned_repo(repo)
     manifest = top / 'manifest.yml'
     manifest.write_text(textwrap.dedent(f"""
         settings:
@@ -108,8 +107,7 @@ def test_an_image_without_venv_support_is_named(tmp_path):
     # the image lacks gets an error naming the missing piece and package.
     image = f'localhost/{images.base_image()}'
     repo = tmp_path / 'hello-app'
-    projectutil.sample_repo(repo, requirements=['six'],
-                            extra_files={'requirements.txt': 'six==1.16.0\n'})
+    projectutil.pinned_repo(repo)
     manifest = tmp_path / 'manifest.yml'
     manifest.write_text(textwrap.dedent(f"""
         settings:

@@ -182,8 +182,7 @@ def test_list_builders_shows_it(venv):
 def test_build_with_it_from_a_manifest(venv, tmp_path):
     from tests import projectutil
     repo = tmp_path / 'hello-app'
-    projectutil.sample_repo(repo, requirements=['six'],
-                            extra_files={'requirements.txt': 'six==1.16.0\n'})
+    projectutil.pinned_repo(repo)
     manifest = tmp_path / 'manifest.yml'
     manifest.write_text(
         "settings: {version: '1.0-1', builders: [tarball],"
