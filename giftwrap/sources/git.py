@@ -111,7 +111,7 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
             with _locked(mirror):
                 _update_mirror(url, mirror, ref, timeout, progress)
                 commit_id = _clone(str(mirror), url, ref, dest, depth,
-                                   timeout, progress)
+                                   timeout, progress, shared=mirror)
     except BaseException:
         _discard(dest, created)
         raise
@@ -181,10 +181,18 @@ def check_git_cli(checkout: Checkout) -> None:
 
 
 def _clone(source: str, url: str, ref: str, dest: Path, depth: int | None,
-           timeout: float, progress: Progress) -> bytes:
-    """Fetch ``ref`` and its tags from ``source`` into a new work tree."""
+           timeout: float, progress: Progress,
+           shared: Path | None = None) -> bytes:
+    """Fetch ``ref`` and its tags from ``source`` into a new work tree.
+
+    :param shared: the cache's mirror (``source``): its objects are borrowed
+        (git's alternates, as ``git clone --shared``) instead of copied, so
+        a checkout from the cache writes only the work tree.
+    """
     client, path = _client(source, url, timeout)
     with Repo.init(dest) as repo, _transport_errors(url):
+        if shared is not None:
+            repo.object_store.add_alternate_path(str(Path(shared) / 'objects'))
         refs = _remote_refs(client, path)
         name, sha = _find_ref(refs, ref)
         if sha is None:
