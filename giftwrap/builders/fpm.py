@@ -10,7 +10,26 @@ first ``=``, so a staging path holding ``=`` is refused.
 
 fpm reads more flags from ``$FPMOPTS``, ``./.fpm`` and ``~/.fpm``: it runs
 in an empty directory of its own, with ``HOME`` there and only ``PATH``,
-the gem paths and ``SOURCE_DATE_EPOCH`` from the operator's environment.
+the gem paths from the operator's environment, and ``SOURCE_DATE_EPOCH``
+(:func:`build_time`).
+
+What fpm adds of its own, and how the packages are kept equal to nfpm's
+(checked against fpm 1.17):
+
+* deb: fpm always writes a changelog, and without an upstream one names
+  the Debian changelog ``changelog.gz``, which lintian calls an error for
+  a version with a revision.  giftwrap gives it both, so the package has
+  ``changelog.Debian.gz`` and ``changelog.gz`` in ``/usr/share/doc/NAME``
+  (nfpm's packages have none).
+* deb: fpm sets ``ZSTD_CLEVEL=-N`` for a level N, a *fast* (negative)
+  zstd level (fpm issue #2127); level 0 gives ``-0``, zstd's default
+  level, as nfpm uses.
+* rpm: rpmbuild adds ``/usr/lib/.build-id`` links (which two versions
+  installed side by side would both own), names the build host and takes
+  the clock for the build time and file times; rpmbuild macros turn that
+  off and use ``SOURCE_DATE_EPOCH``, as nfpm-rpm does.
+* Both: without a homepage fpm writes ``http://example.com/no-uri-given``;
+  the project's git URL stands in when it is an http(s) URL.
 
 For rpm, fpm writes a spec file that rpmbuild reads: rpmbuild expands
 ``%`` macros in every value and script (``%(cmd)`` runs a shell), and a
@@ -25,15 +44,19 @@ The mapping from :class:`~giftwrap.package.Target` to fpm's options is
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import email.utils
 import logging
 import os
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 from giftwrap import errors
 from giftwrap.builders import rpmsign, scripts
-from giftwrap.builders.base import Artifact, Builder, StagedTree, Tool
+from giftwrap.builders.base import (Artifact, Builder, BuildContext,
+                                    StagedTree, Tool)
 from giftwrap.builders.nfpm import RPM_GROUP, compression_option
 from giftwrap.package import Target
 
@@ -49,18 +72,38 @@ _RELATION_OPTIONS = (('depends', '--depends'), ('conflicts', '--conflicts'),
 _ONE_LINE = ('name', 'maintainer', 'vendor', 'license', 'homepage', 'summary')
 _CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 _CONTROL_MULTILINE = re.compile(r'[\x00-\x09\x0b-\x1f\x7f]')
-_PASSED = ('PATH', 'SOURCE_DATE_EPOCH', 'GEM_HOME', 'GEM_PATH')
+_PASSED = ('PATH', 'GEM_HOME', 'GEM_PATH')
 # The manifest key each Target field comes from, for error locations.
 _MANIFEST_KEY = {'name': 'package_name', 'depends': 'system_dependencies',
                  'scripts': 'scripts'}
+# rpmbuild's defaults that nfpm-rpm does not share: build-id links of every
+# ELF file, the build machine's name, the clock as build time and the
+# staged files' times (rpmbuild reads SOURCE_DATE_EPOCH from fpm's
+# environment).  Older rpmbuilds ignore macros they do not know.
+_RPMBUILD_DEFINES = ('_build_id_links none', '_buildhost giftwrap',
+                     'use_source_date_epoch_as_buildtime 1',
+                     'clamp_mtime_to_source_date_epoch 1')
 
 
-def fpm_environment(home: Path) -> dict[str, str]:
-    """fpm's whole environment: no ``FPMOPTS``, ``HOME`` at ``home``."""
+def fpm_environment(home: Path, source_date_epoch: int) -> dict[str, str]:
+    """fpm's whole environment: no ``FPMOPTS``, ``HOME`` at ``home``, and
+    the build's time, which fpm and rpmbuild give every timestamp."""
     env = {k: os.environ[k] for k in _PASSED if k in os.environ}
     env.setdefault('PATH', os.defpath)
-    env.update(HOME=str(home), LANG='C.UTF-8')
+    env.update(HOME=str(home), LANG='C.UTF-8',
+               SOURCE_DATE_EPOCH=str(source_date_epoch))
     return env
+
+
+def build_time(context: BuildContext) -> int:
+    """The build's ``SOURCE_DATE_EPOCH``: the context's, else the
+    operator's, else the commit's (never the clock: rebuilds match)."""
+    if context.source_date_epoch is not None:
+        return context.source_date_epoch
+    operator = os.environ.get('SOURCE_DATE_EPOCH', '')
+    if operator.isdigit():
+        return int(operator)
+    return int(context.checkout.commit_date.timestamp())
 
 
 def option(name: str, value: object) -> str:
@@ -104,8 +147,24 @@ class FpmBuilder(Builder):
             where=self.context.project.where_key(
                 _MANIFEST_KEY.get(field, field)), hint=hint)
 
-    def format_options(self, target: Target) -> list[str]:
-        """Options only this format has (compression, summary...)."""
+    def with_homepage(self, target: Target) -> Target:
+        """``target``, with the project's git URL as homepage if it has
+        none and that URL is a web address (fpm would write a placeholder
+        of its own).  Credentials in the URL are left out."""
+        if target.homepage:
+            return target
+        url = urllib.parse.urlsplit(self.context.project.giturl)
+        if url.scheme not in ('http', 'https') or not url.hostname:
+            return target
+        host = url.netloc.rpartition('@')[2]
+        return dataclasses.replace(target, homepage=urllib.parse.urlunsplit(
+            (url.scheme, host, url.path, '', '')))
+
+    def format_options(self, target: Target, work: Path) -> list[str]:
+        """Options only this format has (compression, summary...).
+
+        :param work: where to write the files those options name.
+        """
         return []
 
     def argv(self, target: Target, tree: StagedTree, files: Path | None,
@@ -141,7 +200,7 @@ class FpmBuilder(Builder):
         argv += [option('--config-files', p) for p in target.config_files]
         argv += [option(_SCRIPT_OPTION[name], path)
                  for name, path in sorted(script_files.items())]
-        argv += self.format_options(target)
+        argv += self.format_options(target, work)
         return argv + ['--', *inputs(tree, files)]
 
     def build(self, tree: StagedTree) -> Artifact:
@@ -152,7 +211,8 @@ class FpmBuilder(Builder):
         work = self.context.work_dir.resolve()
         for sub in ('tmp', 'home', 'run'):
             (work / sub).mkdir(parents=True, exist_ok=True)
-        target = self.spell(self.context.package.target(self.format))
+        target = self.spell(self.with_homepage(
+            self.context.package.target(self.format)))
         staged = scripts.write_files(target, work / 'files')
         script_files = scripts.write_scripts(target, work / 'scripts')
         output = work / f'fpm-output.{self.format}'
@@ -160,9 +220,9 @@ class FpmBuilder(Builder):
         argv = self.argv(target, tree, work / 'files' if staged else None,
                          script_files, output, work)
         # cwd: an empty directory, so no ./.fpm is read.
-        self.context.runner.run(argv, cwd=work / 'run',
-                                env=fpm_environment(work / 'home'),
-                                what=f'fpm ({self.format})')
+        self.context.runner.run(
+            argv, cwd=work / 'run', what=f'fpm ({self.format})',
+            env=fpm_environment(work / 'home', build_time(self.context)))
         if not output.is_file():
             raise errors.BuildError(f'fpm wrote no package at {output}',
                                     hint='see the fpm output in the log')
@@ -196,6 +256,23 @@ def inputs(tree: StagedTree, files: Path | None) -> list[str]:
     return [f'{src}={dst}' for src, dst in mappings]
 
 
+def changelogs(target: Target, context: BuildContext) -> tuple[str, str]:
+    """A deb's Debian changelog and its upstream changelog, dated at the
+    build's time."""
+    when = datetime.datetime.fromtimestamp(build_time(context),
+                                           datetime.timezone.utc)
+    project, commit = context.project.name, context.checkout.commit
+    upstream = target.version.upstream
+    debian = (f'{target.name} ({target.version.deb}) unstable; '
+              f'urgency=medium\n\n'
+              f'  * Packaged by giftwrap: {project} {upstream}\n'
+              f'    at commit {commit}.\n\n'
+              f' -- {target.maintainer}  '
+              f'{email.utils.format_datetime(when)}\n')
+    return debian, (f'{project} {upstream} is commit {commit} of its '
+                    f'source;\nits history there is the changelog.\n')
+
+
 class FpmDeb(FpmBuilder):
     """A Debian package (.deb) of the virtualenv, built with fpm."""
 
@@ -205,12 +282,24 @@ class FpmDeb(FpmBuilder):
     compressions = {'zstd': 'zst', 'xz': 'xz', 'gzip': 'gz', 'none': 'none'}
     options = {'compression': compression_option(tuple(compressions))}
 
-    def format_options(self, target: Target) -> list[str]:
+    def format_options(self, target: Target, work: Path) -> list[str]:
+        compression = self.compressions[self.option('compression')]
+        debian, upstream = changelogs(target, self.context)
+        (work / 'changelog').mkdir(exist_ok=True)
+        (work / 'changelog/Debian').write_text(debian, encoding='utf-8')
+        (work / 'changelog/upstream').write_text(upstream, encoding='utf-8')
         return ['--category=misc',
                 # The conffiles are exactly target.config_files.
                 '--deb-no-default-config-files',
-                option('--deb-compression',
-                       self.compressions[self.option('compression')])]
+                option('--deb-compression', compression),
+                # fpm spells level N "ZSTD_CLEVEL=-N" (a fast level); "-0"
+                # is zstd's default level, as nfpm's.
+                *(['--deb-compression-level=0'] if compression == 'zst'
+                  else []),
+                # Both, or fpm names the Debian one changelog.gz.
+                option('--deb-changelog', work / 'changelog/Debian'),
+                option('--deb-upstream-changelog',
+                       work / 'changelog/upstream')]
 
 
 class FpmRpm(rpmsign.Signed, FpmBuilder):
@@ -246,13 +335,15 @@ class FpmRpm(rpmsign.Signed, FpmBuilder):
                 'replaces')},
             scripts={n: _percent(t) for n, t in target.scripts.items()})
 
-    def format_options(self, target: Target) -> list[str]:
+    def format_options(self, target: Target, work: Path) -> list[str]:
         return [option('--category', RPM_GROUP),
                 option('--rpm-summary', target.summary),
                 '--rpm-os=linux', '--rpm-digest=sha256',
                 option('--rpm-compression', self.option('compression')),
                 # Own every directory of the virtualenv, as nfpm-rpm does.
-                option('--directories', self.context.package.install_path)]
+                option('--directories', self.context.package.install_path),
+                *(option('--rpm-rpmbuild-define', d)
+                  for d in _RPMBUILD_DEFINES)]
 
 
 def _percent(value):

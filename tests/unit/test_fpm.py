@@ -106,7 +106,9 @@ def test_deb_command_maps_every_field(tmp_path, fake_fpm):
         f'--before-install={work}/scripts/preinst',
         f'--before-remove={work}/scripts/prerm',
         '--category=misc', '--deb-no-default-config-files',
-        '--deb-compression=zst',
+        '--deb-compression=zst', '--deb-compression-level=0',
+        f'--deb-changelog={work}/changelog/Debian',
+        f'--deb-upstream-changelog={work}/changelog/upstream',
         '--', f'{stage}/opt/acme/nova/=/opt/acme/nova', f'{work}/files/=/']
     assert artifact.path == tmp_path / 'out' / 'acme-nova_10.0-bbc1_all.deb'
     assert artifact.path.read_bytes() == b'package'
@@ -138,7 +140,11 @@ def test_rpm_command_maps_every_field(tmp_path, fake_fpm):
         f'--before-remove={work}/scripts/prerm',
         '--category=Applications/System', '--rpm-summary=Nova for ACME',
         '--rpm-os=linux', '--rpm-digest=sha256', '--rpm-compression=xz',
-        f'--directories={INSTALL}']
+        f'--directories={INSTALL}',
+        '--rpm-rpmbuild-define=_build_id_links none',
+        '--rpm-rpmbuild-define=_buildhost giftwrap',
+        '--rpm-rpmbuild-define=use_source_date_epoch_as_buildtime 1',
+        '--rpm-rpmbuild-define=clamp_mtime_to_source_date_epoch 1']
     assert argv[-2:] == [f'{tmp_path}/stage2/opt/acme/nova/=/opt/acme/nova',
                          f'{work}/files/=/']
     assert artifact.path.name == 'acme-nova-10.0-bbc1.noarch.rpm'
@@ -179,6 +185,50 @@ def test_fpm_runs_isolated_from_the_operators_environment(
                    'LANG': 'C.UTF-8', 'SOURCE_DATE_EPOCH': '1700000000',
                    'GEM_PATH': '/var/lib/gems'}
     assert cwd == work / 'run' and not any(cwd.iterdir())
+
+
+def test_the_build_time_is_the_contexts_else_the_operators_else_the_commits(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv('SOURCE_DATE_EPOCH', raising=False)
+    context = make_context(tmp_path)
+    assert fpm.build_time(context) == 1735689600  # the commit: 2025-01-01
+    monkeypatch.setenv('SOURCE_DATE_EPOCH', '1700000000')
+    assert fpm.build_time(context) == 1700000000
+    context = dataclasses.replace(context, source_date_epoch=1600000000)
+    assert fpm.build_time(context) == 1600000000
+    env = fpm.fpm_environment(tmp_path, fpm.build_time(context))
+    assert env['SOURCE_DATE_EPOCH'] == '1600000000'
+
+
+def test_deb_changelogs_are_dated_at_the_build_time(tmp_path, fake_fpm,
+                                                    monkeypatch):
+    monkeypatch.delenv('SOURCE_DATE_EPOCH', raising=False)
+    build(tmp_path, fpm.FpmDeb, epoch=1,
+          maintainer='ACME Ops <ops@acme.example>')
+    work = tmp_path / 'work'
+    # One entry dpkg-parsechangelog reads; the version is the package's.
+    assert (work / 'changelog/Debian').read_text() == (
+        'acme-nova (1:10.0-bbc1) unstable; urgency=medium\n\n'
+        '  * Packaged by giftwrap: nova 10.0\n'
+        f'    at commit {"a" * 40}.\n\n'
+        ' -- ACME Ops <ops@acme.example>  Wed, 01 Jan 2025 00:00:00 +0000\n')
+    assert (work / 'changelog/upstream').read_text().startswith(
+        f'nova 10.0 is commit {"a" * 40} of its source;')
+
+
+@pytest.mark.parametrize('giturl, homepage', [
+    ('https://bot:s3cret@git.acme.example/nova.git?x=1',
+     'https://git.acme.example/nova.git'),
+    ('git@git.acme.example:nova.git', ''),
+    ('/srv/git/nova', '')])
+def test_the_git_url_stands_in_for_a_missing_homepage(tmp_path, giturl,
+                                                      homepage):
+    builder = fpm.FpmRpm(make_context(tmp_path, giturl=giturl))
+    target = dataclasses.replace(builder.context.package.target('rpm'),
+                                 homepage='')
+    assert builder.with_homepage(target).homepage == homepage
+    given = dataclasses.replace(target, homepage='https://acme.example/')
+    assert builder.with_homepage(given) == given
 
 
 def test_rpm_doubles_percent_signs(tmp_path, fake_fpm):
@@ -253,6 +303,8 @@ def test_compression(tmp_path, fake_fpm, builder, choice, spelled):
                                        driver_name='x')
     _, (argv, _, _) = build(tmp_path, builder, options)
     assert spelled in argv
+    # fpm's level is for zstd alone (its gzip default is -9, xz -3).
+    assert ('--deb-compression-level=0' in argv) == (choice == 'zstd')
 
 
 def test_rpm_has_no_zstd_in_fpm():
