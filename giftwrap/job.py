@@ -280,6 +280,7 @@ class Job:
             work_dir=variant.work / 'venv', cache_dir=self.options.cache_dir,
             runner=variant.runner, installer=project.installer,
             require_hashes=inputs.locked is not None,
+            build_tools=inputs.locked.build_tools if inputs.locked else None,
             creator='venv' if variant.target else 'virtualenv',
             forbidden=(self.options.work_dir, self.options.cache_dir)))
         self._check_complete(project, pins, report)

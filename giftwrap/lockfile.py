@@ -34,6 +34,8 @@ class Entry:
     pins: Mapping[str, Mapping[str, Any]]
     interpreter: Mapping[str, str]
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: pip, setuptools, wheel and build backends the build used
+    build_tools: Mapping[str, str] = dataclasses.field(default_factory=dict)
     unpinned: tuple[str, ...] = ()
     #: the patches applied after checkout: ``{"file": ..., "sha256": ...}``
     #: in order (giftwrap.patches).
@@ -68,6 +70,7 @@ def entry_for(project, checkout, pins: Pins, report, interpreter) -> Entry:
         pins=locked,
         interpreter={'path': str(interpreter.path),
                      'version': interpreter.version},
+        build_tools=dict(report.build_tools),
         unpinned=tuple(sorted(report.unpinned)))
 
 

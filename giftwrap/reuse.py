@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 from pathlib import Path
 from typing import Any, Mapping
@@ -47,10 +48,19 @@ def inputs(project, checkout, pins, interpreter, builder: str,
         'builder': builder,
         'options': _digest(dict(options)),
         'giftwrap': giftwrap.__version__,
+        # it seeds pip and setuptools, which build the project
+        'virtualenv': _version('virtualenv'),
     }
     for name, value in (extra or {}).items():
         result[name] = _digest(value)
     return result
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return '-'
 
 
 def key(values: Mapping[str, str]) -> str:

@@ -29,6 +29,7 @@ from typing import Iterator, Mapping, Sequence
 
 from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
 from giftwrap import errors
 from giftwrap.builders.base import StagedTree
@@ -84,6 +85,10 @@ class InstallReport:
     #: (the runtime closure; local projects excluded): what a lock pins.
     closure: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: types.MappingProxyType({}))
+    #: name -> version of the build tools: what virtualenv seeded (pip,
+    #: setuptools, wheel) and what builds of sdists were constrained to.
+    build_tools: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType({}))
 
 
 def build(*, interpreter: Interpreter, stage_root: Path,
@@ -95,7 +100,9 @@ def build(*, interpreter: Interpreter, stage_root: Path,
           forbidden: tuple[Path, ...] = (),
           require_hashes: bool = False,
           installer: str = 'pip',
-          creator: str = 'virtualenv') -> tuple[StagedTree, InstallReport]:
+          creator: str = 'virtualenv',
+          build_tools: Mapping[str, str] | None = None
+          ) -> tuple[StagedTree, InstallReport]:
     """Build, install, relocate and check the virtualenv of one project.
 
     :param interpreter: the Python the virtualenv runs on (its ``bin/python``
@@ -112,6 +119,9 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     :param cache_dir: giftwrap's cache; pip's goes in ``cache_dir/pip``,
         uv's in ``cache_dir/uv``.
     :param forbidden: more directories no file may mention.
+    :param build_tools: the build tools to use (a lock's): seeded pip
+        and setuptools are brought to these versions and sdists build under
+        them; default: the seeded ones, and the pins' build backends.
     :param creator: ``virtualenv`` (giftwrap's, on the build host) or
         ``venv`` (the interpreter's own, e.g. inside a target's container).
     :param require_hashes: replay a lock: ``pins`` is the whole closure,
@@ -137,8 +147,11 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
-    tool = _INSTALLER_CLASSES[installer](venv, constraints, work_dir,
-                                         cache_dir, runner, env)
+    tools = _build_tools(venv, pins, build_tools, runner, env, cache_dir)
+    tool = _INSTALLER_CLASSES[installer](
+        venv, constraints, work_dir, cache_dir, runner, env,
+        build_constraints=_build_constraint_file(venv, tools, work_dir,
+                                                 installer))
     if require_hashes:
         _install_locked(tool, spec, pins, work_dir)
     else:
@@ -149,7 +162,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
             if specs:
                 tool.install(name, ['--', *specs])
     tool.check()
-    report = tool.report(pins)
+    report = dataclasses.replace(tool.report(pins),
+                                 build_tools=types.MappingProxyType(tools))
     tool.tidy()
     relocate(venv, install_path)
     _compile(venv, install_path, runner, env)
@@ -161,6 +175,62 @@ def build(*, interpreter: Interpreter, stage_root: Path,
                       config_files=config, native=native,
                       installed=report.installed)
     return tree, report
+
+
+#: Build backends whose pinned version also constrains builds of sdists.
+BUILD_BACKENDS = frozenset({
+    'pbr', 'setuptools', 'setuptools-scm', 'wheel', 'cython', 'flit-core',
+    'hatchling', 'poetry-core', 'pdm-backend', 'scikit-build-core',
+    'meson-python'})
+
+
+def _seeded(venv: Path) -> dict[str, str]:
+    """What virtualenv (or ensurepip) put in the new environment."""
+    return {canonicalize_name(d.metadata['Name']): d.version
+            for d in importlib.metadata.distributions(
+                path=[str(site_packages(venv))])
+            if canonicalize_name(d.metadata['Name']) in SEEDED}
+
+
+def _build_tools(venv: Path, pins: Pins, wanted: Mapping[str, str] | None,
+                 runner: Runner, env: dict[str, str],
+                 cache_dir: Path | None) -> dict[str, str]:
+    """The build tools of this build, made so when a lock asks for others.
+
+    Without a lock: the seeded pip/setuptools/wheel, and the pins of build
+    backends (pbr from upper-constraints...).  With one: its versions; the
+    seeded tools are reinstalled at them if they differ (another
+    virtualenv release seeds others).
+    """
+    seeded = _seeded(venv)
+    if wanted:
+        differ = [f'{n}=={v}' for n, v in sorted(wanted.items())
+                  if n in SEEDED and seeded.get(n) != v]
+        if differ:
+            cache = (['--cache-dir', str(cache_dir / 'pip')] if cache_dir
+                     else ['--no-cache-dir'])
+            runner.run([str(venv / 'bin' / 'python'), '-m', 'pip', 'install',
+                        '--no-compile', *cache, '--', *differ], env=env,
+                       what='pip install (locked build tools)')
+        return dict(sorted(wanted.items()))
+    tools = {k: p.version for k, p in pins.pins.items() if k in BUILD_BACKENDS}
+    for name, version in seeded.items():
+        tools.setdefault(name, version)
+    return dict(sorted(tools.items()))
+
+
+def _build_constraint_file(venv: Path, tools: Mapping[str, str],
+                           work_dir: Path, installer: str) -> Path | None:
+    """Constraints for building sdists, where the installer takes them."""
+    if installer == 'pip':
+        pip = _seeded(venv).get('pip', '0')
+        if Version(pip) < Version('25.3'):  # --build-constraint is new
+            LOG.info('pip %s cannot constrain build dependencies', pip)
+            return None
+    path = work_dir / 'build-constraints.txt'
+    path.write_text(''.join(f'{n}=={v}\n' for n, v in tools.items()
+                            if n != 'pip'))
+    return path
 
 
 def check_installer(installer: str) -> None:
@@ -363,8 +433,12 @@ class _Pip:
     runner: Runner
     env: dict[str, str]
     reports: list = dataclasses.field(default_factory=list)
+    #: constraints for building sdists (pip >= 25.3, uv), or None
+    build_constraints: Path | None = None
 
     def install(self, phase: str, args: Sequence[str]) -> None:
+        if self.build_constraints is not None:
+            args = ['--build-constraint', str(self.build_constraints), *args]
         self.reports.append(_pip_install(
             self.venv, phase, args, self.constraints, self.work_dir,
             self.cache_dir, self.runner, self.env, options_first=True))
@@ -405,6 +479,8 @@ class _Uv(_Pip):
 
     def install(self, phase: str, args: Sequence[str]) -> None:
         # uv compiles no byte-code unless asked: giftwrap compiles later.
+        if self.build_constraints is not None:
+            args = ['--build-constraint', str(self.build_constraints), *args]
         argv = ['install', '--python', str(self.venv / 'bin' / 'python'),
                 '--link-mode', 'copy', '-c', str(self.constraints), *args]
         try:

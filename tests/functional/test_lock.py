@@ -67,6 +67,8 @@ def test_build_writes_lock_and_lock_replays_it(setup, tmp_path):
     assert all(len(p['sha256']) == 64 for p in entry['pins'].values())
     assert entry['interpreter']['version'].startswith('3.')
     assert entry['unpinned'] == ['idna']
+    # the build tools: what virtualenv seeded, constraining sdist builds
+    assert {'pip', 'setuptools'} <= set(entry['build_tools'])
     before = packaged_versions(out / 'hello-app.deb' if False else
                                next(out.glob('*.deb')), tmp_path / 'a')
 
