@@ -121,7 +121,7 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     :param forbidden: more directories no file may mention.
     :param build_tools: the build tools to use (a lock's): seeded pip
         and setuptools are brought to these versions and sdists build under
-        them; default: the seeded ones, and the pins' build backends.
+        them; default: the seeded ones.
     :param creator: ``virtualenv`` (giftwrap's, on the build host) or
         ``venv`` (the interpreter's own, e.g. inside a target's container).
     :param require_hashes: replay a lock: ``pins`` is the whole closure,
@@ -147,7 +147,7 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
-    tools = _build_tools(venv, pins, build_tools, runner, env, cache_dir)
+    tools = _build_tools(venv, build_tools, runner, env, cache_dir)
     tool = _INSTALLER_CLASSES[installer](
         venv, constraints, work_dir, cache_dir, runner, env,
         build_constraints=_build_constraint_file(venv, tools, work_dir,
@@ -177,13 +177,6 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     return tree, report
 
 
-#: Build backends whose pinned version also constrains builds of sdists.
-BUILD_BACKENDS = frozenset({
-    'pbr', 'setuptools', 'setuptools-scm', 'wheel', 'cython', 'flit-core',
-    'hatchling', 'poetry-core', 'pdm-backend', 'scikit-build-core',
-    'meson-python'})
-
-
 def _seeded(venv: Path) -> dict[str, str]:
     """What virtualenv (or ensurepip) put in the new environment."""
     return {canonicalize_name(d.metadata['Name']): d.version
@@ -192,15 +185,16 @@ def _seeded(venv: Path) -> dict[str, str]:
             if canonicalize_name(d.metadata['Name']) in SEEDED}
 
 
-def _build_tools(venv: Path, pins: Pins, wanted: Mapping[str, str] | None,
+def _build_tools(venv: Path, wanted: Mapping[str, str] | None,
                  runner: Runner, env: dict[str, str],
                  cache_dir: Path | None) -> dict[str, str]:
     """The build tools of this build, made so when a lock asks for others.
 
-    Without a lock: the seeded pip/setuptools/wheel, and the pins of build
-    backends (pbr from upper-constraints...).  With one: its versions; the
-    seeded tools are reinstalled at them if they differ (another
-    virtualenv release seeds others).
+    Without a lock: the seeded pip, setuptools and wheel.  (Runtime pins
+    are no build constraints: upper-constraints' pbr, say, needs a
+    setuptools with pkg_resources that the seeded one no longer has.)  With
+    a lock: its versions; the seeded tools are reinstalled at them if they
+    differ (another virtualenv release seeds others).
     """
     seeded = _seeded(venv)
     if wanted:
@@ -213,10 +207,7 @@ def _build_tools(venv: Path, pins: Pins, wanted: Mapping[str, str] | None,
                         '--no-compile', *cache, '--', *differ], env=env,
                        what='pip install (locked build tools)')
         return dict(sorted(wanted.items()))
-    tools = {k: p.version for k, p in pins.pins.items() if k in BUILD_BACKENDS}
-    for name, version in seeded.items():
-        tools.setdefault(name, version)
-    return dict(sorted(tools.items()))
+    return dict(sorted(seeded.items()))
 
 
 def _build_constraint_file(venv: Path, tools: Mapping[str, str],
