@@ -329,13 +329,15 @@ class Job:
         try:
             with self.serial.get(choice.driver) or contextlib.nullcontext():
                 artifact = choice.driver(context).build(built.tree)
+            digest = None
             if artifact.path is not None:
                 from giftwrap import sbom  # cyclonedx is slow to import
+                digest = reuse.sha256_file(artifact.path)
                 sbom.write(artifact.path, project=project,
                            checkout=inputs.checkout, report=built.report,
                            package_description=built.description,
                            venv_dir=built.tree.venv, patches=inputs.applied,
-                           epoch=inputs.source_date_epoch)
+                           epoch=inputs.source_date_epoch, digest=digest)
         except ArtifactExists as exists:
             exc = ArtifactExists(exists.path, reuse.changed(
                 variant.output_dir, exists.path.name, key))
@@ -348,7 +350,7 @@ class Job:
                            message=f'{exc}\n  log: {self.log_file}', error=exc)
         if artifact.path is not None:
             reuse.record(variant.output_dir, variant.key, choice.name, key,
-                         artifact.path)
+                         artifact.path, digest)
         return Outcome(variant.key, choice.name, BUILT,
                        artifact=str(artifact.path or artifact.name),
                        message=built.note)

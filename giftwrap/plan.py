@@ -46,7 +46,6 @@ class ProjectPlan:
 class Plan:
     manifest: manifest.Manifest
     projects: tuple[ProjectPlan, ...]
-    builder_override: tuple[str, ...] = ()
 
 
 def make(manifest_path: str | Path, *, version: str | None = None,
@@ -71,7 +70,7 @@ def make(manifest_path: str | Path, *, version: str | None = None,
             project = dataclasses.replace(project, builders=override)
         plans.append(_plan_project(project, interpreters, runner,
                                    from_cli=bool(override)))
-    return Plan(loaded, tuple(plans), override)
+    return Plan(loaded, tuple(plans))
 
 
 def _selected(loaded: manifest.Manifest, wanted: Sequence[str]) -> list[str]:

@@ -67,7 +67,8 @@ def key(values: Mapping[str, str]) -> str:
     return _digest(dict(values))
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The sha256 (hex) of the file at ``path``, read in blocks."""
     digest = hashlib.sha256()
     with open(path, 'rb') as handle:
         for block in iter(lambda: handle.read(1 << 20), b''):
@@ -89,7 +90,7 @@ def reusable(output_dir: Path, project: str, builder: str,
     if not entry or entry.get('key') != key(values):
         return None
     path = output_dir / entry['artifact']
-    if not path.is_file() or _sha256(path) != entry.get('sha256'):
+    if not path.is_file() or sha256_file(path) != entry.get('sha256'):
         return None
     return path
 
@@ -114,12 +115,15 @@ def _describe(name: str, old: str | None, new: str | None) -> str:
 
 
 def record(output_dir: Path, project: str, builder: str,
-           values: Mapping[str, str], artifact: Path) -> None:
-    """Remember that ``artifact`` was built from ``values``."""
+           values: Mapping[str, str], artifact: Path,
+           sha256: str | None = None) -> None:
+    """Remember that ``artifact`` (whose ``sha256`` the caller may know
+    already) was built from ``values``."""
+    sha256 = sha256 or sha256_file(artifact)  # outside the lock
     with atomic.locked_dir(output_dir):
         index = _read(output_dir)
         index[f'{project}/{builder}'] = {
             'key': key(values), 'inputs': dict(values),
-            'artifact': artifact.name, 'sha256': _sha256(artifact)}
+            'artifact': artifact.name, 'sha256': sha256}
         atomic.write_text(output_dir / INDEX,
                           json.dumps(index, indent=2, sort_keys=True) + '\n')

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import email.parser
-import hashlib
 import logging
 import os
 import re
@@ -40,7 +39,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 import giftwrap
-from giftwrap import atomic
+from giftwrap import atomic, reuse
 
 LOG = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ def path_for(artifact: Path) -> Path:
 
 def write(path: Path, *, project, checkout, report, package_description,
           venv_dir: Path, patches: Sequence[AppliedPatch] = (),
-          epoch: int | None = None) -> Path:
+          epoch: int | None = None, digest: str | None = None) -> Path:
     """Write the SBOM of the artifact at ``path`` beside it, atomically.
 
     :param path: the artifact (a ``.deb``, ``.rpm``, image archive...).
@@ -92,12 +91,13 @@ def write(path: Path, *, project, checkout, report, package_description,
         names and licenses.
     :param patches: the patches applied to the checkout.
     :param epoch: the build's time (default: ``SOURCE_DATE_EPOCH``, else now).
+    :param digest: the artifact's sha256, if the caller has it already.
     :returns: the SBOM's path, ``<artifact>.cdx.json``.
     """
     path = Path(path)
     bom = build(path, project=project, checkout=checkout, report=report,
                 package_description=package_description, venv_dir=venv_dir,
-                patches=patches, epoch=epoch)
+                patches=patches, epoch=epoch, digest=digest)
     target = path_for(path)
     atomic.write_text(target, JsonV1Dot6(bom).output_as_string(indent=2)
                       + '\n')
@@ -107,11 +107,11 @@ def write(path: Path, *, project, checkout, report, package_description,
 
 def build(path: Path, *, project, checkout, report, package_description,
           venv_dir: Path, patches: Sequence[AppliedPatch] = (),
-          epoch: int | None = None) -> Bom:
+          epoch: int | None = None, digest: str | None = None) -> Bom:
     """The SBOM of the artifact at ``path`` (see :func:`write`)."""
     fmt = 'rpm' if path.suffix == '.rpm' else 'deb'
     target = package_description.target(fmt)
-    digest = _sha256(path)
+    digest = digest or _sha256(path)
     main = _project(project, checkout, target, digest, patches)
     dists = _read_dists(venv_dir)
     pypi = _distributions(report, dists)
@@ -333,13 +333,7 @@ def _hash(sha256: str) -> HashType:
 
 
 def _sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(path, 'rb') as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return reuse.sha256_file(path) if path.is_file() else None
 
 
 def _timestamp(epoch: int | None = None) -> datetime.datetime:
