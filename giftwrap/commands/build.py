@@ -146,25 +146,27 @@ class Build(_Run):
     def _check_reproducible(self, the_plan, args, rows):
         """Rebuild from the lock into a scratch output directory; compare."""
         from giftwrap import reproducible
-        first = {Path(r[3]).name: Path(r[3]) for r in rows if r[3]}
+        # output_dir is a setting (or -o): one for every project.
+        out = the_plan.projects[0].project.output_dir
         with tempfile.TemporaryDirectory(prefix='giftwrap-again-') as again:
             second_args = argparse.Namespace(**{**vars(args),
                                                 'output_dir': again,
                                                 'work_dir': None})
             second = self._plan(second_args, _words(args.type))
-            out = {pp.project.output_dir for pp in the_plan.projects}
-            lock_path = next(iter(out)) / lockfile.FILENAME
+            lock_path = out / lockfile.FILENAME
             self._execute(second, second_args, lock=lockfile.read(lock_path),
                           lock_path=lock_path)
             checked = []
             for row in rows:
-                name = Path(row[3]).name if row[3] else ''
-                rebuilt = Path(again) / name
-                if not name or not rebuilt.is_file():
+                built = Path(row[3]) if row[3] else None
+                # artifacts of targets are in subdirectories: same relative path
+                rebuilt = Path(again) / built.relative_to(out) \
+                    if built and built.is_file() and out in built.parents \
+                    else None
+                if rebuilt is None or not rebuilt.is_file():
                     checked.append(row)
                     continue
-                difference = reproducible.first_difference(first[name],
-                                                           rebuilt)
+                difference = reproducible.first_difference(built, rebuilt)
                 if difference:
                     self.exit_status = errors.BuildError.exit_code
                 checked.append((*row[:2], 'differs' if difference else
