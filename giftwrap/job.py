@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
@@ -160,12 +161,17 @@ class Job:
                  f'in {self.log_file}')
 
     def _stage(self, stage: str, action):
+        started = time.monotonic()
         try:
             return action()
         except errors.GiftwrapError as exc:
             place = f'project {self.name} ({stage})'
             exc.where = f'{place}: {exc.where}' if exc.where else place
             raise
+        finally:
+            # Where the time went, for whoever reads the log.
+            self.runner.note(f'== {stage}: '
+                             f'{time.monotonic() - started:.2f} s')
 
     # -- the stages -------------------------------------------------------
 
@@ -282,6 +288,7 @@ class Job:
             require_hashes=inputs.locked is not None,
             build_tools=inputs.locked.build_tools if inputs.locked else None,
             creator='venv' if variant.target else 'virtualenv',
+            bytecode_cache=self.options.bytecode_cache,
             forbidden=(self.options.work_dir, self.options.cache_dir)))
         self._check_complete(project, pins, report)
         self._stage('strip', lambda: strip.apply(tree.venv, project.name,
@@ -326,6 +333,7 @@ class Job:
             source_date_epoch=inputs.source_date_epoch)
         context.work_dir.mkdir(parents=True, exist_ok=True)
         place = f'project {variant.key} (package with {choice.name})'
+        started = time.monotonic()
         try:
             with self.serial.get(choice.driver) or contextlib.nullcontext():
                 artifact = choice.driver(context).build(built.tree)
@@ -348,6 +356,8 @@ class Job:
             exc.where = f'{place}: {exc.where}' if exc.where else place
             return Outcome(variant.key, choice.name, FAILED,
                            message=f'{exc}\n  log: {self.log_file}', error=exc)
+        self.runner.note(f'== package with {choice.name}: '
+                         f'{time.monotonic() - started:.2f} s')
         if artifact.path is not None:
             reuse.record(variant.output_dir, variant.key, choice.name, key,
                          artifact.path, digest)
@@ -441,7 +451,7 @@ class Job:
     def _bindep(self, project, checkout, runner) -> sysdeps.Bindep | None:
         """The project's bindep.txt, its build-only entries checked where
         the virtualenv is built."""
-        found = sysdeps.read_bindep(checkout.path)
+        found = sysdeps.read_bindep(checkout.path, self.options.cache_dir)
         sysdeps.check_build_host(found, runner,
                                  profiles=project.bindep_profiles)
         return found

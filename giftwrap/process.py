@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -165,26 +166,36 @@ class Runner:
         return result
 
     def _communicate(self, proc, argv, stdin, timeout, what) -> str:
+        started = time.monotonic()
         try:
             out, _ = proc.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()
-            self._log(argv, out)
+            self._log(argv, out, time.monotonic() - started, 'killed')
             raise errors.CommandError(
                 f'{what or argv[0]} did not finish within {timeout} s',
                 where=' '.join(argv[:3]), output=_decode(out)[-4000:])
-        self._log(argv, out)
+        self._log(argv, out, time.monotonic() - started,
+                  f'exit status {proc.returncode}')
         return _decode(out)
 
-    def _log(self, argv, out: bytes) -> None:
+    def _log(self, argv, out: bytes, seconds: float, status: str) -> None:
+        if self.log_file is None:
+            return
+        if out and not out.endswith(b'\n'):
+            out += b'\n'
+        self.note('$ ' + ' '.join(argv) + '\n' + _decode(out or b'')
+                  + f'[{status}, {seconds:.2f} s]')
+
+    def note(self, text: str) -> None:
+        """Append ``text`` (a line or more) to the log file, if any."""
         if self.log_file is None:
             return
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, 'ab') as log:
-            log.write(b'$ ' + ' '.join(argv).encode() + b'\n')
-            log.write(out or b'')
-            log.write(b'\n')
+        with open(self.log_file, 'a', encoding='utf-8',
+                  errors='backslashreplace') as log:
+            log.write(text + '\n')
 
     def _log_hint(self) -> str | None:
         if self.log_file is None:
