@@ -47,6 +47,9 @@ class Options:
     lock_only: bool = False
     #: where to write the lock (default: giftwrap.lock in the output dir)
     lock_out: Path | None = None
+    #: take byte-code from the cache (``--check-reproducible``'s second
+    #: build compiles everything again, so it checks the compiler too)
+    bytecode_cache: bool = True
 
 
 def run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:

@@ -101,7 +101,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
           require_hashes: bool = False,
           installer: str = 'pip',
           creator: str = 'virtualenv',
-          build_tools: Mapping[str, str] | None = None
+          build_tools: Mapping[str, str] | None = None,
+          bytecode_cache: bool = True
           ) -> tuple[StagedTree, InstallReport]:
     """Build, install, relocate and check the virtualenv of one project.
 
@@ -129,6 +130,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
         itself is then installed on its own, without dependencies.
     :param installer: ``pip`` or ``uv`` (see :data:`INSTALLERS`); either
         installs into the same virtualenv, made by virtualenv.
+    :param bytecode_cache: take .pyc files compiled before from
+        ``cache_dir/bytecode`` (and keep the new ones there).
     :returns: the staged tree and what was installed.
     :raises giftwrap.errors.BuildError: virtualenv, the installer or its
         check failed, or a file still names a build directory.
@@ -166,7 +169,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
                                  build_tools=types.MappingProxyType(tools))
     tool.tidy()
     relocate(venv, install_path)
-    _compile(venv, install_path, runner, env)
+    _compile(venv, install_path, runner, env, work_dir,
+             cache_dir if bytecode_cache else None)
     config = _copy_config(source_dir, venv, install_path) if include_config \
         else ()
     native = scan(venv, (stage_root, work_dir, source_dir, *forbidden),
@@ -691,18 +695,24 @@ def _record_hash(data: bytes) -> str:
 
 
 def _compile(venv: Path, install_path: PurePosixPath, runner: Runner,
-             env: dict[str, str]) -> None:
-    """Byte-compile site-packages, recording the installed source paths."""
+             env: dict[str, str], work_dir: Path,
+             cache_dir: Path | None) -> None:
+    """Byte-compile site-packages, recording the installed source paths.
+
+    checked-hash byte-code carries the source's hash, not its mtime, so it
+    is reproducible and stays valid whatever the package's mtimes.  The
+    virtualenv's interpreter runs :mod:`giftwrap.bytecode` (a copy in the
+    work directory, which a target's container sees), which keeps every
+    .pyc in ``cache_dir/bytecode`` and compiles only what it has not seen.
+    """
     site = site_packages(venv)
     recorded = install_path / site.relative_to(venv).as_posix()
-    # checked-hash: byte-code carries the source's hash, not its mtime, so
-    # it is reproducible and stays valid whatever the package's mtimes.
-    # -j 0: one worker per core.
-    argv = [str(venv / 'bin' / 'python'), '-m', 'compileall', '-q', '-f',
-            '-j', '0', '-d', str(recorded),
-            '--invalidation-mode', 'checked-hash']
-    result = runner.run([*argv, '--', str(site)], env=env, check=False,
-                        what='compileall')
+    script = work_dir / 'bytecode.py'
+    shutil.copyfile(Path(__file__).with_name('bytecode.py'), script)
+    cache = [str(cache_dir / 'bytecode')] if cache_dir is not None else []
+    result = runner.run([str(venv / 'bin' / 'python'), '-I', str(script),
+                         str(site), str(recorded), *cache], env=env,
+                        check=False, what='byte-compile')
     # Some distributions ship modules for other Pythons (or templates named
     # .py); pip skips those too, so a failure is worth a warning only.
     if result.returncode != 0:

@@ -155,7 +155,7 @@ class Build(_Run):
             second = self._plan(second_args, _words(args.type))
             lock_path = out / lockfile.FILENAME
             self._execute(second, second_args, lock=lockfile.read(lock_path),
-                          lock_path=lock_path)
+                          lock_path=lock_path, bytecode_cache=False)
             checked = []
             for row in rows:
                 built = Path(row[3]) if row[3] else None
