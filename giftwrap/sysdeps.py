@@ -24,6 +24,8 @@ for.  ELF files are read with :mod:`struct` (their dynamic section only);
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import os
 import platform
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 
-from giftwrap import errors, schema
+from giftwrap import atomic, errors, schema
 from giftwrap.process import Runner, find_tool
 
 LOG = logging.getLogger(__name__)
@@ -129,22 +131,76 @@ class Bindep:
         return self.depends.active_rules(sorted(profiles))
 
 
-def read_bindep(checkout: Path) -> Bindep | None:
+def read_bindep(checkout: Path, cache_dir: Path | None = None
+                ) -> Bindep | None:
     """The project's ``bindep.txt``, or None if it has none.
 
+    :param cache_dir: keep the parsed rules there, by the file's hash:
+        bindep's parser takes about half a second for a 40-line file, on
+        every rebuild of an unchanged file otherwise.
     :raises giftwrap.errors.BuildError: the file does not parse.
     """
     path = Path(checkout) / BINDEP_FILE
     if not path.is_file():
         return None
+    text = path.read_text(encoding='utf-8')
+    cached = _cached_rules(cache_dir, text)
+    if cached is not None:
+        return Bindep(path, cached)
     try:
-        depends = _bindep().Depends(path.read_text(encoding='utf-8'))
+        depends = _bindep().Depends(text)
     except _bindep().DependsException as exc:
         raise errors.BuildError(
             f'cannot parse {BINDEP_FILE}: {exc}', where=str(path),
             hint='fix the file with a patch (patches:) or ask upstream; see '
                  'https://docs.opendev.org/opendev/bindep') from None
+    _cache_rules(cache_dir, text, depends)
     return Bindep(path, depends)
+
+
+def _rules_file(cache_dir: Path, text: str) -> Path:
+    digest = hashlib.sha256(text.encode('utf-8')).hexdigest()
+    return cache_dir / 'bindep' / f'{digest}.json'
+
+
+def _cached_rules(cache_dir: Path | None, text: str):
+    """bindep's ``Depends`` made from cached rules, or None."""
+    if cache_dir is None:
+        return None
+    try:
+        rules = json.loads(_rules_file(cache_dir, text).read_text(),
+                           object_hook=_untuple)
+    except (OSError, ValueError):
+        return None
+    # bindep keeps the parsed file in _rules; only if it still does.
+    depends = _bindep().Depends.__new__(_bindep().Depends)
+    depends.filename, depends._rules = None, rules
+    return depends
+
+
+def _cache_rules(cache_dir: Path | None, text: str, depends) -> None:
+    rules = getattr(depends, '_rules', None)
+    if cache_dir is None or not isinstance(rules, list):
+        return
+    try:
+        _rules_file(cache_dir, text).parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(_rules_file(cache_dir, text),
+                          json.dumps(_tupled(rules)))
+    except OSError as exc:  # a cache: the build goes on without it
+        LOG.debug('cannot cache bindep rules: %s', exc)
+
+
+def _tupled(value):
+    """JSON for bindep's rules, which tell tuples from lists."""
+    if isinstance(value, tuple):
+        return {'tuple': [_tupled(v) for v in value]}
+    if isinstance(value, list):
+        return [_tupled(v) for v in value]
+    return value
+
+
+def _untuple(value: dict):
+    return tuple(value['tuple']) if set(value) == {'tuple'} else value
 
 
 def _user_profiles(rule) -> set[str]:

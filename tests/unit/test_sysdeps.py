@@ -102,6 +102,24 @@ def test_host_family_from_id_like():
 
 # -- bindep.txt ---------------------------------------------------------------
 
+def test_parsed_rules_come_from_the_cache_the_second_time(tmp_path):
+    cache = tmp_path / 'cache'
+    (tmp_path / 'bindep.txt').write_text(BINDEP)
+    first = sysdeps.read_bindep(tmp_path, cache)
+    stored = list((cache / 'bindep').iterdir())
+    assert len(stored) == 1
+    second = sysdeps.read_bindep(tmp_path, cache)
+    for profiles in (DEBIAN.profiles, FEDORA.profiles,
+                     (*DEBIAN.profiles, 'compile', 'test')):
+        assert second.active(profiles) == first.active(profiles)
+    for fmt in ('deb', 'rpm'):
+        assert sysdeps.runtime(second, fmt) == sysdeps.runtime(first, fmt)
+    # a garbled cache entry is parsed again, not trusted
+    stored[0].write_text('{not json')
+    assert sysdeps.read_bindep(tmp_path, cache).active(DEBIAN.profiles) == \
+        first.active(DEBIAN.profiles)
+
+
 def test_no_bindep_file(tmp_path):
     assert sysdeps.read_bindep(tmp_path) is None
     assert sysdeps.runtime(None, 'deb') == ()
