@@ -115,6 +115,10 @@ class Job:
     http: 'HttpClient'
     serial: Mapping[type, threading.Lock]
     progress: Progress
+    #: the mirror was brought up to date by :meth:`_unchanged`
+    refreshed: bool = False
+    #: (commit, builder -> memo) of this run, for :func:`reuse.remember`
+    memo: tuple[str, dict[str, str]] | None = None
 
     @property
     def name(self) -> str:
@@ -176,6 +180,10 @@ class Job:
     # -- the stages -------------------------------------------------------
 
     def _run(self):
+        if not self.pp.targets and not self.options.lock_only:
+            unchanged = self._stage('clone', self._unchanged)
+            if unchanged is not None:
+                return unchanged
         source = self._source()
         if not self.pp.targets:
             host = Variant(None, self.name, self.pp.interpreter, self.runner,
@@ -224,6 +232,7 @@ class Job:
                                    keys[c.name]))}
         if len(reused) == len(variant.builders):
             self.progress(variant.key, 'unchanged: reusing the artifacts')
+            self._remember(variant, inputs.checkout, keys)
             return [_reused(variant.key, c.name, reused[c.name])
                     for c in variant.builders], {}
         built = self._build(inputs, variant)
@@ -232,9 +241,70 @@ class Job:
                     self._package(inputs, built, c, keys[c.name], variant)
                     for c in variant.builders]
         ok = all(o.status in (BUILT, REUSED) for o in outcomes)
+        if ok:
+            self._remember(variant, inputs.checkout, keys)
         return outcomes, ({variant.key: self._lock_entry(inputs, built.report,
                                                          variant)}
                           if ok else {})
+
+    def _unchanged(self):
+        """Reuse the artifacts before any checkout, if nothing changed.
+
+        The commit the ref names now (and the tags), the manifest's values,
+        the patches, the resolver's fingerprint and the lock entry make a
+        memo per builder, recorded beside each artifact built or reused;
+        the same memo again means the same inputs, so the checkout, the
+        resolution and the full key are not needed.  None: build as usual.
+        """
+        project, locked = self.pp.project, self._locked_entry()
+        try:
+            state = git.remote_state(
+                project.giturl, locked.commit if locked else project.gitref,
+                self.options.cache_dir, runner=self.runner)
+            fingerprint = (reuse.key(dataclasses.asdict(locked)) if locked
+                           else self._fingerprint())
+            patch_digest = patches.digest(patches.find(project))
+        except errors.GiftwrapError:
+            return None  # the usual path says why, in its own words
+        finally:
+            self.refreshed = True  # fetch need not update the mirror again
+        if state is None or fingerprint is None:
+            return None
+        self.memo = (state[0], {c.name: reuse.key({
+            'commit': state[0], 'tags': state[1], 'resolver': fingerprint,
+            'patches': patch_digest, 'epoch': os.environ.get(
+                'SOURCE_DATE_EPOCH', ''),
+            **reuse.settings(project, self.pp.interpreter, c.name,
+                             c.options)}) for c in self.pp.builders})
+        found = {c.name: reuse.reusable_unchanged(
+            project.output_dir, self.name, c.name, self.memo[1][c.name])
+            for c in self.pp.builders}
+        if not all(found.values()):
+            return None
+        self.progress(self.name, 'unchanged: reusing the artifacts')
+        return [_reused(self.name, n, p) for n, p in found.items()], {}
+
+    def _fingerprint(self) -> str | None:
+        choice = self.pp.resolver
+        resolver = choice.driver(ResolveContext(
+            project=self.pp.project, checkout=None,
+            interpreter=self.pp.interpreter, options=choice.options,
+            work_dir=self.work / 'resolve',
+            cache_dir=self.options.cache_dir / 'resolvers' / choice.name,
+            runner=self.runner, http=self.http, offline=self.options.offline))
+        found = resolver.fingerprint()
+        return None if found is None else f'{choice.name} {found}'
+
+    def _remember(self, variant: 'Variant', checkout, keys) -> None:
+        """Record the memo of this run beside each artifact it built or
+        reused (only for the commit the memo was made for: another
+        process may have moved the mirror in between)."""
+        if self.memo is None or variant.target or \
+                self.memo[0] != checkout.commit:
+            return
+        for builder, memo in self.memo[1].items():
+            reuse.remember(variant.output_dir, variant.key, builder,
+                           keys[builder], memo)
 
     def _source(self) -> 'Source':
         """Clone, patch and render: the same for every target."""
@@ -245,7 +315,8 @@ class Job:
             locked.commit if locked else self.pp.project.gitref,
             self.work / 'src',
             depth=None if locked else self.pp.project.gitdepth,
-            cache_dir=self.options.cache_dir, runner=self.runner))
+            cache_dir=self.options.cache_dir, runner=self.runner,
+            refresh=not self.refreshed))
         git.check_git_cli(checkout)
         # Every timestamp of the build: the operator's, else the commit's.
         epoch = int(os.environ.get('SOURCE_DATE_EPOCH') or

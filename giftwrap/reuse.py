@@ -36,13 +36,25 @@ def inputs(project, checkout, pins, interpreter, builder: str,
            options: Mapping[str, Any], extra: Mapping[str, Any] = None
            ) -> dict[str, str]:
     """What one artifact is made from, each input as a short string."""
-    fields = {f.name: getattr(project, f.name)
-              for f in dataclasses.fields(project) if f.name not in _IGNORED}
     result = {
         'commit': checkout.commit,
         'pins': _digest(sorted((k, p.version, p.sha256)
                                for k, p in pins.pins.items())
                         + sorted(pins.requirements)),
+        **settings(project, interpreter, builder, options),
+    }
+    for name, value in (extra or {}).items():
+        result[name] = _digest(value)
+    return result
+
+
+def settings(project, interpreter, builder: str,
+             options: Mapping[str, Any]) -> dict[str, str]:
+    """The inputs that are not the source: manifest values, interpreter,
+    builder and its options, the versions of giftwrap and virtualenv."""
+    fields = {f.name: getattr(project, f.name)
+              for f in dataclasses.fields(project) if f.name not in _IGNORED}
+    return {
         'interpreter': f'{interpreter.path} {interpreter.version}',
         'manifest': _digest(fields),
         'builder': builder,
@@ -51,9 +63,6 @@ def inputs(project, checkout, pins, interpreter, builder: str,
         # it seeds pip and setuptools, which build the project
         'virtualenv': _version('virtualenv'),
     }
-    for name, value in (extra or {}).items():
-        result[name] = _digest(value)
-    return result
 
 
 def _version(distribution: str) -> str:
@@ -89,10 +98,55 @@ def reusable(output_dir: Path, project: str, builder: str,
     entry = _read(output_dir).get(f'{project}/{builder}')
     if not entry or entry.get('key') != key(values):
         return None
+    return _intact(output_dir, entry)
+
+
+def reusable_unchanged(output_dir: Path, project: str, builder: str,
+                       memo: str) -> Path | None:
+    """The artifact whose sources and settings (:func:`remember`) were
+    ``memo``, if intact: a warm rebuild that needs no checkout."""
+    entry = _read(output_dir).get(f'{project}/{builder}')
+    if not entry or entry.get('memo') != memo:
+        return None
+    return _intact(output_dir, entry)
+
+
+def _intact(output_dir: Path, entry: Mapping[str, Any]) -> Path | None:
+    """The entry's artifact, if it is still what was recorded.
+
+    The same size, modification time and inode as recorded are taken as
+    "untouched" (as make and ninja do: hashing keystone's .deb costs a
+    tenth of a warm rebuild); anything else is hashed.
+    """
     path = output_dir / entry['artifact']
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    if entry.get('stat') == _stat(stat):
+        return path
     if not path.is_file() or sha256_file(path) != entry.get('sha256'):
         return None
     return path
+
+
+def _stat(stat) -> list[int]:
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+def remember(output_dir: Path, project: str, builder: str,
+             values: Mapping[str, str], memo: str) -> None:
+    """Record that the entry built from ``values`` came from ``memo``: the
+    commit, tags, manifest values, resolver fingerprint... of its run."""
+    with atomic.locked_dir(output_dir):
+        index = _read(output_dir)
+        entry = index.get(f'{project}/{builder}')
+        if not entry or entry.get('key') != key(values) \
+                or entry.get('memo') == memo:
+            return
+        entry['memo'] = memo
+        atomic.write_text(output_dir / INDEX,
+                          json.dumps(index, indent=2, sort_keys=True) + '\n')
 
 
 def changed(output_dir: Path, artifact: str, values: Mapping[str, str]
@@ -124,6 +178,7 @@ def record(output_dir: Path, project: str, builder: str,
         index = _read(output_dir)
         index[f'{project}/{builder}'] = {
             'key': key(values), 'inputs': dict(values),
-            'artifact': artifact.name, 'sha256': sha256}
+            'artifact': artifact.name, 'sha256': sha256,
+            'stat': _stat(artifact.stat())}
         atomic.write_text(output_dir / INDEX,
                           json.dumps(index, indent=2, sort_keys=True) + '\n')

@@ -149,6 +149,19 @@ class Resolver(abc.ABC):
     def __init__(self, context: ResolveContext):
         self.context = context
 
+    def fingerprint(self) -> str | None:
+        """What the pins depend on besides the commit, read without it.
+
+        Called with ``context.checkout`` set to None, before any work tree
+        exists: a warm rebuild whose commit, manifest and fingerprint are
+        all unchanged reuses its artifacts without checking out or
+        resolving.  Return a string that changes whenever :meth:`resolve`
+        could answer differently for the same commit (a digest of the
+        constraints files read, say), or None when that cannot be told
+        (the default): such projects are always checked out and resolved.
+        """
+        return None
+
     @abc.abstractmethod
     def resolve(self) -> Pins:
         """Return the pins for ``self.context.checkout``.

@@ -72,7 +72,7 @@ Client = dulwich_client.GitClient
 
 def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
           cache_dir: Path | None = None, runner: Runner | None = None,
-          timeout: float = DEFAULT_TIMEOUT) -> Checkout:
+          timeout: float = DEFAULT_TIMEOUT, refresh: bool = True) -> Checkout:
     """Check out ``ref`` of the repository at ``url`` into ``dest``.
 
     :param url: an ``https://``, ``http://``, ``git://`` or ``ssh://`` URL,
@@ -85,6 +85,8 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
     :param cache_dir: keep an incrementally updated mirror of ``url`` there.
     :param runner: the project's runner; fetch progress goes to its log file.
     :param timeout: seconds an HTTP request may stall.
+    :param refresh: bring the cache's mirror up to date first (False: the
+        caller just did, with :func:`remote_state`).
     :returns: the checkout, with its commit, date and ``source_version``.
     :raises giftwrap.errors.SourceError: the repository cannot be reached or
         read, the fetch timed out, ``ref`` does not exist or ``dest`` is not
@@ -109,7 +111,8 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
         else:
             mirror = mirror_path(cache_dir, url)
             with _locked(mirror):
-                _update_mirror(url, mirror, ref, timeout, progress)
+                if refresh or not (mirror / 'objects').is_dir():
+                    _update_mirror(url, mirror, ref, timeout, progress)
                 commit_id = _clone(str(mirror), url, ref, dest, depth,
                                    timeout, progress, shared=mirror)
     except BaseException:
@@ -121,6 +124,37 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
         _discard(dest, created)
         raise
     return _make_checkout(dest, url, ref, commit_id)
+
+
+def remote_state(url: str, ref: str, cache_dir: Path, *,
+                 runner: Runner | None = None,
+                 timeout: float = DEFAULT_TIMEOUT) -> tuple[str, str] | None:
+    """The commit ``ref`` names now, and a digest of the tags, no checkout.
+
+    Updates the cache's mirror of ``url`` (as :func:`fetch` would) and
+    looks ``ref`` up there: what a warm rebuild needs to tell that nothing
+    changed before it writes a work tree.  The tags count because pbr
+    versions come from them.
+
+    :returns: (full commit id, tags digest), or None when the mirror does
+        not know ``ref`` (:func:`fetch` then says why).
+    :raises giftwrap.errors.SourceError: the repository cannot be reached.
+    """
+    mirror = mirror_path(cache_dir, url)
+    with _locked(mirror):
+        _update_mirror(url, mirror, ref, timeout, _progress_writer(runner))
+        with Repo(str(mirror)) as repo:
+            refs = repo.get_refs()
+            sha = _find_ref(refs, ref)[1] or _expand(repo, ref)
+            if sha is None:
+                return None
+            commit = peel_sha(repo.object_store, sha)[1]
+            if not isinstance(commit, Commit):
+                return None
+            tags = hashlib.sha256(b''.join(
+                n + b' ' + s + b'\n' for n, s in sorted(refs.items())
+                if n.startswith(_TAGS))).hexdigest()
+    return commit.id.decode(), tags
 
 
 def check_links(tree: Path, url: str = '') -> None:

@@ -17,6 +17,7 @@ being built.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from pathlib import Path
@@ -87,6 +88,27 @@ class UpperConstraints(Resolver):
         return self._pins([(loc, self._read(loc)) for loc in locations],
                           origin, {})
 
+    def fingerprint(self) -> str | None:
+        """The constraints files' texts (read again; remote ones too), or
+        None where tox.ini or a requirements repository chooses them."""
+        options = self.context.options
+        if any(options.get(k) for k in ('repo', 'ref', 'date')):
+            return None
+        values = self._explicit_values()
+        if not values:
+            series = series_of(self.context.project.gitref)
+            if not series:
+                return None  # tox.ini, in the checkout, names the file
+            values = [self._release_url(series)]
+        digest = hashlib.sha256()
+        for value in map(self._normal, values):
+            # A path in the checkout is a function of the commit.
+            text = self._read(value) if is_remote(value) or \
+                value.startswith('file:') or Path(value).is_absolute() \
+                else 'checkout:' + value
+            digest.update(text.encode('utf-8') + b'\0')
+        return digest.hexdigest()
+
     def _pins(self, texts, origin, facts) -> Pins:
         env = self.context.interpreter.marker_environment()
         pins: list[Pin] = []
@@ -135,6 +157,9 @@ class UpperConstraints(Resolver):
                  'SERIES}} (e.g. 2025.1 or master) or {url: URL}')
 
     def _explicit(self) -> list[str]:
+        return [self._location(u) for u in self._explicit_values()]
+
+    def _explicit_values(self) -> list[str]:
         options = self.context.options
         urls = list(options.get('urls') or ())
         for url in urls:
@@ -146,7 +171,7 @@ class UpperConstraints(Resolver):
             urls.append(self._release_url(str(options['release'])))
         if options.get('url'):
             urls.append(str(options['url']))
-        return [self._location(u) for u in urls]
+        return urls
 
     def _release_url(self, series: str) -> str:
         if not _SERIES.match(series) or '..' in series:
@@ -156,13 +181,17 @@ class UpperConstraints(Resolver):
         base = str(self.context.options.get('releases_url') or RELEASES_URL)
         return base.rstrip('/') + '/' + series
 
-    def _location(self, value: str) -> str:
-        """A URL as is; a path relative to the checkout made absolute."""
+    def _normal(self, value: str) -> str:
         value = value.strip()
         legacy = _CGIT.match(value)
         if legacy:
             value = _OPENDEV_RAW.format(ref=legacy.group(1) or 'master')
             LOG.info('git.openstack.org is gone; using %s instead', value)
+        return value
+
+    def _location(self, value: str) -> str:
+        """A URL as is; a path relative to the checkout made absolute."""
+        value = self._normal(value)
         if is_remote(value) or value.startswith('file:'):
             return value
         return str(self.context.checkout.path / value.replace(

@@ -327,3 +327,21 @@ def test_source_version_is_what_pbr_says(tmp_path, history):
     result = Runner().run([sys.executable, 'setup.py', '-q', '--version'],
                           cwd=checkout.path, what='pbr version')
     assert checkout.source_version == result.output.strip().splitlines()[-1]
+
+
+def test_remote_state_names_the_commit_without_a_checkout(source, tmp_path):
+    path, ids = source
+    cache = tmp_path / 'cache'
+    commit, tags = git.remote_state(str(path), 'master', cache)
+    assert commit == ids['c4']
+    assert git.remote_state(str(path), 'stable/1.2', cache)[0] == ids['stable']
+    assert git.remote_state(str(path), '1.3.0', cache)[0] == ids['c3']
+    assert git.remote_state(str(path), ids['c2'][:10], cache)[0] == ids['c2']
+    assert git.remote_state(str(path), 'no-such-branch', cache) is None
+    gitutil.tag(path, '1.4.0', ids['c4'])
+    assert git.remote_state(str(path), 'master', cache) != (commit, tags)
+    assert git.remote_state(str(path), 'master', cache)[0] == commit
+    # fetch after it need not ask the remote again
+    checkout = git.fetch(str(path), 'master', tmp_path / 'wt',
+                         cache_dir=cache, refresh=False)
+    assert checkout.commit == commit

@@ -62,3 +62,52 @@ def test_unchanged_reused_changed_refused_forced_rebuilt(tmp_path):
     lock = json.loads((out / 'giftwrap.lock').read_text())
     assert lock['projects']['hello-app']['commit'] != json.loads(before)[
         'projects']['hello-app']['commit']
+
+
+def test_unchanged_inputs_reused_before_any_checkout(tmp_path):
+    """With a resolver that can fingerprint its pins (upper-constraints from
+    a file), an unchanged rebuild neither checks out nor resolves."""
+    repo = tmp_path / 'hello-app'
+    commit = projectutil.sample_repo(repo, requirements=['six'])
+    constraints = tmp_path / 'upper-constraints.txt'
+    constraints.write_text('six===1.16.0\n')
+    manifest = tmp_path / 'manifest.yml'
+    manifest.write_text(textwrap.dedent(f"""
+        settings:
+          version: '1.0-1'
+          builders: [nfpm-deb]
+          resolver: upper-constraints
+          resolver_options:
+            upper-constraints: {{url: {constraints}}}
+        projects:
+          - name: hello-app
+            giturl: {repo}
+        """))
+    out, cache = tmp_path / 'out', tmp_path / 'cache'
+
+    def again(expect_checkout: bool):
+        result, rows = build(manifest, out, cache)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert rows['nfpm-deb']['Status'] == 'reused'
+        assert ('[hello-app] clone' in result.stderr) is expect_checkout
+        assert ('[hello-app] resolve' in result.stderr) is expect_checkout
+        return result
+
+    first, rows = build(manifest, out, cache)
+    assert first.returncode == 0, first.stdout + first.stderr
+    again(expect_checkout=False)
+    # Another constraints text (the same pins): checked out, resolved and
+    # found unchanged by the full key; the next run is quick again.
+    constraints.write_text('# regenerated\nsix===1.16.0\n')
+    again(expect_checkout=True)
+    again(expect_checkout=False)
+    # A new tag on the same commit may change a pbr version: checked out.
+    gitutil.tag(repo, '1.0.0', commit)
+    again(expect_checkout=True)
+    again(expect_checkout=False)
+    # A new commit: built again (force_overwrite is off: the error names
+    # the commit), never reused from the memo.
+    gitutil.commit(repo, {'NEWS': 'a change\n'}, 'Change something')
+    changed, rows = build(manifest, out, cache)
+    assert changed.returncode == 7
+    assert 'commit' in rows['nfpm-deb']['Message']

@@ -7,6 +7,7 @@ reads local paths and, offline, refuses everything else.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -402,3 +403,33 @@ def test_logical_lines(text, lines):
     ('https://x/y.tar.gz', None)])
 def test_egg_requirement(url, requirement):
     assert reqfiles.egg_requirement(url) == requirement
+
+
+def fingerprint(resolver_class, tmp_path, http, options=None, **kwargs):
+    """The fingerprint, taken as a warm rebuild takes it: no checkout."""
+    validated = drivers.validate_options(resolver_class.options, options or {},
+                                         driver_name='test')
+    context = resolve_context(tmp_path, http=http, options=validated, **kwargs)
+    return resolver_class(dataclasses.replace(context, checkout=None)
+                          ).fingerprint()
+
+
+def test_fingerprint_follows_the_constraints_text(tmp_path, http):
+    uc = write(tmp_path / 'uc.txt', 'six===1.0\n')
+    first = fingerprint(UpperConstraints, tmp_path, http, {'url': str(uc)})
+    assert first == fingerprint(UpperConstraints, tmp_path, http,
+                                {'url': str(uc)})
+    write(uc, 'six===1.1\n')
+    assert fingerprint(UpperConstraints, tmp_path, http,
+                       {'url': str(uc)}) not in (None, first)
+    # a file in the checkout is the commit's: named, not read
+    assert fingerprint(UpperConstraints, tmp_path, http, {'url': 'uc.txt'})
+
+
+def test_no_fingerprint_where_the_checkout_or_a_repository_decides(
+        tmp_path, http):
+    # tox.ini (in the checkout) names the constraints of a master gitref
+    assert fingerprint(UpperConstraints, tmp_path, http) is None
+    assert fingerprint(UpperConstraints, tmp_path, http,
+                       {'repo': str(tmp_path)}) is None
+    assert fingerprint(RequirementsFile, tmp_path, http) is None
