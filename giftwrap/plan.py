@@ -102,6 +102,7 @@ def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
                         'resolver_options')
     for choice in builders:
         try:
+            choice.driver.check_options(choice.options)
             choice.driver.check_tools(choice.options)
         except errors.GiftwrapError as exc:
             raise exc.located(f'builder {choice.name} (project {project.name})')

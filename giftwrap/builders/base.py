@@ -115,6 +115,14 @@ class Builder(abc.ABC):
         self.context = context
 
     @classmethod
+    def check_options(cls, options: Mapping[str, object]) -> None:
+        """Check the options against each other, before any work (each
+        one's type and choices are checked already).
+
+        :raises giftwrap.errors.DriverError: what is wrong and what to set.
+        """
+
+    @classmethod
     def check_tools(cls, options: Mapping[str, object]) -> None:
         """Fail early when a tool this builder runs is missing.
 

@@ -58,6 +58,12 @@ def compression_option(choices: tuple[str, ...]) -> Option:
                   help=f'payload compression: {", ".join(choices)}')
 
 
+#: The compression levels nfpm takes (as ``zstd:N``), per compression.
+LEVELS = {'zstd': range(1, 23), 'gzip': range(1, 10)}
+LEVEL_OPTION = Option(int, None, help='zstd 1-22 (1: fastest, about a fifth '
+                      'larger than the default 3), gzip 1-9; default: nfpm\'s')
+
+
 def nfpm_environment() -> dict[str, str]:
     """The whole environment nfpm runs with: ``PATH`` and the build date."""
     env = {'PATH': os.environ.get('PATH', os.defpath)}
@@ -271,6 +277,31 @@ class NfpmBuilder(Builder):
         """A builder option, or its default if the context lacks it."""
         return self.context.options.get(name, self.options[name].default)
 
+    @classmethod
+    def check_options(cls, options: Mapping[str, object]) -> None:
+        level, compression = options.get('compression_level'), \
+            options.get('compression', cls.options['compression'].default)
+        if level is None:
+            return
+        levels = LEVELS.get(str(compression))
+        if levels is None:
+            raise errors.DriverError(
+                f'compression {compression} takes no compression_level',
+                hint='levels apply to ' + ', '.join(
+                    f'{c} ({r.start}-{r.stop - 1})' for c, r in LEVELS.items())
+                + '; remove compression_level')
+        if level not in levels:
+            raise errors.DriverError(
+                f'compression_level {level} is outside {compression}\'s '
+                f'{levels.start}-{levels.stop - 1}',
+                hint='1 is the fastest, the highest the smallest')
+
+    def compression(self) -> str:
+        """nfpm's spelling: ``zstd``, or ``zstd:1`` with a level."""
+        level = self.context.options.get('compression_level')
+        compression = self.option('compression')
+        return f'{compression}:{level}' if level else compression
+
     def config(self, tree: StagedTree) -> dict[str, Any]:
         """The nfpm configuration for ``tree`` (see :func:`nfpm_config`)."""
         project = self.context.project
@@ -278,7 +309,7 @@ class NfpmBuilder(Builder):
         target = self.context.package.target(self.packager)
         return nfpm_config(
             self.context.package, tree, packager=self.packager,
-            arch=self.arch(), compression=self.option('compression'),
+            arch=self.arch(), compression=self.compression(),
             locate=lambda f: project.where_key(_MANIFEST_KEY.get(f, f)),
             staged=scripts.write_files(target, work / 'files'),
             script_files=scripts.write_scripts(target, work / 'scripts'))
@@ -319,7 +350,7 @@ class NfpmDeb(NfpmBuilder):
     # xz or gzip serve older targets, and Debian 12's lintian, which still
     # calls a data.tar.zst malformed.
     options = {'compression': compression_option(
-        ('zstd', 'xz', 'gzip', 'none'))}
+        ('zstd', 'xz', 'gzip', 'none')), 'compression_level': LEVEL_OPTION}
 
     def arch(self) -> str:
         return self.context.package.deb_arch
@@ -335,7 +366,8 @@ class NfpmRpm(rpmsign.Signed, NfpmBuilder):
     package_format = 'rpm'
     # nfpm has no uncompressed rpm payload ("none" is refused).
     options = {'compression': compression_option(
-        ('zstd', 'gzip', 'xz', 'lzma')), **rpmsign.OPTIONS}
+        ('zstd', 'gzip', 'xz', 'lzma')), 'compression_level': LEVEL_OPTION,
+        **rpmsign.OPTIONS}
 
     def arch(self) -> str:
         return self.context.package.rpm_arch

@@ -125,6 +125,24 @@ def test_deb_compression_option(tmp_path, name):
     assert 'data.tar.xz' in members
 
 
+@pytest.mark.parametrize('builder, member', [
+    (nfpm.NfpmDeb, 'data.tar.zst'), (nfpm.NfpmRpm, None)])
+def test_compression_level_reaches_nfpm(tmp_path, name, builder, member):
+    need('dpkg-deb' if member else 'rpm')
+    sizes = {}
+    for level in (1, 19):
+        artifact, _ = build(builder, tmp_path / str(level), name,
+                            options={'compression_level': level})
+        sizes[level] = artifact.path.stat().st_size
+        if member:
+            assert member in run('ar', 't', str(artifact.path)).split()
+            assert 'hello' in run('dpkg-deb', '-c', str(artifact.path))
+        else:
+            assert 'zstd' in run('rpm', '-qp', '--qf',
+                                 '%{PAYLOADCOMPRESSOR}', str(artifact.path))
+    assert sizes[19] < sizes[1]
+
+
 def test_rpm_metadata_and_contents(tmp_path, name):
     need('rpm')
     artifact, install = build(nfpm.NfpmRpm, tmp_path, name)

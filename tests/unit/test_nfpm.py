@@ -221,6 +221,30 @@ def test_compression_option(builder, default, bad):
                                  driver_name='x')
 
 
+@pytest.mark.parametrize('options, message', [
+    ({'compression': 'xz', 'compression_level': 3}, 'takes no'),
+    ({'compression_level': 23}, 'outside zstd'),
+    ({'compression': 'gzip', 'compression_level': 10}, 'outside gzip'),
+])
+def test_compression_level_is_checked_before_work(options, message):
+    validated = drivers.validate_options(nfpm.NfpmDeb.options, options,
+                                         driver_name='nfpm-deb')
+    with pytest.raises(errors.DriverError, match=message) as info:
+        nfpm.NfpmDeb.check_options(validated)
+    assert info.value.hint
+
+
+def test_compression_level_spelled_for_nfpm(tmp_path):
+    def spelled(**options):
+        context = make_context(tmp_path, None, options=options)
+        return nfpm.NfpmDeb(context).compression()
+    assert spelled() == 'zstd'
+    assert spelled(compression_level=1) == 'zstd:1'
+    assert spelled(compression='gzip', compression_level=9) == 'gzip:9'
+    nfpm.NfpmRpm.check_options({'compression': 'gzip',
+                                'compression_level': 9})
+
+
 def test_builders_are_registered():
     assert drivers.load(drivers.BUILDERS, 'nfpm-deb') is nfpm.NfpmDeb
     assert drivers.load(drivers.BUILDERS, 'nfpm-rpm') is nfpm.NfpmRpm
