@@ -50,6 +50,8 @@ class Options:
     #: take byte-code from the cache (``--check-reproducible``'s second
     #: build compiles everything again, so it checks the compiler too)
     bytecode_cache: bool = True
+    #: leave each project's work directory for inspection (``--keep-work``)
+    keep_work: bool = False
 
 
 def run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:

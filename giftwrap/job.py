@@ -142,7 +142,8 @@ class Job:
         except Exception as exc:  # a bug must fail this project, not the run
             return self._failed(self._internal(exc)), {}
         finally:
-            shutil.rmtree(self.work, ignore_errors=True)
+            if not self.options.keep_work:
+                shutil.rmtree(self.work, ignore_errors=True)
 
     def _failed(self, exc: errors.GiftwrapError) -> list[Outcome]:
         builders = ['lock'] if self.options.lock_only else [

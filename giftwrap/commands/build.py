@@ -82,7 +82,8 @@ class _Run(QuickHelp, lister.Lister):
         limits.ensure(jobs)
         options = build.Options(work_dir=work_dir, cache_dir=cache_dir,
                                 log_dir=cache_dir / 'logs' / run_id,
-                                jobs=jobs, offline=args.offline, **extra)
+                                jobs=jobs, offline=args.offline,
+                                keep_work=args.keep_work, **extra)
         try:
             outcomes = build.run(the_plan, options, self._progress())
         except KeyboardInterrupt:

@@ -111,3 +111,30 @@ def test_unchanged_inputs_reused_before_any_checkout(tmp_path):
     changed, rows = build(manifest, out, cache)
     assert changed.returncode == 7
     assert 'commit' in rows['nfpm-deb']['Message']
+
+
+def test_keep_work_leaves_each_projects_work_directory(tmp_path):
+    repo = tmp_path / 'hello-app'
+    projectutil.pinned_repo(repo)
+    manifest = tmp_path / 'manifest.yml'
+    manifest.write_text(textwrap.dedent(f"""
+        settings:
+          version: '1.0-1'
+          builders: [nfpm-deb]
+          resolver: requirements-file
+          base_path: /opt/kept
+        projects:
+          - name: hello-app
+            giturl: {repo}
+        """))
+    work = tmp_path / 'work'
+    result, rows = build(manifest, tmp_path / 'out', tmp_path / 'cache',
+                         '--work-dir', str(work), '--keep-work')
+    assert result.returncode == 0, result.stdout + result.stderr
+    staged = work / 'hello-app' / 'root' / 'opt' / 'kept' / 'hello-app'
+    assert (staged / 'bin' / 'python').is_symlink()
+    assert (work / 'hello-app' / 'src' / 'hello_app').is_dir()
+    again, _ = build(manifest, tmp_path / 'out2', tmp_path / 'cache',
+                     '--work-dir', str(tmp_path / 'work2'))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not (tmp_path / 'work2').exists()
