@@ -750,12 +750,15 @@ def scan(venv: Path, forbidden: Sequence[Path],
     needles = _needles(forbidden, install_path)
     pattern = re.compile(b'(?:' + b'|'.join(re.escape(n) for n in needles)
                          + b')' + _NOT_PATH_CHAR) if needles else None
+    # bytes.find of what every needle starts with is many times faster
+    # than the regular expression, and almost never finds anything.
+    prefix = os.path.commonprefix(needles) if needles else b''
     offenders, native = [], False
     for path in _walk(venv):
         if path.is_symlink():
             hit = pattern and pattern.search(os.fsencode(os.readlink(path)))
         else:
-            elf, hit = _scan_file(path, pattern)
+            elf, hit = _scan_file(path, pattern, prefix)
             native = native or elf
         if hit:
             offenders.append(f'{path.relative_to(venv)}: '
@@ -795,9 +798,12 @@ def _walk(top: Path) -> Iterator[Path]:
                 yield base / name
 
 
-def _scan_file(path: Path, pattern: re.Pattern | None
+def _scan_file(path: Path, pattern: re.Pattern | None, prefix: bytes = b''
                ) -> tuple[bool, re.Match | None]:
-    """Whether ``path`` is ELF, and the first forbidden path it contains."""
+    """Whether ``path`` is ELF, and the first forbidden path it contains.
+
+    :param prefix: what every match starts with (a quick test first).
+    """
     if not path.is_file():
         return False, None
     overlap = max(len(pattern.pattern), 1) if pattern else 1
@@ -806,7 +812,8 @@ def _scan_file(path: Path, pattern: re.Pattern | None
         elf = chunk.startswith(ELF_MAGIC)
         tail = b''
         while chunk and pattern is not None:
-            hit = pattern.search(tail + chunk)
+            data = tail + chunk
+            hit = pattern.search(data) if prefix in data else None
             if hit:
                 return elf, hit
             tail = (tail + chunk)[-overlap:]

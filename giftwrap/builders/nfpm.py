@@ -190,29 +190,35 @@ def contents(tree: StagedTree, config_files: Iterable[PurePosixPath] = ()
     if not tree.venv.is_dir() or tree.venv.is_symlink():
         raise errors.BuildError(f'the staged virtualenv {tree.venv} is not '
                                 f'a directory')
-    entries = [_entry(tree.venv, tree.install_path, tree, config)]
-    for path in _walk(tree.venv):
-        dst = tree.install_path / path.relative_to(tree.venv).as_posix()
-        entries.append(_entry(path, dst, tree, config))
-    seen = {PurePosixPath(e['dst']) for e in entries}
-    for dst in sorted(config - seen):
-        entries.append(_config_outside(tree, dst))
+    # Strings, not Paths: a virtualenv has tens of thousands of entries.
+    names = {str(c) for c in config}
+    entries = [_entry(str(tree.venv), str(tree.install_path), tree, names)]
+    for path, relative in _walk(str(tree.venv)):
+        dst = f'{tree.install_path}/{relative}'
+        entries.append(_entry(path, dst, tree, names))
+    seen = {e['dst'] for e in entries}
+    for dst in sorted(config):
+        if str(dst) not in seen:
+            entries.append(_config_outside(tree, dst))
     return entries
 
 
-def _walk(top: Path) -> Iterable[Path]:
-    """Everything below ``top`` in a stable order; symlinks not followed."""
+def _walk(top: str) -> Iterable[tuple[str, str]]:
+    """(path, path relative to ``top``) of everything below ``top``, in a
+    stable order; symlinks not followed."""
     def fail(exc: OSError) -> None:
         raise errors.BuildError(f'cannot read the staged tree: {exc}') from exc
 
     for dirpath, dirnames, filenames in os.walk(top, onerror=fail):
         dirnames.sort()
+        relative = os.path.relpath(dirpath, top)
+        prefix = '' if relative == '.' else relative + '/'
         for name in sorted(dirnames + filenames):
-            yield Path(dirpath) / name
+            yield f'{dirpath}/{name}', prefix + name
 
 
-def _entry(path: Path, dst: PurePosixPath, tree: StagedTree,
-           config: set[PurePosixPath]) -> dict[str, Any]:
+def _entry(path: str, dst: str, tree: StagedTree,
+           config: set[str]) -> dict[str, Any]:
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode):
         return _symlink(path, dst, tree)
@@ -221,9 +227,9 @@ def _entry(path: Path, dst: PurePosixPath, tree: StagedTree,
                                 hint='list only files as configuration')
     mode = {'mode': stat.S_IMODE(st.st_mode)}
     if stat.S_ISDIR(st.st_mode):
-        return {'dst': str(dst), 'type': 'dir', 'file_info': mode}
+        return {'dst': dst, 'type': 'dir', 'file_info': mode}
     if stat.S_ISREG(st.st_mode):
-        entry = {'src': str(path), 'dst': str(dst), 'file_info': mode}
+        entry = {'src': path, 'dst': dst, 'file_info': mode}
         if dst in config:
             entry['type'] = CONFIG_TYPE
         return entry
@@ -232,8 +238,7 @@ def _entry(path: Path, dst: PurePosixPath, tree: StagedTree,
         where=str(path), hint='remove it from the virtualenv')
 
 
-def _symlink(path: Path, dst: PurePosixPath, tree: StagedTree
-             ) -> dict[str, Any]:
+def _symlink(path: str, dst: str, tree: StagedTree) -> dict[str, Any]:
     target = os.readlink(path)
     root = str(tree.root.resolve())
     # A link into the staging directory would dangle on the target.
@@ -242,7 +247,7 @@ def _symlink(path: Path, dst: PurePosixPath, tree: StagedTree
             f'{dst} links into the build directory ({target})',
             where=str(path),
             hint='the virtualenv was not relocated to its install path')
-    return {'src': target, 'dst': str(dst), 'type': 'symlink',
+    return {'src': target, 'dst': dst, 'type': 'symlink',
             'file_info': {'mode': 0o777}}
 
 
