@@ -191,12 +191,14 @@ def pin(ctx: Context, *, seeded: Mapping[str, str], source_dir: Path,
     :raises giftwrap.errors.BuildError: a requirement cannot be met with
         the seeded tools, two sources conflict, or the installer failed.
     """
+    fixed = {n: v for n, v in seeded.items() if n != 'pip'}
     sources = {'the project': project_requires(source_dir)}
+    check_fixed(sources, fixed, ctx.interpreter)  # before any installer run
     found = _run(ctx, 'discover', _requirements_file(ctx, 'discover', specs),
                  constraints, failed=_discovery_failed)
-    sources.update(_source_builds(ctx, found, sources, skip=source_dir))
-    fixed = {n: v for n, v in seeded.items() if n != 'pip'}
-    _check_fixed(sources, fixed, ctx.interpreter)
+    builds = _source_builds(ctx, found, sources, skip=source_dir)
+    check_fixed(builds, fixed, ctx.interpreter)
+    sources.update(builds)
     versions = _cached_union(ctx, sources, seeded, fixed)
     return dict(sorted({**versions, **seeded}.items()))
 
@@ -268,9 +270,17 @@ def _download(ctx: Context, item: Found) -> Path:
     return dest / name
 
 
-def _check_fixed(sources: Mapping[str, Sequence[str]],
-                 fixed: Mapping[str, str], interpreter: Interpreter) -> None:
-    """Fail on a requirement the seeded setuptools or wheel cannot meet."""
+def check_fixed(sources: Mapping[str, Sequence[str]],
+                fixed: Mapping[str, str], interpreter: Interpreter) -> None:
+    """Fail on a requirement the seeded setuptools or wheel cannot meet.
+
+    :param sources: what needs each list of requirements (``the project``,
+        ``docopt 0.6.2 (sdist)``) -> its build requirements.
+    :param fixed: name -> version every build uses.
+    :param interpreter: markers are evaluated for it.
+    :raises giftwrap.errors.BuildError: naming the source, the requirement
+        and what to do.
+    """
     env = interpreter.marker_environment()
     for label, requires in sources.items():
         for text in requires:
