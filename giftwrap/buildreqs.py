@@ -178,14 +178,15 @@ def _zip_pyproject(archive: Path) -> str | None:
 
 
 def pin(ctx: Context, *, seeded: Mapping[str, str], source_dir: Path,
-        specs: Sequence[str], constraints: Path) -> dict[str, str]:
+        phases: Sequence[Sequence[str]], constraints: Path
+        ) -> dict[str, str]:
     """Exact versions for the build requirements of every source build.
 
     :param seeded: the seeded tools (name -> version); setuptools and wheel
         are fixed at these, and returned too.
     :param source_dir: the project's checkout.
-    :param specs: what the install will install (the project's spec
-        among them); manifest values, never options.
+    :param phases: what each install phase will install (the project's
+        spec among them); manifest values, never options.
     :param constraints: the runtime pins' constraints file.
     :returns: name -> version, sorted: ``seeded`` and the resolved union.
     :raises giftwrap.errors.BuildError: a requirement cannot be met with
@@ -194,8 +195,7 @@ def pin(ctx: Context, *, seeded: Mapping[str, str], source_dir: Path,
     fixed = {n: v for n, v in seeded.items() if n != 'pip'}
     sources = {'the project': project_requires(source_dir)}
     check_fixed(sources, fixed, ctx.interpreter)  # before any installer run
-    found = _run(ctx, 'discover', _requirements_file(ctx, 'discover', specs),
-                 constraints, failed=_discovery_failed)
+    found = _discover(ctx, [p for p in phases if p], constraints)
     builds = _source_builds(ctx, found, sources, skip=source_dir)
     check_fixed(builds, fixed, ctx.interpreter)
     sources.update(builds)
@@ -216,11 +216,33 @@ def _requirements_file(ctx: Context, name: str, lines: Iterable[str]
     return path
 
 
-def _discovery_failed(exc: errors.CommandError) -> errors.BuildError:
-    return errors.BuildError(
-        'could not find what the install builds from source', output=exc.output,
-        hint='the pins (constraints) and the requirements conflict, or a '
-             'pinned version does not exist: see the output above')
+def _discover(ctx: Context, phases: Sequence[Sequence[str]],
+              constraints: Path) -> list[Found]:
+    """What the install phases resolve to, together, else one by one.
+
+    Phases may conflict (a postinstall dependency may replace a version
+    the project needs: pip check judges that after the install), and a
+    phase that cannot be resolved is left to the install to report.
+    """
+    everything = [spec for phase in phases for spec in phase]
+    found = _discover_phase(ctx, everything, constraints, quiet=len(phases) > 1)
+    if found is not None:
+        return found
+    return [item for phase in phases
+            for item in _discover_phase(ctx, phase, constraints) or ()]
+
+
+def _discover_phase(ctx: Context, specs: Sequence[str], constraints: Path,
+                    quiet: bool = False) -> list[Found] | None:
+    try:
+        return _RESOLVERS[ctx.installer](
+            ctx, 'discover', _requirements_file(ctx, 'discover', specs),
+            constraints)
+    except errors.CommandError as exc:
+        (LOG.debug if quiet else LOG.warning)(
+            'cannot tell which of %s build from source, the install will '
+            'say why:\n%s', ', '.join(specs), exc.output)
+        return None
 
 
 def _source_builds(ctx: Context, found: Sequence[Found],

@@ -153,8 +153,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
             buildreqs.Context(venv, installer, interpreter, work_dir,
                               cache_dir, runner, env),
             seeded=tools, source_dir=source_dir, constraints=constraints,
-            specs=(*pip_dependencies, spec, *pins.requirements,
-                   *postinstall_dependencies))
+            phases=(tuple(pip_dependencies), (spec, *pins.requirements),
+                    tuple(postinstall_dependencies)))
     tool = _INSTALLER_CLASSES[installer](
         venv, constraints, work_dir, cache_dir, runner, env,
         build_constraints=_build_constraint_file(venv, tools, work_dir,
