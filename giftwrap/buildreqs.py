@@ -208,7 +208,7 @@ def _requirements_file(ctx: Context, name: str, lines: Iterable[str]
     """``lines`` as a requirements file; none may read as an option."""
     lines = sorted(set(lines)) if name != 'discover' else list(lines)
     for line in lines:
-        if line.startswith('-') or '\n' in line:
+        if line.lstrip().startswith('-') or '\n' in line:
             raise errors.BuildError(f'{line!r} is not a requirement',
                                     hint='give requirements and paths only')
     path = ctx.work_dir / f'build-{name}.in'
@@ -265,8 +265,11 @@ def _sdist_declared(ctx: Context, item: Found) -> tuple[str, ...]:
     cached = _cache_path(ctx, 'sdists', item.sha256) if item.sha256 else None
     if cached is not None and cached.is_file():
         try:
-            return tuple(json.loads(cached.read_text())['requires'])
-        except (ValueError, KeyError, TypeError):
+            requires = json.loads(cached.read_text())['requires']
+            if not isinstance(requires, list):
+                raise TypeError('requires is not a list')
+            return tuple(_normalized(r, str(cached)) for r in requires)
+        except (ValueError, KeyError, TypeError, errors.BuildError):
             LOG.debug('ignoring the unreadable %s', cached)
     requires = sdist_requires(_download(ctx, item))
     if cached is not None:
@@ -386,8 +389,10 @@ def _alone(ctx: Context, label: str, requires: Sequence[str], fixed: Path
             f'the build requirements of {label} cannot be met: '
             + ', '.join(requires), output=exc.output,
             hint='they must hold with the seeded tools ('
-                 + ', '.join(fixed.read_text().split()) + '); override '
-                 'that pin to another version, or one with a wheel')
+                 + ', '.join(fixed.read_text().split()) + '): fix the '
+                 'project\'s [build-system] requires, or override the '
+                 'sdist\'s pin to a version with a wheel or other build '
+                 'requirements')
     found = _run(ctx, 'alone', _requirements_file(ctx, 'alone', requires),
                  fixed, failed=failed)
     return {canonicalize_name(f.name): f.version for f in found}

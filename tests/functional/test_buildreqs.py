@@ -42,7 +42,8 @@ def _repo(path: Path, build_system: str) -> None:
         'requirements.txt': 'six==1.16.0\n'})
 
 
-def _manifest(top: Path, name: str, build_system: str) -> Path:
+def _manifest(top: Path, name: str, build_system: str,
+              installer: str = 'pip') -> Path:
     _repo(top / name, build_system)
     path = top / f'{name}.yml'
     path.write_text(textwrap.dedent(f"""
@@ -51,6 +52,7 @@ def _manifest(top: Path, name: str, build_system: str) -> Path:
           builders: [nfpm-deb]
           resolver: requirements-file
           base_path: /opt/giftwrap-buildreqs-test
+          installer: {installer}
         projects:
           - name: hello-app
             giturl: {top / name}
@@ -111,3 +113,19 @@ def test_a_build_requirement_the_seeded_setuptools_cannot_meet(
     assert result.status == 7, result.stderr + result.stdout
     row, = json.loads(result.stdout)
     assert 'the project needs setuptools<60 to build' in row['Message']
+
+
+@pytest.mark.skipif(find_tool('uv') is None, reason='uv is not installed')
+def test_build_requirements_that_cannot_be_met_name_the_source(
+        cli, top, tmp_path):
+    manifest = _manifest(top, 'unmet', textwrap.dedent('''\
+        [build-system]
+        requires = ["hatchling==0.0.1"]
+        build-backend = "hatchling.build"
+        '''), installer='uv')
+    result = cli('build', '-m', str(manifest), '-o', str(tmp_path / 'out'),
+                 '--cache-dir', str(top / 'cache'), '-f', 'json')
+    assert result.status == 7, result.stderr + result.stdout
+    row, = json.loads(result.stdout)
+    assert 'the build requirements of the project cannot be met: ' \
+        'hatchling==0.0.1' in row['Message']
