@@ -31,7 +31,7 @@ from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from giftwrap import errors
+from giftwrap import buildreqs, errors
 from giftwrap.builders.base import StagedTree
 from giftwrap.interpreter import Interpreter
 from giftwrap.process import Runner, base_environment, find_tool
@@ -151,6 +151,13 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
     tools = _build_tools(venv, build_tools, runner, env, cache_dir)
+    if build_tools is None and _takes_build_constraints(venv, installer):
+        tools = buildreqs.pin(
+            buildreqs.Context(venv, installer, interpreter, work_dir,
+                              cache_dir, runner, env),
+            seeded=tools, source_dir=source_dir, constraints=constraints,
+            phases=(tuple(pip_dependencies), (spec, *pins.requirements),
+                    tuple(postinstall_dependencies)))
     tool = _INSTALLER_CLASSES[installer](
         venv, constraints, work_dir, cache_dir, runner, env,
         build_constraints=_build_constraint_file(venv, tools, work_dir,
@@ -192,36 +199,45 @@ def _seeded(venv: Path) -> dict[str, str]:
 def _build_tools(venv: Path, wanted: Mapping[str, str] | None,
                  runner: Runner, env: dict[str, str],
                  cache_dir: Path | None) -> dict[str, str]:
-    """The build tools of this build, made so when a lock asks for others.
+    """The seeded tools, or a lock's build tools, made so in the venv.
 
-    Without a lock: the seeded pip, setuptools and wheel.  (Runtime pins
-    are no build constraints: upper-constraints' pbr, say, needs a
-    setuptools with pkg_resources that the seeded one no longer has.)  With
-    a lock: its versions; the seeded tools are reinstalled at them if they
-    differ (another virtualenv release seeds others).
+    Without a lock: the seeded pip, setuptools and wheel (:func:`build`
+    adds the resolved build requirements; runtime pins are no build
+    constraints: upper-constraints' pbr, say, needs a setuptools with
+    pkg_resources that the seeded one no longer has).  With a lock: all its
+    build tools; the seeded ones are reinstalled at the locked versions if
+    they differ (another virtualenv release seeds others), and nothing that
+    was not seeded is installed (a locked build requirement such as wheel
+    only constrains builds).
     """
     seeded = _seeded(venv)
-    if wanted:
+    if wanted is not None:
         differ = [f'{n}=={v}' for n, v in sorted(wanted.items())
-                  if n in SEEDED and seeded.get(n) != v]
+                  if n in seeded and seeded[n] != v]
         if differ:
             cache = (['--cache-dir', str(cache_dir / 'pip')] if cache_dir
                      else ['--no-cache-dir'])
             runner.run([str(venv / 'bin' / 'python'), '-m', 'pip', 'install',
                         '--no-compile', *cache, '--', *differ], env=env,
                        what='pip install (locked build tools)')
-        return dict(sorted(wanted.items()))
+        return dict(sorted({**seeded, **wanted}.items()))
     return dict(sorted(seeded.items()))
+
+
+def _takes_build_constraints(venv: Path, installer: str) -> bool:
+    """Whether the installer can constrain what sdists build with."""
+    # pip's --build-constraint is new in 25.3
+    return installer != 'pip' or \
+        Version(_seeded(venv).get('pip', '0')) >= Version('25.3')
 
 
 def _build_constraint_file(venv: Path, tools: Mapping[str, str],
                            work_dir: Path, installer: str) -> Path | None:
     """Constraints for building sdists, where the installer takes them."""
-    if installer == 'pip':
-        pip = _seeded(venv).get('pip', '0')
-        if Version(pip) < Version('25.3'):  # --build-constraint is new
-            LOG.info('pip %s cannot constrain build dependencies', pip)
-            return None
+    if not _takes_build_constraints(venv, installer):
+        LOG.info('pip %s cannot constrain build dependencies',
+                 _seeded(venv).get('pip'))
+        return None
     path = work_dir / 'build-constraints.txt'
     path.write_text(''.join(f'{n}=={v}\n' for n, v in tools.items()
                             if n != 'pip'))

@@ -1,0 +1,523 @@
+"""The build requirements of every source build, pinned before the install.
+
+The installer builds the project's checkout, and every pin that has no
+wheel for the interpreter, in an isolated environment holding what that
+source declares in ``[build-system] requires``.  Left alone, those float:
+pbr, hatchling, setuptools_scm, cython would be whatever the index had that
+day.  :func:`pin` finds every source build before the install (the
+installer's own dry run), reads what each declares (an sdist's
+``pyproject.toml`` from its archive), resolves the union with the installer
+in use, the seeded setuptools (and wheel) fixed, and returns exact
+versions: ``giftwrap.venv`` writes them to the build constraints file and
+the lock's ``build_tools``.
+
+One build constraints file serves every build, so the union must resolve:
+when two sources' build requirements conflict, or one cannot be met with
+the seeded tools, the build fails naming them; override one pin to a
+version with a wheel, or with requirements that agree.
+
+A resolution is cached in ``cache_dir/build-requirements`` for
+:data:`EXPIRY` (new pbr releases are picked up the next day); what an sdist
+declares is kept by its sha256 for good.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import logging
+import tarfile
+import time
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable, Mapping, Sequence
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from giftwrap import atomic, errors
+from giftwrap.interpreter import Interpreter
+from giftwrap.process import Runner, find_tool
+
+try:  # Python 3.11+
+    import tomllib
+except ImportError:  # pragma: no cover
+    tomllib = None
+
+LOG = logging.getLogger(__name__)
+
+#: What pip (25.3 and later) and uv build with when a source declares
+#: nothing: no pyproject.toml, or one without a ``[build-system]`` table.
+LEGACY_REQUIRES = ('setuptools>=40.8.0',)
+#: How long a cached resolution is used, in seconds.
+EXPIRY = 24 * 3600
+#: Resolutions of build requirements that are sdists themselves, at most.
+_ROUNDS = 3
+_CACHE_FORMAT = 1
+_MAX_PYPROJECT = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """A distribution an installer resolved, and whether it builds it.
+
+    :ivar sdist: the sdist's URL when there is no wheel for the interpreter.
+    :ivar directory: a local source tree (the project, a local path).
+    """
+
+    name: str
+    version: str
+    sdist: str | None = None
+    sha256: str | None = None
+    directory: Path | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """Where and how :func:`pin` runs the installer.
+
+    :ivar venv: the virtualenv being built; its interpreter resolves.
+    :ivar installer: ``pip`` or ``uv``.
+    """
+
+    venv: Path
+    installer: str
+    interpreter: Interpreter
+    work_dir: Path
+    cache_dir: Path | None
+    runner: Runner
+    env: Mapping[str, str]
+
+
+def declared(text: str | None, where: str) -> tuple[str, ...]:
+    """The build requirements a ``pyproject.toml`` declares, normalized.
+
+    :param text: the file's text, or ``None`` when there is none.
+    :param where: what the file belongs to, for errors.
+    :returns: ``[build-system] requires``, or :data:`LEGACY_REQUIRES`
+        without a file, a table or its ``requires``.
+    :raises giftwrap.errors.BuildError: not TOML, or not requirements.
+    """
+    if text is None:
+        return LEGACY_REQUIRES
+    try:
+        table = tomllib.loads(text).get('build-system')
+    except tomllib.TOMLDecodeError as exc:
+        raise errors.BuildError(f'pyproject.toml is not valid TOML: {exc}',
+                                where=where) from None
+    if not isinstance(table, dict) or 'requires' not in table:
+        return LEGACY_REQUIRES
+    requires = table['requires']
+    if not isinstance(requires, list) or not all(
+            isinstance(r, str) for r in requires):
+        raise errors.BuildError(
+            '[build-system] requires is not a list of strings', where=where,
+            hint='fix the pyproject.toml, or use another version')
+    return tuple(_normalized(r, where) for r in requires)
+
+
+def _normalized(text: str, where: str) -> str:
+    try:
+        return str(Requirement(text))
+    except InvalidRequirement as exc:
+        raise errors.BuildError(
+            f'build requirement {text!r} is not a requirement: {exc}',
+            where=where, hint='fix the pyproject.toml') from None
+
+
+def project_requires(source: Path) -> tuple[str, ...]:
+    """The build requirements of the source tree at ``source``."""
+    path = Path(source) / 'pyproject.toml'
+    return declared(path.read_text() if path.is_file() else None,
+                    str(path))
+
+
+def sdist_requires(archive: Path) -> tuple[str, ...]:
+    """The build requirements of an sdist (``.tar.gz`` and others, ``.zip``).
+
+    Only the top directory's ``pyproject.toml`` is read; nothing is
+    extracted.
+
+    :raises giftwrap.errors.BuildError: not an archive, or a bad file.
+    """
+    try:
+        text = (_zip_pyproject(archive) if zipfile.is_zipfile(archive)
+                else _tar_pyproject(archive))
+    except (OSError, tarfile.TarError, zipfile.BadZipFile,
+            UnicodeDecodeError) as exc:
+        raise errors.BuildError(f'cannot read the sdist: {exc}',
+                                where=str(archive)) from None
+    return declared(text, f'{Path(archive).name}: pyproject.toml')
+
+
+def _is_top_pyproject(name: str) -> bool:
+    parts = PurePosixPath(name).parts
+    return len(parts) == 2 and parts[1] == 'pyproject.toml'
+
+
+def _tar_pyproject(archive: Path) -> str | None:
+    with tarfile.open(archive, 'r:*') as tar:
+        for member in tar:
+            if _is_top_pyproject(member.name) and member.isfile() \
+                    and member.size <= _MAX_PYPROJECT:
+                return tar.extractfile(member).read().decode('utf-8')
+    return None
+
+
+def _zip_pyproject(archive: Path) -> str | None:
+    with zipfile.ZipFile(archive) as zipped:
+        for info in zipped.infolist():
+            if _is_top_pyproject(info.filename) \
+                    and info.file_size <= _MAX_PYPROJECT:
+                return zipped.read(info).decode('utf-8')
+    return None
+
+
+def pin(ctx: Context, *, seeded: Mapping[str, str], source_dir: Path,
+        phases: Sequence[Sequence[str]], constraints: Path
+        ) -> dict[str, str]:
+    """Exact versions for the build requirements of every source build.
+
+    :param seeded: the seeded tools (name -> version); setuptools and wheel
+        are fixed at these, and returned too.
+    :param source_dir: the project's checkout.
+    :param phases: what each install phase will install (the project's
+        spec among them); manifest values, never options.
+    :param constraints: the runtime pins' constraints file.
+    :returns: name -> version, sorted: ``seeded`` and the resolved union.
+    :raises giftwrap.errors.BuildError: a requirement cannot be met with
+        the seeded tools, two sources conflict, or the installer failed.
+    """
+    fixed = {n: v for n, v in seeded.items() if n != 'pip'}
+    sources = {'the project': project_requires(source_dir)}
+    check_fixed(sources, fixed, ctx.interpreter)  # before any installer run
+    found = _discover(ctx, [p for p in phases if p], constraints)
+    builds = _source_builds(ctx, found, sources, skip=source_dir)
+    check_fixed(builds, fixed, ctx.interpreter)
+    sources.update(builds)
+    versions = _cached_union(ctx, sources, seeded, fixed)
+    return dict(sorted({**versions, **seeded}.items()))
+
+
+def _requirements_file(ctx: Context, name: str, lines: Iterable[str]
+                       ) -> Path:
+    """``lines`` as a requirements file; none may read as an option."""
+    lines = sorted(set(lines)) if name != 'discover' else list(lines)
+    for line in lines:
+        if line.lstrip().startswith('-') or '\n' in line:
+            raise errors.BuildError(f'{line!r} is not a requirement',
+                                    hint='give requirements and paths only')
+    path = ctx.work_dir / f'build-{name}.in'
+    path.write_text(''.join(f'{line}\n' for line in lines))
+    return path
+
+
+def _discover(ctx: Context, phases: Sequence[Sequence[str]],
+              constraints: Path) -> list[Found]:
+    """What the install phases resolve to, together, else one by one.
+
+    Phases may conflict (a postinstall dependency may replace a version
+    the project needs: pip check judges that after the install), and a
+    phase that cannot be resolved is left to the install to report.
+    """
+    everything = [spec for phase in phases for spec in phase]
+    found = _discover_phase(ctx, everything, constraints, quiet=len(phases) > 1)
+    if found is not None:
+        return found
+    return [item for phase in phases
+            for item in _discover_phase(ctx, phase, constraints) or ()]
+
+
+def _discover_phase(ctx: Context, specs: Sequence[str], constraints: Path,
+                    quiet: bool = False) -> list[Found] | None:
+    try:
+        return _RESOLVERS[ctx.installer](
+            ctx, 'discover', _requirements_file(ctx, 'discover', specs),
+            constraints)
+    except errors.CommandError as exc:
+        (LOG.debug if quiet else LOG.warning)(
+            'cannot tell which of %s build from source, the install will '
+            'say why:\n%s', ', '.join(specs), exc.output)
+        return None
+
+
+def _source_builds(ctx: Context, found: Sequence[Found],
+                   known: Mapping[str, object], skip: Path | None = None
+                   ) -> dict[str, tuple[str, ...]]:
+    """What each source build in ``found`` not yet ``known`` declares."""
+    builds = {}
+    for item in found:
+        label = f'{item.name} {item.version} (sdist)'
+        if item.sdist and label not in known:
+            builds[label] = _sdist_declared(ctx, item)
+        elif item.directory and item.directory != skip:
+            builds[f'{item.name} ({item.directory})'] = \
+                project_requires(item.directory)
+    return builds
+
+
+def _sdist_declared(ctx: Context, item: Found) -> tuple[str, ...]:
+    """What ``item``'s sdist declares: cached by its sha256, else fetched."""
+    cached = _cache_path(ctx, 'sdists', item.sha256) if item.sha256 else None
+    if cached is not None and cached.is_file():
+        try:
+            requires = json.loads(cached.read_text())['requires']
+            if not isinstance(requires, list):
+                raise TypeError('requires is not a list')
+            return tuple(_normalized(r, str(cached)) for r in requires)
+        except (ValueError, KeyError, TypeError, errors.BuildError):
+            LOG.debug('ignoring the unreadable %s', cached)
+    requires = sdist_requires(_download(ctx, item))
+    if cached is not None:
+        _write(cached, {'requires': list(requires)})
+    return requires
+
+
+def _download(ctx: Context, item: Found) -> Path:
+    """The sdist, fetched by pip from the URL the user's index gave.
+
+    pip honours the user's configuration (certificates, credentials,
+    proxies) and checks the index's sha256.
+    """
+    dest = ctx.work_dir / 'sdists' / canonicalize_name(item.name)
+    dest.mkdir(parents=True, exist_ok=True)
+    url = item.sdist + (f'#sha256={item.sha256}' if item.sha256 else '')
+    ctx.runner.run([str(ctx.venv / 'bin' / 'python'), '-m', 'pip',
+                    'download', '--no-deps', '--quiet', *_pip_cache(ctx),
+                    '-d', str(dest), '--', url], env=dict(ctx.env),
+                   what=f'pip download ({item.name} sdist)')
+    name = urllib.parse.unquote(
+        PurePosixPath(urllib.parse.urlsplit(item.sdist).path).name)
+    return dest / name
+
+
+def check_fixed(sources: Mapping[str, Sequence[str]],
+                fixed: Mapping[str, str], interpreter: Interpreter) -> None:
+    """Fail on a requirement the seeded setuptools or wheel cannot meet.
+
+    :param sources: what needs each list of requirements (``the project``,
+        ``docopt 0.6.2 (sdist)``) -> its build requirements.
+    :param fixed: name -> version every build uses.
+    :param interpreter: markers are evaluated for it.
+    :raises giftwrap.errors.BuildError: naming the source, the requirement
+        and what to do.
+    """
+    env = interpreter.marker_environment()
+    for label, requires in sources.items():
+        for text in requires:
+            req = Requirement(text)
+            have = fixed.get(canonicalize_name(req.name))
+            if have is None or (req.marker and not req.marker.evaluate(env)):
+                continue
+            if not req.specifier.contains(have, prereleases=True):
+                raise errors.BuildError(
+                    f'{label} needs {text} to build, but every build uses '
+                    f'{req.name} {have}, the version virtualenv seeded',
+                    hint=f'override that pin to a version that builds '
+                         f'with {req.name} {have} or has a wheel for Python '
+                         f'{interpreter.short_version} (the project: change '
+                         f'its [build-system] requires), or use a '
+                         f'virtualenv release that seeds a {req.name} '
+                         f'matching {text}')
+
+
+def _cached_union(ctx: Context, sources: dict[str, tuple[str, ...]],
+                  seeded: Mapping[str, str], fixed: Mapping[str, str]
+                  ) -> dict[str, str]:
+    """The union's resolution, from the cache when it is young enough."""
+    union = sorted({r for requires in sources.values() for r in requires})
+    key = cache_key(union, ctx.interpreter, seeded, ctx.installer)
+    path = _cache_path(ctx, 'resolved', key)
+    versions = read_resolution(path) if path else None
+    if versions is not None:
+        LOG.info('build requirements from the cache: %s', path)
+        return versions
+    fixed_file = _requirements_file(
+        ctx, 'fixed', [f'{n}=={v}' for n, v in fixed.items()])
+    versions = _resolve_rounds(ctx, sources, fixed_file)
+    if path is not None:
+        _write(path, {'resolved_at': time.time(), 'versions': versions})
+    return versions
+
+
+def _resolve_rounds(ctx: Context, sources: dict[str, tuple[str, ...]],
+                    fixed: Path) -> dict[str, str]:
+    """Resolve the union, then again with what its sdists declare."""
+    for _ in range(_ROUNDS):
+        union = [r for requires in sources.values() for r in requires]
+        found = _run(ctx, 'resolve', _requirements_file(ctx, 'union', union),
+                     fixed, failed=functools.partial(_diagnose, ctx, sources,
+                                                     fixed))
+        more = _source_builds(ctx, found, sources)
+        if not more:
+            break
+        sources.update(more)
+    else:
+        LOG.warning('build requirements built from sdists %d levels deep; '
+                    'the deepest are not constrained', _ROUNDS)
+    return {canonicalize_name(f.name): f.version for f in found}
+
+
+def _diagnose(ctx: Context, sources: Mapping[str, Sequence[str]],
+              fixed: Path, exc: errors.CommandError) -> errors.BuildError:
+    """Which source cannot be met, or which two conflict."""
+    alone = {label: _alone(ctx, label, requires, fixed)
+             for label, requires in sources.items()}
+    for name in sorted({n for v in alone.values() for n in v}):
+        users = {lb: v[name] for lb, v in alone.items() if name in v}
+        if len(set(users.values())) > 1:
+            return errors.BuildError(
+                f'the build requirements of {" and ".join(sorted(users))} '
+                f'conflict on {name}', output=exc.output,
+                hint='one build constraints file serves every build: '
+                     'override one of these pins to a version with a wheel '
+                     f'for Python {ctx.interpreter.short_version}, or with '
+                     'build requirements that agree')
+    return errors.BuildError('the build requirements do not resolve together',
+                             output=exc.output, hint=exc.hint)
+
+
+def _alone(ctx: Context, label: str, requires: Sequence[str], fixed: Path
+           ) -> dict[str, str]:
+    """The resolution of one source's build requirements on their own."""
+    def failed(exc: errors.CommandError) -> errors.BuildError:
+        return errors.BuildError(
+            f'the build requirements of {label} cannot be met: '
+            + ', '.join(requires), output=exc.output,
+            hint='they must hold with the seeded tools ('
+                 + ', '.join(fixed.read_text().split()) + '): fix the '
+                 'project\'s [build-system] requires, or override the '
+                 'sdist\'s pin to a version with a wheel or other build '
+                 'requirements')
+    found = _run(ctx, 'alone', _requirements_file(ctx, 'alone', requires),
+                 fixed, failed=failed)
+    return {canonicalize_name(f.name): f.version for f in found}
+
+
+def cache_key(requirements: Sequence[str], interpreter: Interpreter,
+              seeded: Mapping[str, str], installer: str) -> str:
+    """The cache key of a resolution: everything its result depends on."""
+    data = {'format': _CACHE_FORMAT, 'requirements': sorted(requirements),
+            'interpreter': [interpreter.implementation, interpreter.version,
+                            interpreter.soabi, interpreter.platform_machine],
+            'seeded': dict(sorted(seeded.items())), 'installer': installer}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()
+                          ).hexdigest()
+
+
+def read_resolution(path: Path, now: float | None = None
+                    ) -> dict[str, str] | None:
+    """A cached resolution, or ``None``: missing, unreadable or expired.
+
+    One made "in the future" (another clock) counts as expired.
+    """
+    now = time.time() if now is None else now
+    try:
+        data = json.loads(path.read_text())
+        age = now - float(data['resolved_at'])
+        versions = {str(k): str(v) for k, v in data['versions'].items()}
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        LOG.debug('ignoring the unreadable %s', path)
+        return None
+    return versions if 0 <= age < EXPIRY else None
+
+
+def _cache_path(ctx: Context, kind: str, key: str) -> Path | None:
+    if ctx.cache_dir is None:
+        return None
+    return ctx.cache_dir / 'build-requirements' / kind / f'{key}.json'
+
+
+def _write(path: Path, data: Mapping) -> None:
+    """Write a cache file whole: a concurrent reader sees old or new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(path, json.dumps(data, indent=1, sort_keys=True) + '\n')
+
+
+def _run(ctx: Context, what: str, requirements: Path, constraints: Path, *,
+         failed: Callable[[errors.CommandError], errors.BuildError]
+         ) -> list[Found]:
+    """Resolve ``requirements`` with the installer, installing nothing."""
+    try:
+        return _RESOLVERS[ctx.installer](ctx, what, requirements, constraints)
+    except errors.CommandError as exc:
+        raise failed(exc) from exc
+
+
+def _pip_cache(ctx: Context) -> list[str]:
+    return (['--cache-dir', str(ctx.cache_dir / 'pip')] if ctx.cache_dir
+            else ['--no-cache-dir'])
+
+
+def _pip_resolve(ctx: Context, what: str, requirements: Path,
+                 constraints: Path) -> list[Found]:
+    report = ctx.work_dir / f'build-{what}-report.json'
+    ctx.runner.run([str(ctx.venv / 'bin' / 'python'), '-m', 'pip', 'install',
+                    '--dry-run', '--ignore-installed', '--quiet',
+                    '--progress-bar', 'off', '--report', str(report),
+                    *_pip_cache(ctx), '-c', str(constraints),
+                    '-r', str(requirements)],
+                   env=dict(ctx.env), what=f'pip install --dry-run ({what})')
+    return [_pip_found(item) for item in
+            json.loads(report.read_text()).get('install', ())]
+
+
+def _pip_found(item: Mapping) -> Found:
+    """A ``pip --report`` entry: a wheel, an sdist or a local tree."""
+    meta, info = item['metadata'], item.get('download_info', {})
+    url = info.get('url', '')
+    found = Found(meta['name'], meta['version'])
+    if 'dir_info' in info and url.startswith('file:'):
+        path = urllib.request.url2pathname(urllib.parse.urlsplit(url).path)
+        return dataclasses.replace(found, directory=Path(path))
+    if 'archive_info' in info and not \
+            urllib.parse.urlsplit(url).path.endswith('.whl'):
+        sha = info['archive_info'].get('hashes', {}).get('sha256')
+        return dataclasses.replace(found, sdist=url, sha256=sha)
+    return found
+
+
+def _uv_resolve(ctx: Context, what: str, requirements: Path,
+                constraints: Path) -> list[Found]:
+    uv = find_tool('uv')
+    if uv is None:
+        raise errors.MissingToolError('uv is not installed',
+                                      where='installer: uv')
+    env = dict(ctx.env)
+    if ctx.cache_dir is not None:
+        env['UV_CACHE_DIR'] = str(ctx.cache_dir / 'uv')
+    else:
+        env['UV_NO_CACHE'] = '1'
+    lock = ctx.work_dir / f'pylock.build{what}.toml'
+    # In the work directory: no uv.toml of giftwrap's own directory applies.
+    ctx.runner.run([uv, 'pip', 'compile', '--python',
+                    str(ctx.venv / 'bin' / 'python'), '--format',
+                    'pylock.toml', '--no-header', '--quiet', '-c',
+                    str(constraints), '-o', str(lock), '--',
+                    str(requirements)], cwd=ctx.work_dir, env=env,
+                   what=f'uv pip compile ({what})')
+    return [_uv_found(p, ctx.work_dir)
+            for p in tomllib.loads(lock.read_text()).get('packages', ())]
+
+
+def _uv_found(package: Mapping, base: Path) -> Found:
+    """A pylock.toml entry; uv lists only the wheels that suit the
+    interpreter, so one with none is built from its sdist."""
+    found = Found(package['name'], package.get('version', ''))
+    if 'directory' in package:
+        return dataclasses.replace(
+            found, directory=base / package['directory']['path'])
+    sdist = package.get('sdist')
+    if sdist and not package.get('wheels'):
+        return dataclasses.replace(found, sdist=sdist['url'],
+                                   sha256=sdist.get('hashes', {}).get('sha256'))
+    return found
+
+
+_RESOLVERS = {'pip': _pip_resolve, 'uv': _uv_resolve}
