@@ -23,6 +23,8 @@ declares is kept by its sha256 for good.
 
 from __future__ import annotations
 
+import ast
+import configparser
 import dataclasses
 import functools
 import hashlib
@@ -57,7 +59,8 @@ LEGACY_REQUIRES = ('setuptools>=40.8.0',)
 EXPIRY = 24 * 3600
 #: Resolutions of build requirements that are sdists themselves, at most.
 _ROUNDS = 3
-_CACHE_FORMAT = 1
+#: 2: setup_requires count (an sdist's entry says what it declares)
+_CACHE_FORMAT = 2
 _MAX_PYPROJECT = 1 << 20
 
 
@@ -93,31 +96,116 @@ class Context:
     env: Mapping[str, str]
 
 
-def declared(text: str | None, where: str) -> tuple[str, ...]:
-    """The build requirements a ``pyproject.toml`` declares, normalized.
+def declared(text: str | None, where: str, *, setup_py: str | None = None,
+             setup_cfg: str | None = None) -> tuple[str, ...]:
+    """The build requirements a source declares, normalized.
 
-    :param text: the file's text, or ``None`` when there is none.
+    :param text: its ``pyproject.toml``, or ``None`` when there is none.
     :param where: what the file belongs to, for errors.
-    :returns: ``[build-system] requires``, or :data:`LEGACY_REQUIRES`
-        without a file, a table or its ``requires``.
+    :param setup_py: its ``setup.py``, if any: with setuptools' backends
+        (the default one too) the ``setup_requires`` of its ``setup()``
+        call are build requirements as well (OpenStack's ``pbr``).
+    :param setup_cfg: its ``setup.cfg``: ``[options] setup_requires``.
+    :returns: ``[build-system] requires`` (or :data:`LEGACY_REQUIRES`
+        without a file, a table or its ``requires``), then setup_requires.
     :raises giftwrap.errors.BuildError: not TOML, or not requirements.
     """
+    requires, backend = _build_system(text, where)
+    if backend in _SETUPTOOLS_BACKENDS:
+        requires += setup_requires(setup_py, setup_cfg, where)
+    return tuple(dict.fromkeys(requires))
+
+
+#: The build backends that install setup_requires before building (the
+#: legacy default is None: no pyproject.toml or no build-backend).
+_SETUPTOOLS_BACKENDS = (None, 'setuptools.build_meta',
+                        'setuptools.build_meta:__legacy__')
+
+
+def _build_system(text: str | None, where: str
+                  ) -> tuple[tuple[str, ...], str | None]:
+    """``[build-system]`` requires and build-backend."""
     if text is None:
-        return LEGACY_REQUIRES
+        return LEGACY_REQUIRES, None
     try:
         table = tomllib.loads(text).get('build-system')
     except tomllib.TOMLDecodeError as exc:
         raise errors.BuildError(f'pyproject.toml is not valid TOML: {exc}',
                                 where=where) from None
-    if not isinstance(table, dict) or 'requires' not in table:
-        return LEGACY_REQUIRES
+    if not isinstance(table, dict):
+        return LEGACY_REQUIRES, None
+    backend = table.get('build-backend')
+    backend = backend if isinstance(backend, str) else None
+    if 'requires' not in table:
+        return LEGACY_REQUIRES, backend
     requires = table['requires']
     if not isinstance(requires, list) or not all(
             isinstance(r, str) for r in requires):
         raise errors.BuildError(
             '[build-system] requires is not a list of strings', where=where,
             hint='fix the pyproject.toml, or use another version')
-    return tuple(_normalized(r, where) for r in requires)
+    return tuple(_normalized(r, where) for r in requires), backend
+
+
+def setup_requires(setup_py: str | None, setup_cfg: str | None,
+                   where: str) -> tuple[str, ...]:
+    """What a setuptools project's ``setup_requires`` names.
+
+    setuptools' backends report these to the installer, which installs
+    them in the build environment: pbr, for every OpenStack project
+    without a pyproject.toml.  Read without running anything: the
+    ``setup_requires`` keyword of a ``setup()`` call in setup.py when it is
+    a literal list, and ``[options] setup_requires`` in setup.cfg.  One
+    computed at run time is logged and left unconstrained.
+    """
+    found: list[str] = []
+    if setup_cfg is not None:
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read_string(setup_cfg)
+            value = parser.get('options', 'setup_requires', fallback='')
+        except configparser.Error as exc:
+            LOG.warning('%s: cannot read setup.cfg: %s', where, exc)
+            value = ''
+        found += [r.strip() for line in value.splitlines()
+                  for r in line.split(';') if r.strip()]
+    if setup_py is not None:
+        found += _setup_py_requires(setup_py, where)
+    return tuple(_normalized(r, where) for r in found)
+
+
+def _setup_py_requires(text: str, where: str) -> list[str]:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError) as exc:
+        LOG.warning('%s: cannot parse setup.py (%s): its setup_requires '
+                    'are not constrained', where, exc)
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or _called(node.func) != 'setup':
+            continue
+        for keyword in node.keywords:
+            if keyword.arg != 'setup_requires':
+                continue
+            value = keyword.value
+            items = value.elts if isinstance(value, (ast.List, ast.Tuple)) \
+                else None
+            if items is None or not all(isinstance(i, ast.Constant) and
+                                        isinstance(i.value, str)
+                                        for i in items):
+                LOG.warning('%s: setup_requires in setup.py is computed, '
+                            'not a list of strings: it is not constrained',
+                            where)
+                continue
+            found += [i.value for i in items]
+    return found
+
+
+def _called(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    return func.attr if isinstance(func, ast.Attribute) else None
 
 
 def _normalized(text: str, where: str) -> str:
@@ -131,9 +219,12 @@ def _normalized(text: str, where: str) -> str:
 
 def project_requires(source: Path) -> tuple[str, ...]:
     """The build requirements of the source tree at ``source``."""
-    path = Path(source) / 'pyproject.toml'
-    return declared(path.read_text() if path.is_file() else None,
-                    str(path))
+    def text(name: str) -> str | None:
+        path = Path(source) / name
+        return path.read_text(encoding='utf-8', errors='replace') \
+            if path.is_file() else None
+    return declared(text('pyproject.toml'), str(Path(source) / 'pyproject.toml'),
+                    setup_py=text('setup.py'), setup_cfg=text('setup.cfg'))
 
 
 def sdist_requires(archive: Path) -> tuple[str, ...]:
@@ -145,41 +236,66 @@ def sdist_requires(archive: Path) -> tuple[str, ...]:
     :raises giftwrap.errors.BuildError: not an archive, or a bad file.
     """
     try:
-        text = (_zip_pyproject(archive) if zipfile.is_zipfile(archive)
-                else _tar_pyproject(archive))
+        files = (_zip_files(archive) if zipfile.is_zipfile(archive)
+                 else _tar_files(archive))
     except (OSError, tarfile.TarError, zipfile.BadZipFile,
             UnicodeDecodeError) as exc:
         raise errors.BuildError(f'cannot read the sdist: {exc}',
                                 where=str(archive)) from None
-    return declared(text, f'{Path(archive).name}: pyproject.toml')
+    return declared(files.get('pyproject.toml'),
+                    f'{Path(archive).name}: pyproject.toml',
+                    setup_py=files.get('setup.py'),
+                    setup_cfg=files.get('setup.cfg'))
 
 
-def _is_top_pyproject(name: str) -> bool:
+#: The files of an sdist's top directory that declare build requirements.
+_DECLARING = ('pyproject.toml', 'setup.py', 'setup.cfg')
+
+
+def _top_file(name: str) -> str | None:
     parts = PurePosixPath(name).parts
-    return len(parts) == 2 and parts[1] == 'pyproject.toml'
+    return parts[1] if len(parts) == 2 and parts[1] in _DECLARING else None
 
 
-def _tar_pyproject(archive: Path) -> str | None:
+def _tar_files(archive: Path) -> dict[str, str]:
+    found = {}
     with tarfile.open(archive, 'r:*') as tar:
         for member in tar:
-            if _is_top_pyproject(member.name) and member.isfile() \
+            name = _top_file(member.name)
+            if name and name not in found and member.isfile() \
                     and member.size <= _MAX_PYPROJECT:
-                return tar.extractfile(member).read().decode('utf-8')
-    return None
+                found[name] = tar.extractfile(member).read().decode('utf-8')
+    return found
 
 
-def _zip_pyproject(archive: Path) -> str | None:
+def _zip_files(archive: Path) -> dict[str, str]:
+    found = {}
     with zipfile.ZipFile(archive) as zipped:
         for info in zipped.infolist():
-            if _is_top_pyproject(info.filename) \
+            name = _top_file(info.filename)
+            if name and name not in found \
                     and info.file_size <= _MAX_PYPROJECT:
-                return zipped.read(info).decode('utf-8')
-    return None
+                found[name] = zipped.read(info).decode('utf-8')
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Pinned:
+    """What :func:`pin` found.
+
+    :ivar versions: name -> version of every build requirement, sorted.
+    :ivar lock: uv's ``pylock.toml`` of the whole install, when one
+        resolution covered every phase: installing it needs no second
+        resolution (the install's own), and it holds the hashes the lock
+        file records.
+    """
+
+    versions: Mapping[str, str]
+    lock: Path | None = None
 
 
 def pin(ctx: Context, *, seeded: Mapping[str, str], source_dir: Path,
-        phases: Sequence[Sequence[str]], constraints: Path
-        ) -> dict[str, str]:
+        phases: Sequence[Sequence[str]], constraints: Path) -> Pinned:
     """Exact versions for the build requirements of every source build.
 
     :param seeded: the seeded tools (name -> version); setuptools and wheel
@@ -188,19 +304,20 @@ def pin(ctx: Context, *, seeded: Mapping[str, str], source_dir: Path,
     :param phases: what each install phase will install (the project's
         spec among them); manifest values, never options.
     :param constraints: the runtime pins' constraints file.
-    :returns: name -> version, sorted: ``seeded`` and the resolved union.
+    :returns: ``seeded`` and the resolved union (name -> version, sorted),
+        and uv's resolution of the install, where there is one.
     :raises giftwrap.errors.BuildError: a requirement cannot be met with
         the seeded tools, two sources conflict, or the installer failed.
     """
     fixed = {n: v for n, v in seeded.items() if n != 'pip'}
     sources = {'the project': project_requires(source_dir)}
     check_fixed(sources, fixed, ctx.interpreter)  # before any installer run
-    found = _discover(ctx, [p for p in phases if p], constraints)
+    found, lock = _discover(ctx, [p for p in phases if p], constraints)
     builds = _source_builds(ctx, found, sources, skip=source_dir)
     check_fixed(builds, fixed, ctx.interpreter)
     sources.update(builds)
     versions = _cached_union(ctx, sources, seeded, fixed)
-    return dict(sorted({**versions, **seeded}.items()))
+    return Pinned(dict(sorted({**versions, **seeded}.items())), lock)
 
 
 def _requirements_file(ctx: Context, name: str, lines: Iterable[str]
@@ -217,8 +334,9 @@ def _requirements_file(ctx: Context, name: str, lines: Iterable[str]
 
 
 def _discover(ctx: Context, phases: Sequence[Sequence[str]],
-              constraints: Path) -> list[Found]:
-    """What the install phases resolve to, together, else one by one.
+              constraints: Path) -> tuple[list[Found], Path | None]:
+    """What the install phases resolve to, together, else one by one; and
+    uv's pylock.toml of them together, if it made one.
 
     Phases may conflict (a postinstall dependency may replace a version
     the project needs: pip check judges that after the install), and a
@@ -227,9 +345,10 @@ def _discover(ctx: Context, phases: Sequence[Sequence[str]],
     everything = [spec for phase in phases for spec in phase]
     found = _discover_phase(ctx, everything, constraints, quiet=len(phases) > 1)
     if found is not None:
-        return found
+        lock = _lock_file(ctx, 'discover') if ctx.installer == 'uv' else None
+        return found, lock
     return [item for phase in phases
-            for item in _discover_phase(ctx, phase, constraints) or ()]
+            for item in _discover_phase(ctx, phase, constraints) or ()], None
 
 
 def _discover_phase(ctx: Context, specs: Sequence[str], constraints: Path,
@@ -262,7 +381,8 @@ def _source_builds(ctx: Context, found: Sequence[Found],
 
 def _sdist_declared(ctx: Context, item: Found) -> tuple[str, ...]:
     """What ``item``'s sdist declares: cached by its sha256, else fetched."""
-    cached = _cache_path(ctx, 'sdists', item.sha256) if item.sha256 else None
+    cached = _cache_path(ctx, 'sdists', f'{item.sha256}.{_CACHE_FORMAT}') \
+        if item.sha256 else None
     if cached is not None and cached.is_file():
         try:
             requires = json.loads(cached.read_text())['requires']
@@ -494,7 +614,7 @@ def _uv_resolve(ctx: Context, what: str, requirements: Path,
         env['UV_CACHE_DIR'] = str(ctx.cache_dir / 'uv')
     else:
         env['UV_NO_CACHE'] = '1'
-    lock = ctx.work_dir / f'pylock.build{what}.toml'
+    lock = _lock_file(ctx, what)
     # In the work directory: no uv.toml of giftwrap's own directory applies.
     ctx.runner.run([uv, 'pip', 'compile', '--python',
                     str(ctx.venv / 'bin' / 'python'), '--format',
@@ -504,6 +624,10 @@ def _uv_resolve(ctx: Context, what: str, requirements: Path,
                    what=f'uv pip compile ({what})')
     return [_uv_found(p, ctx.work_dir)
             for p in tomllib.loads(lock.read_text()).get('packages', ())]
+
+
+def _lock_file(ctx: Context, what: str) -> Path:
+    return ctx.work_dir / f'pylock.build{what}.toml'
 
 
 def _uv_found(package: Mapping, base: Path) -> Found:

@@ -151,23 +151,30 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
     tools = _build_tools(venv, build_tools, runner, env, cache_dir)
+    phases = [('pip_dependencies', tuple(pip_dependencies)),
+              ('project', (spec, *pins.requirements)),
+              ('postinstall_dependencies', tuple(postinstall_dependencies))]
+    resolved = None
     if build_tools is None and _takes_build_constraints(venv, installer):
-        tools = buildreqs.pin(
+        pinned = buildreqs.pin(
             buildreqs.Context(venv, installer, interpreter, work_dir,
                               cache_dir, runner, env),
             seeded=tools, source_dir=source_dir, constraints=constraints,
-            phases=(tuple(pip_dependencies), (spec, *pins.requirements),
-                    tuple(postinstall_dependencies)))
+            phases=[specs for _, specs in phases])
+        tools = dict(pinned.versions)
+        # One phase, resolved already: install that resolution as it is.
+        if pinned.lock and sum(1 for _, s in phases if s) == 1 and \
+                _keeps_seeded(pinned.lock, venv):
+            resolved = pinned.lock
     tool = _INSTALLER_CLASSES[installer](
         venv, constraints, work_dir, cache_dir, runner, env,
         build_constraints=_build_constraint_file(venv, tools, work_dir,
                                                  installer))
     if require_hashes:
         _install_locked(tool, spec, pins, work_dir)
+    elif resolved is not None:
+        tool.install_resolved('project', resolved)
     else:
-        phases = [('pip_dependencies', tuple(pip_dependencies)),
-                  ('project', (spec, *pins.requirements)),
-                  ('postinstall_dependencies', tuple(postinstall_dependencies))]
         for name, specs in phases:
             if specs:
                 tool.install(name, ['--', *specs])
@@ -186,6 +193,19 @@ def build(*, interpreter: Interpreter, stage_root: Path,
                       config_files=config, native=native,
                       installed=report.installed)
     return tree, report
+
+
+def _keeps_seeded(lock: Path, venv: Path) -> bool:
+    """Whether installing ``lock`` leaves the seeded tools as they are.
+
+    An install keeps a seeded setuptools that meets a requirement, where a
+    resolution from nothing (``uv pip compile``) picks the index's newest:
+    then the resolution is not what the install would have done.
+    """
+    seeded = _seeded(venv)
+    return all(seeded.get(canonicalize_name(p['name']), p.get('version'))
+               == p.get('version')
+               for p in tomllib.loads(lock.read_text()).get('packages', ()))
 
 
 def _seeded(venv: Path) -> dict[str, str]:
@@ -474,6 +494,8 @@ class _Uv(_Pip):
 
     def __post_init__(self) -> None:
         self.uv = _uv_binary()
+        #: the pylock.toml installed, if the install was one
+        self.resolved: Path | None = None
         self.env = dict(self.env)
         # Only the cache is giftwrap's choice; index settings stay the user's.
         if self.cache_dir is not None:
@@ -488,12 +510,15 @@ class _Uv(_Pip):
             [self.uv, 'pip', *args], cwd=self.work_dir, env=self.env,
             check=check, what=what)
 
-    def install(self, phase: str, args: Sequence[str]) -> None:
+    def install(self, phase: str, args: Sequence[str],
+                constrained: bool = True) -> None:
         # uv compiles no byte-code unless asked: giftwrap compiles later.
         if self.build_constraints is not None:
             args = ['--build-constraint', str(self.build_constraints), *args]
+        if constrained:
+            args = ['-c', str(self.constraints), *args]
         argv = ['install', '--python', str(self.venv / 'bin' / 'python'),
-                '--link-mode', 'copy', '-c', str(self.constraints), *args]
+                '--link-mode', 'copy', *args]
         try:
             self.run(argv, f'uv pip install ({phase})')
         except errors.CommandError as exc:
@@ -503,6 +528,13 @@ class _Uv(_Pip):
                 hint='the pins (constraints) and the requirements conflict, '
                      'or a pinned version does not exist: see uv\'s output'
                      + (f'; {exc.hint}' if exc.hint else '')) from exc
+
+    def install_resolved(self, phase: str, lock: Path) -> None:
+        """Install uv's ``pylock.toml`` of this phase: no resolution again,
+        and its hashes serve :meth:`report`."""
+        self.resolved = lock
+        # exact versions already: uv takes no constraints with a pylock
+        self.install(phase, ['-r', str(lock)], constrained=False)
 
     def check(self) -> None:
         _pip_check(self.venv, self.runner, self.env, [
@@ -516,7 +548,7 @@ class _Uv(_Pip):
         closure = {n: d.version for n, d in dists.items()
                    if (d.read_text('INSTALLER') or '').strip() == 'uv'
                    and not _is_local(d)}
-        hashes = _uv_hashes(self, closure, dists)
+        hashes = _uv_hashes(self, closure, dists, self.resolved)
         return _report({n: d.version for n, d in dists.items()}, closure,
                        hashes, pins)
 
@@ -544,8 +576,8 @@ def _is_local(dist: importlib.metadata.Distribution) -> bool:
 
 
 def _uv_hashes(uv: _Uv, closure: Mapping[str, str],
-               dists: Mapping[str, importlib.metadata.Distribution]
-               ) -> dict[str, str]:
+               dists: Mapping[str, importlib.metadata.Distribution],
+               resolved: Path | None = None) -> dict[str, str]:
     """sha256 of the file uv installed for each closure member.
 
     ``uv pip compile`` of the exact versions, as a pylock.toml, lists each
@@ -559,12 +591,17 @@ def _uv_hashes(uv: _Uv, closure: Mapping[str, str],
         LOG.warning('no hashes for the lock: reading uv\'s pylock.toml needs '
                     'Python 3.11; the lock cannot be replayed')
         return {}
-    wanted = uv.work_dir / 'uv-closure.txt'
-    wanted.write_text(''.join(f'{n}=={v}\n' for n, v in sorted(closure.items())))
     lock = uv.work_dir / 'pylock.toml'
-    uv.run(['compile', '--python', str(uv.venv / 'bin' / 'python'),
-            '--no-deps', '--format', 'pylock.toml', '--no-header', '--quiet',
-            '-o', str(lock), '--', str(wanted)], 'uv pip compile (hashes)')
+    if resolved is not None:  # the pylock.toml installed lists them all
+        lock = resolved
+    else:
+        wanted = uv.work_dir / 'uv-closure.txt'
+        wanted.write_text(''.join(f'{n}=={v}\n'
+                                  for n, v in sorted(closure.items())))
+        uv.run(['compile', '--python', str(uv.venv / 'bin' / 'python'),
+                '--no-deps', '--format', 'pylock.toml', '--no-header',
+                '--quiet', '-o', str(lock), '--', str(wanted)],
+               'uv pip compile (hashes)')
     hashes = {}
     for package in tomllib.loads(lock.read_text()).get('packages', ()):
         name = canonicalize_name(package['name'])

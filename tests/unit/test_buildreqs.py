@@ -97,6 +97,55 @@ def test_sdist_without_pyproject_is_legacy(tmp_path, make, name):
     assert buildreqs.sdist_requires(archive) == ('setuptools>=40.8.0',)
 
 
+# keystone's setup.py, as every OpenStack project without a pyproject.toml
+PBR_SETUP = ("import setuptools\n\n"
+             "setuptools.setup(\n    setup_requires=['pbr>=2.0.0'],\n"
+             "    pbr=True)\n")
+
+
+def test_setup_requires_of_a_legacy_project(tmp_path):
+    (tmp_path / 'setup.py').write_text(PBR_SETUP)
+    assert buildreqs.project_requires(tmp_path) == ('setuptools>=40.8.0',
+                                                    'pbr>=2.0.0')
+    (tmp_path / 'setup.cfg').write_text(
+        '[options]\nsetup_requires =\n    setuptools_scm>=6\n    cython\n')
+    assert buildreqs.project_requires(tmp_path) == (
+        'setuptools>=40.8.0', 'setuptools_scm>=6', 'cython', 'pbr>=2.0.0')
+
+
+def test_setup_requires_count_with_setuptools_backends_only(tmp_path):
+    (tmp_path / 'setup.py').write_text(PBR_SETUP)
+    (tmp_path / 'pyproject.toml').write_text(
+        '[build-system]\nrequires = ["pbr>=6.1.1"]\n'
+        'build-backend = "pbr.build"\n')
+    assert buildreqs.project_requires(tmp_path) == ('pbr>=6.1.1',)
+    (tmp_path / 'pyproject.toml').write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\n'
+        'build-backend = "setuptools.build_meta"\n')
+    assert buildreqs.project_requires(tmp_path) == ('setuptools>=61',
+                                                    'pbr>=2.0.0')
+
+
+def test_computed_setup_requires_are_left_alone(tmp_path, caplog):
+    (tmp_path / 'setup.py').write_text(
+        'from setuptools import setup\nREQS = ["pbr"]\n'
+        'setup(setup_requires=REQS)\n')
+    assert buildreqs.project_requires(tmp_path) == ('setuptools>=40.8.0',)
+    assert 'not constrained' in caplog.text
+    (tmp_path / 'setup.py').write_text('print "python 2"\n')
+    assert buildreqs.project_requires(tmp_path) == ('setuptools>=40.8.0',)
+
+
+@pytest.mark.parametrize('make, name', [(_tar, 'leg-1.0.tar.gz'),
+                                        (_zip, 'leg-1.0.zip')])
+def test_setup_requires_of_an_sdist(tmp_path, make, name):
+    archive = make(tmp_path / name, {'leg-1.0/setup.py': PBR_SETUP,
+                                     'leg-1.0/sub/setup.py': 'setup(setup_'
+                                     'requires=["nope"])\n'})
+    assert buildreqs.sdist_requires(archive) == ('setuptools>=40.8.0',
+                                                 'pbr>=2.0.0')
+
+
 def test_not_an_archive_is_a_build_error(tmp_path):
     bogus = tmp_path / 'bogus-1.0.tar.gz'
     bogus.write_bytes(b'not an archive')
