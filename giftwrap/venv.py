@@ -309,8 +309,22 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
     spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
+    tools = _seeded(scratch)
+    build_constraints = []
+    if _takes_build_constraints(scratch, 'pip'):
+        # The lock records the build requirements a build would pin, so a
+        # rebuild from it builds the project with the same pbr.
+        tools = dict(buildreqs.pin(
+            buildreqs.Context(scratch, 'pip', interpreter, work_dir,
+                              cache_dir, runner, env),
+            seeded=tools, source_dir=source_dir, constraints=constraints,
+            phases=[tuple(pip_dependencies), (spec, *pins.requirements),
+                    tuple(postinstall_dependencies)]).versions)
+        build_constraints = ['--build-constraint', str(_build_constraint_file(
+            scratch, tools, work_dir, 'pip'))]
     report = _pip_install(
-        scratch, 'resolve', ['--dry-run', '--ignore-installed', '--',
+        scratch, 'resolve', [*build_constraints, '--dry-run',
+                             '--ignore-installed', '--',
                              *pip_dependencies, spec, *pins.requirements,
                              *postinstall_dependencies],
         constraints, work_dir, cache_dir, runner, env, options_first=True)
@@ -326,7 +340,8 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
             hashes[name] = sha
     unpinned = {n: v for n, v in closure.items() if n not in pins.pins}
     return InstallReport(*(types.MappingProxyType(dict(sorted(m.items())))
-                           for m in (closure, hashes, unpinned, closure)))
+                           for m in (closure, hashes, unpinned, closure,
+                                     tools)))
 
 
 def _check_install_path(install_path: PurePosixPath) -> PurePosixPath:

@@ -97,6 +97,9 @@ def test_lock_refuses_a_changed_hash(setup, tmp_path):
     lock = json.loads(lock_path.read_text())
     pins = lock['projects']['hello-app']['pins']
     assert set(pins) == {'six', 'idna'}
+    # the build tools a build would pin, so a rebuild builds with them
+    assert {'pip', 'setuptools'} <= set(lock['projects']['hello-app'][
+        'build_tools'])
     pins['six']['sha256'] = '0' * 64
     lock_path.write_text(json.dumps(lock))
     out = tmp_path / 'out'
