@@ -173,7 +173,7 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     if require_hashes:
         _install_locked(tool, spec, pins, work_dir)
     elif resolved is not None:
-        tool.install_resolved('project', resolved)
+        tool.install_resolved('project', resolved, dict(phases)['project'])
     else:
         for name, specs in phases:
             if specs:
@@ -525,15 +525,12 @@ class _Uv(_Pip):
             [self.uv, 'pip', *args], cwd=self.work_dir, env=self.env,
             check=check, what=what)
 
-    def install(self, phase: str, args: Sequence[str],
-                constrained: bool = True) -> None:
+    def install(self, phase: str, args: Sequence[str]) -> None:
         # uv compiles no byte-code unless asked: giftwrap compiles later.
         if self.build_constraints is not None:
             args = ['--build-constraint', str(self.build_constraints), *args]
-        if constrained:
-            args = ['-c', str(self.constraints), *args]
         argv = ['install', '--python', str(self.venv / 'bin' / 'python'),
-                '--link-mode', 'copy', *args]
+                '--link-mode', 'copy', '-c', str(self.constraints), *args]
         try:
             self.run(argv, f'uv pip install ({phase})')
         except errors.CommandError as exc:
@@ -544,12 +541,31 @@ class _Uv(_Pip):
                      'or a pinned version does not exist: see uv\'s output'
                      + (f'; {exc.hint}' if exc.hint else '')) from exc
 
-    def install_resolved(self, phase: str, lock: Path) -> None:
-        """Install uv's ``pylock.toml`` of this phase: no resolution again,
-        and its hashes serve :meth:`report`."""
+    def install_resolved(self, phase: str, lock: Path,
+                         specs: Sequence[str]) -> None:
+        """Install ``specs`` as uv's ``pylock.toml`` of them resolved them,
+        without asking the index again; its hashes serve :meth:`report`.
+
+        Every version is a constraint, and uv first works from its cache
+        alone (``--offline``): the index answers it would revalidate are
+        the resolution's whole cost.  When something is not cached, the
+        same install runs online.  (Installing the pylock.toml itself
+        would download every file again wherever a proxy drops caching
+        headers: uv takes its files as direct URLs.)
+        """
+        exact = self.work_dir / 'resolved-constraints.txt'
+        exact.write_text(''.join(
+            f'{p["name"]}=={p["version"]}\n'
+            for p in tomllib.loads(lock.read_text()).get('packages', ())
+            if 'version' in p and 'directory' not in p))
+        args = ['-c', str(exact), '--', *specs]
+        try:
+            self.install(phase, ['--offline', *args])
+        except errors.BuildError:
+            LOG.info('not everything %s needs is in uv\'s cache: asking '
+                     'the index', phase)
+            self.install(phase, args)
         self.resolved = lock
-        # exact versions already: uv takes no constraints with a pylock
-        self.install(phase, ['-r', str(lock)], constrained=False)
 
     def check(self) -> None:
         _pip_check(self.venv, self.runner, self.env, [

@@ -164,3 +164,17 @@ def test_same_contents_but_scripts_and_records(builds):
                  if not f.endswith(('.pyc', '/RECORD'))
                  and (pip_env / f).read_bytes() != (uv_env / f).read_bytes()]
     assert differing == ['bin/hello-app']
+
+
+def test_uv_installs_the_resolution_it_made(builds, source, cache_dir,
+                                            tmp_path):
+    """The versions uv resolved to find source builds are installed as
+    they are, from uv's cache (warm by now), not resolved again."""
+    tree, report = _build(tmp_path, source, cache_dir, 'uv')
+    log = (tmp_path / 'build.log').read_text()
+    command = next(c for c in log.split('\n$ ') if '--offline' in c)
+    assert 'resolved-constraints.txt' in command
+    assert '[exit status 0,' in command
+    assert _files(tree) == _files(builds['uv'][0])
+    assert dict(report.hashes) == dict(builds['uv'][1].hashes)
+    assert dict(report.closure) == dict(builds['uv'][1].closure)
