@@ -259,3 +259,19 @@ def pinned_repo(path: Path) -> str:
     """
     return sample_repo(path, requirements=['six'],
                        extra_files={'requirements.txt': 'six==1.16.0\n'})
+
+
+def pinned_manifest(tmp_path: Path, settings: str = '',
+                    builders: str = '[nfpm-deb]') -> Path:
+    """A manifest building :func:`pinned_repo` (made in ``tmp_path``) with
+    the requirements-file resolver; ``settings`` adds settings lines
+    (``key: value``, one per line)."""
+    repo = tmp_path / 'hello-app'
+    pinned_repo(repo)
+    extra = ''.join(f'\n  {line}' for line in settings.splitlines() if line)
+    manifest = tmp_path / 'manifest.yml'
+    manifest.write_text(
+        f"settings:\n  version: '1.0-1'\n  builders: {builders}\n"
+        f"  resolver: requirements-file{extra}\n"
+        f"projects:\n  - name: hello-app\n    giturl: {repo}\n")
+    return manifest

@@ -20,18 +20,9 @@ def build(manifest, out, cache, *extra):
 
 def test_unchanged_reused_changed_refused_forced_rebuilt(tmp_path):
     repo = tmp_path / 'hello-app'
-    projectutil.pinned_repo(repo)
-    text = textwrap.dedent(f"""
-        settings:
-          version: '1.0-1'
-          builders: [nfpm-deb, nfpm-rpm]
-          resolver: requirements-file
-        projects:
-          - name: hello-app
-            giturl: {repo}
-        """)
-    manifest = tmp_path / 'manifest.yml'
-    manifest.write_text(text)
+    manifest = projectutil.pinned_manifest(tmp_path,
+                                           builders='[nfpm-deb, nfpm-rpm]')
+    text = manifest.read_text()
     out, cache = tmp_path / 'out', tmp_path / 'cache'
 
     first, rows = build(manifest, out, cache)
@@ -114,19 +105,7 @@ def test_unchanged_inputs_reused_before_any_checkout(tmp_path):
 
 
 def test_keep_work_leaves_each_projects_work_directory(tmp_path):
-    repo = tmp_path / 'hello-app'
-    projectutil.pinned_repo(repo)
-    manifest = tmp_path / 'manifest.yml'
-    manifest.write_text(textwrap.dedent(f"""
-        settings:
-          version: '1.0-1'
-          builders: [nfpm-deb]
-          resolver: requirements-file
-          base_path: /opt/kept
-        projects:
-          - name: hello-app
-            giturl: {repo}
-        """))
+    manifest = projectutil.pinned_manifest(tmp_path, 'base_path: /opt/kept')
     work = tmp_path / 'work'
     result, rows = build(manifest, tmp_path / 'out', tmp_path / 'cache',
                          '--work-dir', str(work), '--keep-work')
