@@ -74,6 +74,21 @@ class Field:
         return project_value
 
 
+class RequirementsField(Field):
+    """A list of pip requirements: never a pip option."""
+
+    def check(self, key: str, value: Any, where: str) -> None:
+        super().check(key, value, where)
+        for item in value:
+            if item.lstrip().startswith('-') or '\n' in item:
+                raise errors.ManifestError(
+                    f'{key!r} lists {item!r}, which is not a requirement',
+                    where=where,
+                    hint='give requirements only (name, name==version, a URL '
+                         'or a path); index settings belong in pip\'s or '
+                         'uv\'s own configuration (pip.conf, PIP_INDEX_URL)')
+
+
 #: Keys of a per-format mapping (``system_dependencies: {deb: [...]}``);
 #: ``all`` is every format.
 FORMAT_KEYS = ('all', 'deb', 'rpm')
@@ -189,9 +204,10 @@ FIELDS: dict[str, Field] = {
         list, BOTH, items=str, merge_rule='extend',
         help='package names (and versions): a list for every format, or a '
              'mapping of all, deb and rpm to lists'),
-    'pip_dependencies': Field(list, BOTH, items=str, merge_rule='extend'),
-    'postinstall_dependencies': Field(list, BOTH, items=str,
-                                      merge_rule='extend'),
+    'pip_dependencies': RequirementsField(list, BOTH, items=str,
+                                          merge_rule='extend'),
+    'postinstall_dependencies': RequirementsField(list, BOTH, items=str,
+                                                  merge_rule='extend'),
     'targets': Field(list, BOTH, items=dict,
                      help='build targets: [{name, image, format, python}]'),
     'include_config': Field(bool, BOTH, default=False),

@@ -130,8 +130,10 @@ def test_pip_dependency_cannot_be_an_option(tmp_path, good_repo):
                 pip_dependencies: ['--index-url={evil}']
             """))
         assert server.requests == []
-    assert result.returncode == 7, result.stdout
-    assert 'pip could not install' in result.stdout
+    # refused with the manifest, before anything runs
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "'pip_dependencies' lists '--index-url=" in result.stderr
+    assert 'manifest.yml:' in result.stderr
     assert no_artifacts(tmp_path)
 
 

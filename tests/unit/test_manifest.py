@@ -40,6 +40,7 @@ BAD = [
     ('no_projects.yml', 1, 'lists no projects', 'projects:'),
     ('not_mapping.yml', 1, 'must be a mapping', 'README'),
     ('template_security.yml', 2, 'not allowed', None),
+    ('pip_option.yml', 5, "lists '--extra-index-url=", 'PIP_INDEX_URL'),
 ]
 
 
