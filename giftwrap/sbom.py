@@ -83,7 +83,7 @@ def write(path: Path, *, project, checkout, report, package_description,
     :param path: the artifact (a ``.deb``, ``.rpm``, image archive...).
     :param project: the rendered :class:`giftwrap.manifest.Project`.
     :param checkout: its :class:`giftwrap.sources.base.Checkout`.
-    :param report: the :class:`giftwrap.venv.InstallReport`.
+    :param report: the :class:`giftwrap.installers.InstallReport`.
     :param package_description: the
         :class:`giftwrap.package.PackageDescription` (system dependencies,
         package name, version and license).

@@ -15,7 +15,6 @@ import base64
 import csv
 import dataclasses
 import hashlib
-import importlib.metadata
 import io
 import json
 import logging
@@ -27,14 +26,16 @@ import types
 from pathlib import Path, PurePosixPath
 from typing import Iterator, Mapping, Sequence
 
-from packaging.tags import parse_tag
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from giftwrap import buildreqs, errors
+from giftwrap import buildreqs, errors, installers
+# What other modules read here: the report type and the installer checks.
+from giftwrap.installers import (INSTALLERS, SEEDED, InstallReport,  # noqa: F401
+                                 check_installer, site_packages)
 from giftwrap.builders.base import StagedTree
 from giftwrap.interpreter import Interpreter
-from giftwrap.process import Runner, base_environment, find_tool
+from giftwrap.process import Runner, base_environment
 from giftwrap.sources.base import Pins
 
 try:  # Python 3.11+
@@ -44,10 +45,6 @@ except ImportError:  # pragma: no cover
 
 LOG = logging.getLogger(__name__)
 
-#: Distributions virtualenv seeds; they are not part of the project's closure.
-SEEDED = frozenset({'pip', 'setuptools', 'wheel'})
-#: The installers a manifest may choose (``installer:``).
-INSTALLERS = ('pip', 'uv')
 # uv's bookkeeping for its cache of local sources: meaningless on the target,
 # and uv_cache.json holds a timestamp.
 # Installer bookkeeping that varies with how a closure was installed, not
@@ -63,32 +60,6 @@ _SAFE_PATH = re.compile(r'^(/[A-Za-z0-9._+@:,=~-]+)+$')
 _NOT_PATH_CHAR = rb'(?![A-Za-z0-9._+~-])'
 _CHUNK = 1 << 20
 _SHOWN = 10
-
-
-@dataclasses.dataclass(frozen=True)
-class InstallReport:
-    """What pip installed into the virtualenv.
-
-    :ivar installed: canonical name -> version of every distribution in
-        the virtualenv (the seeded pip and setuptools included).
-    :ivar hashes: canonical name -> sha256 (hex) of the distribution file
-        pip downloaded or took from its cache, where pip reported one.
-    :ivar unpinned: canonical name -> version of the installed closure
-        members the pins did not pin (the project itself and the
-        distributions virtualenv seeded are not counted).
-    """
-
-    installed: Mapping[str, str]
-    hashes: Mapping[str, str]
-    unpinned: Mapping[str, str]
-    #: canonical name -> version of everything pip installed from an index
-    #: (the runtime closure; local projects excluded): what a lock pins.
-    closure: Mapping[str, str] = dataclasses.field(
-        default_factory=lambda: types.MappingProxyType({}))
-    #: name -> version of the build tools: what virtualenv seeded (pip,
-    #: setuptools, wheel) and what builds of sdists were constrained to.
-    build_tools: Mapping[str, str] = dataclasses.field(
-        default_factory=lambda: types.MappingProxyType({}))
 
 
 def build(*, interpreter: Interpreter, stage_root: Path,
@@ -166,12 +137,12 @@ def build(*, interpreter: Interpreter, stage_root: Path,
         if pinned.lock and sum(1 for _, s in phases if s) == 1 and \
                 _keeps_seeded(pinned.lock, venv):
             resolved = pinned.lock
-    tool = _INSTALLER_CLASSES[installer](
+    tool = installers.CLASSES[installer](
         venv, constraints, work_dir, cache_dir, runner, env,
         build_constraints=_build_constraint_file(venv, tools, work_dir,
                                                  installer))
     if require_hashes:
-        _install_locked(tool, spec, pins, work_dir)
+        installers.install_locked(tool, spec, pins, work_dir)
     elif resolved is not None:
         tool.install_resolved('project', resolved, dict(phases)['project'])
     else:
@@ -202,18 +173,10 @@ def _keeps_seeded(lock: Path, venv: Path) -> bool:
     resolution from nothing (``uv pip compile``) picks the index's newest:
     then the resolution is not what the install would have done.
     """
-    seeded = _seeded(venv)
+    seeded = installers.seeded(venv)
     return all(seeded.get(canonicalize_name(p['name']), p.get('version'))
                == p.get('version')
                for p in tomllib.loads(lock.read_text()).get('packages', ()))
-
-
-def _seeded(venv: Path) -> dict[str, str]:
-    """What virtualenv (or ensurepip) put in the new environment."""
-    return {canonicalize_name(d.metadata['Name']): d.version
-            for d in importlib.metadata.distributions(
-                path=[str(site_packages(venv))])
-            if canonicalize_name(d.metadata['Name']) in SEEDED}
 
 
 def _build_tools(venv: Path, wanted: Mapping[str, str] | None,
@@ -230,7 +193,7 @@ def _build_tools(venv: Path, wanted: Mapping[str, str] | None,
     was not seeded is installed (a locked build requirement such as wheel
     only constrains builds).
     """
-    seeded = _seeded(venv)
+    seeded = installers.seeded(venv)
     if wanted is not None:
         differ = [f'{n}=={v}' for n, v in sorted(wanted.items())
                   if n in seeded and seeded[n] != v]
@@ -248,7 +211,7 @@ def _takes_build_constraints(venv: Path, installer: str) -> bool:
     """Whether the installer can constrain what sdists build with."""
     # pip's --build-constraint is new in 25.3
     return installer != 'pip' or \
-        Version(_seeded(venv).get('pip', '0')) >= Version('25.3')
+        Version(installers.seeded(venv).get('pip', '0')) >= Version('25.3')
 
 
 def _build_constraint_file(venv: Path, tools: Mapping[str, str],
@@ -256,26 +219,12 @@ def _build_constraint_file(venv: Path, tools: Mapping[str, str],
     """Constraints for building sdists, where the installer takes them."""
     if not _takes_build_constraints(venv, installer):
         LOG.info('pip %s cannot constrain build dependencies',
-                 _seeded(venv).get('pip'))
+                 installers.seeded(venv).get('pip'))
         return None
     path = work_dir / 'build-constraints.txt'
     path.write_text(''.join(f'{n}=={v}\n' for n, v in tools.items()
                             if n != 'pip'))
     return path
-
-
-def check_installer(installer: str) -> None:
-    """Check that ``installer`` is known and, for uv, installed.
-
-    :raises giftwrap.errors.BuildError: an unknown installer.
-    :raises giftwrap.errors.MissingToolError: uv is not installed.
-    """
-    if installer not in INSTALLERS:
-        raise errors.BuildError(f'unknown installer {installer!r}',
-                                hint='installer is one of: '
-                                     + ', '.join(INSTALLERS))
-    if installer == 'uv':
-        _uv_binary()
 
 
 def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
@@ -309,7 +258,7 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
     spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
-    tools = _seeded(scratch)
+    tools = installers.seeded(scratch)
     build_constraints = []
     if _takes_build_constraints(scratch, 'pip'):
         # The lock records the build requirements a build would pin, so a
@@ -322,7 +271,7 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
                     tuple(postinstall_dependencies)]).versions)
         build_constraints = ['--build-constraint', str(_build_constraint_file(
             scratch, tools, work_dir, 'pip'))]
-    report = _pip_install(
+    report = installers.pip_install(
         scratch, 'resolve', [*build_constraints, '--dry-run',
                              '--ignore-installed', '--',
                              *pip_dependencies, spec, *pins.requirements,
@@ -404,258 +353,6 @@ def _make_venv(interpreter: Interpreter, venv: Path, cache_dir: Path | None,
     if cache_dir is not None:
         argv += ['--app-data', str(cache_dir / 'virtualenv')]
     runner.run([*argv, '--', str(venv)], env=env, what='virtualenv')
-
-
-def _pip_install(venv: Path, phase: str, specs: Sequence[str],
-                 constraints: Path, work_dir: Path, cache_dir: Path | None,
-                 runner: Runner, env: dict[str, str], *,
-                 options_first: bool = False) -> dict:
-    """Install ``specs`` under the constraints; returns pip's report.
-
-    :param options_first: ``specs`` are giftwrap's own options and files
-        (never manifest values), which must come before ``--``.
-    """
-    report = work_dir / f'pip-report-{phase.replace(" ", "-")}.json'
-    cache = (['--cache-dir', str(cache_dir / 'pip')] if cache_dir is not None
-             else ['--no-cache-dir'])
-    tail = list(specs) if options_first else ['--', *specs]
-    argv = [str(venv / 'bin' / 'python'), '-m', 'pip', 'install',
-            '--no-compile', '--progress-bar', 'off', '-c', str(constraints),
-            '--report', str(report), *cache, *tail]
-    try:
-        runner.run(argv, env=env, what=f'pip install ({phase})')
-    except errors.CommandError as exc:
-        hint = ('the pins (constraints) and the requirements conflict, or a '
-                'pinned version does not exist: see pip\'s output above')
-        raise errors.BuildError(
-            f'pip could not install the {phase.replace("_", " ")}',
-            output=exc.output,
-            hint=f'{hint}; {exc.hint}' if exc.hint else hint) from exc
-    return json.loads(report.read_text())
-
-
-def _install_locked(tool: '_Pip', spec: str, pins: Pins, work_dir: Path
-                    ) -> None:
-    """Install a lock's closure with hashes checked, then the project."""
-    unhashed = sorted(str(p) for p in pins.pins.values() if not p.sha256)
-    if unhashed:
-        raise errors.BuildError(
-            'the lock has no sha256 for ' + ', '.join(unhashed),
-            hint='regenerate the lock (giftwrap lock, or a build without '
-                 '--lock) from a package index that serves hashes')
-    locked = work_dir / 'locked-requirements.txt'
-    locked.write_text(''.join(f'{p} --hash=sha256:{p.sha256}\n'
-                              for _, p in sorted(pins.pins.items())))
-    tool.install('locked pins', ['--require-hashes', '--no-deps', '-r',
-                                 str(locked)])
-    tool.install('project', ['--no-deps', '--', spec])
-
-
-def _pip_check(venv: Path, runner: Runner, env: dict[str, str],
-               argv: Sequence[str] | None = None) -> None:
-    argv = argv or [str(venv / 'bin' / 'python'), '-m', 'pip', 'check']
-    result = runner.run(argv, env=env, check=False,
-                        what=f'{Path(argv[0]).name} pip check')
-    if result.returncode != 0:
-        raise errors.BuildError(
-            'pip check found broken requirements in the virtualenv',
-            output=result.tail(),
-            hint='a postinstall or pip dependency replaced a version the '
-                 'project needs; fix the pins or the dependencies')
-
-
-@dataclasses.dataclass
-class _Pip:
-    """pip, run by the virtualenv's own interpreter, one report per install.
-
-    ``install`` takes giftwrap's options first; manifest values only after
-    a ``--`` in ``args``.
-    """
-
-    venv: Path
-    constraints: Path
-    work_dir: Path
-    cache_dir: Path | None
-    runner: Runner
-    env: dict[str, str]
-    reports: list = dataclasses.field(default_factory=list)
-    #: constraints for building sdists (pip >= 25.3, uv), or None
-    build_constraints: Path | None = None
-
-    def install(self, phase: str, args: Sequence[str]) -> None:
-        if self.build_constraints is not None:
-            args = ['--build-constraint', str(self.build_constraints), *args]
-        self.reports.append(_pip_install(
-            self.venv, phase, args, self.constraints, self.work_dir,
-            self.cache_dir, self.runner, self.env, options_first=True))
-
-    def check(self) -> None:
-        _pip_check(self.venv, self.runner, self.env)
-
-    def report(self, pins: Pins) -> InstallReport:
-        return _install_report(site_packages(self.venv), self.reports, pins)
-
-    def tidy(self) -> None:
-        """Remove what the installer left for itself in the virtualenv."""
-
-
-@dataclasses.dataclass
-class _Uv(_Pip):
-    """uv installing into the virtualenv: the same pins, found faster.
-
-    uv writes no report: versions come from the virtualenv's metadata and
-    hashes from the index, through ``uv pip compile`` (:func:`_uv_hashes`).
-    """
-
-    def __post_init__(self) -> None:
-        self.uv = _uv_binary()
-        #: the pylock.toml installed, if the install was one
-        self.resolved: Path | None = None
-        self.env = dict(self.env)
-        # Only the cache is giftwrap's choice; index settings stay the user's.
-        if self.cache_dir is not None:
-            self.env['UV_CACHE_DIR'] = str(self.cache_dir / 'uv')
-        else:
-            self.env['UV_NO_CACHE'] = '1'
-
-    def run(self, args: Sequence[str], what: str, check: bool = True):
-        # In the work directory, so no uv.toml or pyproject.toml of
-        # giftwrap's own working directory configures it.
-        return self.runner.run(
-            [self.uv, 'pip', *args], cwd=self.work_dir, env=self.env,
-            check=check, what=what)
-
-    def install(self, phase: str, args: Sequence[str]) -> None:
-        # uv compiles no byte-code unless asked: giftwrap compiles later.
-        if self.build_constraints is not None:
-            args = ['--build-constraint', str(self.build_constraints), *args]
-        argv = ['install', '--python', str(self.venv / 'bin' / 'python'),
-                '--link-mode', 'copy', '-c', str(self.constraints), *args]
-        try:
-            self.run(argv, f'uv pip install ({phase})')
-        except errors.CommandError as exc:
-            raise errors.BuildError(
-                f'uv could not install the {phase.replace("_", " ")}',
-                output=exc.output,
-                hint='the pins (constraints) and the requirements conflict, '
-                     'or a pinned version does not exist: see uv\'s output'
-                     + (f'; {exc.hint}' if exc.hint else '')) from exc
-
-    def install_resolved(self, phase: str, lock: Path,
-                         specs: Sequence[str]) -> None:
-        """Install ``specs`` as uv's ``pylock.toml`` of them resolved them,
-        without asking the index again; its hashes serve :meth:`report`.
-
-        Every version is a constraint, and uv first works from its cache
-        alone (``--offline``): the index answers it would revalidate are
-        the resolution's whole cost.  When something is not cached, the
-        same install runs online.  (Installing the pylock.toml itself
-        would download every file again wherever a proxy drops caching
-        headers: uv takes its files as direct URLs.)
-        """
-        exact = self.work_dir / 'resolved-constraints.txt'
-        exact.write_text(''.join(
-            f'{p["name"]}=={p["version"]}\n'
-            for p in tomllib.loads(lock.read_text()).get('packages', ())
-            if 'version' in p and 'directory' not in p))
-        args = ['-c', str(exact), '--', *specs]
-        try:
-            self.install(phase, ['--offline', *args])
-        except errors.BuildError:
-            LOG.info('not everything %s needs is in uv\'s cache: asking '
-                     'the index', phase)
-            self.install(phase, args)
-        self.resolved = lock
-
-    def check(self) -> None:
-        _pip_check(self.venv, self.runner, self.env, [
-            self.uv, 'pip', 'check', '--python',
-            str(self.venv / 'bin' / 'python')])
-
-    def report(self, pins: Pins) -> InstallReport:
-        site = site_packages(self.venv)
-        dists = {canonicalize_name(d.metadata['Name']): d for d in
-                 importlib.metadata.distributions(path=[str(site)])}
-        closure = {n: d.version for n, d in dists.items()
-                   if (d.read_text('INSTALLER') or '').strip() == 'uv'
-                   and not _is_local(d)}
-        hashes = _uv_hashes(self, closure, dists, self.resolved)
-        return _report({n: d.version for n, d in dists.items()}, closure,
-                       hashes, pins)
-
-    def tidy(self) -> None:
-        # uv locks the environment with this file while it installs.
-        (self.venv / '.lock').unlink(missing_ok=True)
-
-
-_INSTALLER_CLASSES = {'pip': _Pip, 'uv': _Uv}
-
-
-def _uv_binary() -> str:
-    found = find_tool('uv')
-    if found is None:
-        raise errors.MissingToolError(
-            'uv is not installed', where='installer: uv',
-            hint='pip install uv (beside giftwrap), or use installer: pip')
-    return found
-
-
-def _is_local(dist: importlib.metadata.Distribution) -> bool:
-    """Whether ``dist`` was installed from a local directory or file."""
-    text = dist.read_text('direct_url.json')
-    return bool(text) and json.loads(text).get('url', '').startswith('file:')
-
-
-def _uv_hashes(uv: _Uv, closure: Mapping[str, str],
-               dists: Mapping[str, importlib.metadata.Distribution],
-               resolved: Path | None = None) -> dict[str, str]:
-    """sha256 of the file uv installed for each closure member.
-
-    ``uv pip compile`` of the exact versions, as a pylock.toml, lists each
-    one's sdist and the wheels that suit the interpreter, with the index's
-    hashes.  The wheel installed is the one whose tags its ``WHEEL`` file
-    names; a distribution whose tags match no wheel was built from the sdist.
-    """
-    if not closure:
-        return {}
-    if tomllib is None:  # pragma: no cover
-        LOG.warning('no hashes for the lock: reading uv\'s pylock.toml needs '
-                    'Python 3.11; the lock cannot be replayed')
-        return {}
-    lock = uv.work_dir / 'pylock.toml'
-    if resolved is not None:  # the pylock.toml installed lists them all
-        lock = resolved
-    else:
-        wanted = uv.work_dir / 'uv-closure.txt'
-        wanted.write_text(''.join(f'{n}=={v}\n'
-                                  for n, v in sorted(closure.items())))
-        uv.run(['compile', '--python', str(uv.venv / 'bin' / 'python'),
-                '--no-deps', '--format', 'pylock.toml', '--no-header',
-                '--quiet', '-o', str(lock), '--', str(wanted)],
-               'uv pip compile (hashes)')
-    hashes = {}
-    for package in tomllib.loads(lock.read_text()).get('packages', ()):
-        name = canonicalize_name(package['name'])
-        if name in closure:
-            sha = _installed_file_hash(package, _wheel_tags(dists[name]))
-            if sha:
-                hashes[name] = sha
-    return hashes
-
-
-def _wheel_tags(dist: importlib.metadata.Distribution) -> frozenset:
-    lines = (dist.read_text('WHEEL') or '').splitlines()
-    return frozenset(tag for line in lines if line.startswith('Tag:')
-                     for tag in parse_tag(line.split(':', 1)[1].strip()))
-
-
-def _installed_file_hash(package: Mapping, tags: frozenset) -> str | None:
-    """The sha256 of the pylock entry's wheel with ``tags``, else its sdist's."""
-    for wheel in package.get('wheels', ()):
-        filename = wheel.get('name') or wheel.get('url', '').rsplit('/', 1)[-1]
-        if parse_wheel_filename(filename)[3] == tags:
-            return wheel.get('hashes', {}).get('sha256')
-    return package.get('sdist', {}).get('hashes', {}).get('sha256')
 
 
 def _rewrite_pyvenv_cfg(venv: Path, interpreter: Interpreter,
@@ -903,38 +600,3 @@ def _scan_file(path: Path, pattern: re.Pattern | None, prefix: bytes = b''
             tail = (tail + chunk)[-overlap:]
             chunk = stream.read(_CHUNK)
     return elf, None
-
-
-def site_packages(venv: Path) -> Path:
-    """The virtualenv's one ``lib/pythonX.Y/site-packages``."""
-    found = sorted(venv.glob('lib/*/site-packages'))
-    if len(found) != 1:
-        raise errors.BuildError(f'expected one lib/*/site-packages in {venv}, '
-                                f'found {len(found)}')
-    return found[0]
-
-
-def _install_report(site: Path, reports: Sequence[Mapping], pins: Pins
-                    ) -> InstallReport:
-    """Combine pip's ``--report`` of each install with what is installed."""
-    installed = {canonicalize_name(d.metadata['Name']): d.version
-                 for d in importlib.metadata.distributions(path=[str(site)])}
-    hashes, closure = {}, {}
-    for report in reports:
-        for item in report.get('install', ()):
-            name = canonicalize_name(item['metadata']['name'])
-            info = item.get('download_info', {})
-            sha = info.get('archive_info', {}).get('hashes', {}).get('sha256')
-            if sha:
-                hashes[name] = sha
-            if 'dir_info' not in info and name in installed:
-                closure[name] = installed[name]
-    return _report(installed, closure, hashes, pins)
-
-
-def _report(installed: Mapping[str, str], closure: Mapping[str, str],
-            hashes: Mapping[str, str], pins: Pins) -> InstallReport:
-    """An :class:`InstallReport`, names sorted, read-only."""
-    unpinned = {n: v for n, v in closure.items() if n not in pins.pins}
-    return InstallReport(*(types.MappingProxyType(dict(sorted(m.items())))
-                           for m in (installed, hashes, unpinned, closure)))

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from giftwrap import errors, venv
+from giftwrap import errors, installers, venv
 from giftwrap.interpreter import Interpreter
 from giftwrap.process import Result
 from giftwrap.sources.base import Pin, Pins
@@ -175,8 +175,8 @@ def test_install_report_flags_unpinned_closure_members(tmp_path):
         {'metadata': {'name': 'IDNA', 'version': '3.7'},
          'download_info': {'url': 'https://x/idna.whl', 'archive_info': {}}},
     ]}
-    result = venv._install_report(site, [report],
-                                  Pins.of([Pin('Six', '1.16.0')]))
+    result = installers._install_report(site, [report],
+                                        Pins.of([Pin('Six', '1.16.0')]))
     assert dict(result.installed) == {'hello-app': '1.2.3', 'idna': '3.7',
                                       'pip': '26.3', 'six': '1.16.0'}
     assert dict(result.hashes) == {'six': 'ab' * 32}
@@ -203,9 +203,9 @@ class RecordingRunner:
 
 def test_pip_install_puts_requirements_after_double_dash(tmp_path):
     runner = RecordingRunner()
-    venv._pip_install(tmp_path / 'env', 'pip_dependencies', ['-e/etc', 'six'],
-                      tmp_path / 'c.txt', tmp_path, tmp_path / 'cache',
-                      runner, {})
+    installers.pip_install(tmp_path / 'env', 'pip_dependencies',
+                           ['-e/etc', 'six'], tmp_path / 'c.txt', tmp_path,
+                           tmp_path / 'cache', runner, {})
     argv = runner.calls[0]
     assert argv[argv.index('--') + 1:] == ('-e/etc', 'six')
     assert argv[:4] == (f'{tmp_path}/env/bin/python', '-m', 'pip', 'install')
@@ -215,15 +215,16 @@ def test_pip_install_puts_requirements_after_double_dash(tmp_path):
 
 def test_pip_install_without_cache_uses_none(tmp_path):
     runner = RecordingRunner()
-    venv._pip_install(tmp_path, 'project', ['six'], tmp_path / 'c.txt',
-                      tmp_path, None, runner, {})
+    installers.pip_install(tmp_path, 'project', ['six'], tmp_path / 'c.txt',
+                           tmp_path, None, runner, {})
     assert '--no-cache-dir' in runner.calls[0]
 
 
 def test_pip_install_failure_is_a_build_error_with_output(tmp_path):
     with pytest.raises(errors.BuildError) as info:
-        venv._pip_install(tmp_path, 'project', ['six'], tmp_path / 'c.txt',
-                          tmp_path, None, RecordingRunner(fail=True), {})
+        installers.pip_install(tmp_path, 'project', ['six'],
+                               tmp_path / 'c.txt', tmp_path, None,
+                               RecordingRunner(fail=True), {})
     assert 'ResolutionImpossible: six' in info.value.output
     assert 'project' in info.value.what
 
@@ -286,7 +287,7 @@ def test_unknown_installer_is_refused():
 
 
 def test_missing_uv_says_how_to_install_it(monkeypatch):
-    monkeypatch.setattr(venv, 'find_tool', lambda name: None)
+    monkeypatch.setattr(installers, 'find_tool', lambda name: None)
     venv.check_installer('pip')
     with pytest.raises(errors.MissingToolError) as info:
         venv.check_installer('uv')
@@ -305,11 +306,12 @@ class UvRecorder:
         return Result(tuple(argv), 0, '')
 
 
-def _uv(tmp_path, cache_dir, monkeypatch) -> tuple['venv._Uv', UvRecorder]:
-    monkeypatch.setattr(venv, 'find_tool', lambda name: f'/usr/bin/{name}')
+def _uv(tmp_path, cache_dir, monkeypatch) -> tuple['installers._Uv', UvRecorder]:
+    monkeypatch.setattr(installers, 'find_tool', lambda name: f'/usr/bin/{name}')
     runner = UvRecorder()
-    tool = venv._Uv(tmp_path / 'env', tmp_path / 'c.txt', tmp_path / 'work',
-                    cache_dir, runner, {'PATH': '/usr/bin'})
+    tool = installers._Uv(tmp_path / 'env', tmp_path / 'c.txt',
+                          tmp_path / 'work', cache_dir, runner,
+                          {'PATH': '/usr/bin'})
     return tool, runner
 
 
@@ -354,16 +356,16 @@ _PYLOCK_ENTRY = {
 
 
 def test_installed_file_hash_matches_the_wheel_tags():
-    tags = frozenset(venv.parse_tag('cp311-cp311-manylinux_2_17_x86_64')
-                     | venv.parse_tag('cp311-cp311-manylinux2014_x86_64'))
-    assert venv._installed_file_hash(_PYLOCK_ENTRY, tags) == 'bb' * 32
-    tags = frozenset(venv.parse_tag('py3-none-any'))
-    assert venv._installed_file_hash(_PYLOCK_ENTRY, tags) == 'cc' * 32
+    tags = frozenset(installers.parse_tag('cp311-cp311-manylinux_2_17_x86_64')
+                     | installers.parse_tag('cp311-cp311-manylinux2014_x86_64'))
+    assert installers._installed_file_hash(_PYLOCK_ENTRY, tags) == 'bb' * 32
+    tags = frozenset(installers.parse_tag('py3-none-any'))
+    assert installers._installed_file_hash(_PYLOCK_ENTRY, tags) == 'cc' * 32
 
 
 def test_installed_file_hash_of_a_locally_built_wheel_is_the_sdists():
-    tags = frozenset(venv.parse_tag('cp311-cp311-linux_x86_64'))
-    assert venv._installed_file_hash(_PYLOCK_ENTRY, tags) == 'aa' * 32
+    tags = frozenset(installers.parse_tag('cp311-cp311-linux_x86_64'))
+    assert installers._installed_file_hash(_PYLOCK_ENTRY, tags) == 'aa' * 32
 
 
 def test_relocate_drops_uv_cache_records(staged):
