@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import buildreqs, errors
+from giftwrap import buildreqs, buildsystem, errors
 from giftwrap.interpreter import Interpreter
 
 PY311 = Interpreter(Path('/usr/bin/python3.11'), '3.11.2',
@@ -43,18 +43,18 @@ def _zip(path: Path, files: dict[str, str]) -> Path:
     '[build-system]\nbuild-backend = "setuptools.build_meta"\n',
 ])
 def test_nothing_declared_is_the_installers_legacy_default(text):
-    assert buildreqs.declared(text, 'x') == ('setuptools>=40.8.0',)
+    assert buildsystem.declared(text, 'x') == ('setuptools>=40.8.0',)
 
 
 def test_declared_requirements_are_normalized():
     text = '[build-system]\nrequires = ["pbr >= 6.0.0", "Cython<3; ' \
            'python_version >= \'3.8\'"]\n'
-    assert buildreqs.declared(text, 'x') == (
-        'pbr>=6.0.0', 'Cython<3; python_version >= "3.8"')
+    assert buildsystem.declared(text, 'x') == (
+                                               'pbr>=6.0.0', 'Cython<3; python_version >= "3.8"')
 
 
 def test_empty_requires_declares_nothing():
-    assert buildreqs.declared('[build-system]\nrequires = []\n', 'x') == ()
+    assert buildsystem.declared('[build-system]\nrequires = []\n', 'x') == ()
 
 
 @pytest.mark.parametrize('text, message', [
@@ -66,15 +66,15 @@ def test_empty_requires_declares_nothing():
 ])
 def test_bad_pyproject_is_a_build_error(text, message):
     with pytest.raises(errors.BuildError, match=message) as caught:
-        buildreqs.declared(text, 'src/pyproject.toml')
+        buildsystem.declared(text, 'src/pyproject.toml')
     assert caught.value.where == 'src/pyproject.toml'
 
 
 def test_project_with_and_without_pyproject(tmp_path):
-    assert buildreqs.project_requires(tmp_path) == ('setuptools>=40.8.0',)
+    assert buildsystem.project_requires(tmp_path) == ('setuptools>=40.8.0',)
     (tmp_path / 'pyproject.toml').write_text(HATCH)
-    assert buildreqs.project_requires(tmp_path) == ('hatchling>=1.20',
-                                                    'hatch-vcs')
+    assert buildsystem.project_requires(tmp_path) == ('hatchling>=1.20',
+                                                      'hatch-vcs')
 
 
 @pytest.mark.parametrize('make, name', [(_tar, 'demo-1.0.tar.gz'),
@@ -85,8 +85,8 @@ def test_sdist_top_level_pyproject(tmp_path, make, name):
         'demo-1.0/vendored/pyproject.toml':
             '[build-system]\nrequires = ["flit_core"]\n',
         'demo-1.0/pyproject.toml': HATCH})
-    assert buildreqs.sdist_requires(archive) == ('hatchling>=1.20',
-                                                 'hatch-vcs')
+    assert buildsystem.sdist_requires(archive) == ('hatchling>=1.20',
+                                                   'hatch-vcs')
 
 
 @pytest.mark.parametrize('make, name', [(_tar, 'old-0.1.tar.gz'),
@@ -94,7 +94,7 @@ def test_sdist_top_level_pyproject(tmp_path, make, name):
 def test_sdist_without_pyproject_is_legacy(tmp_path, make, name):
     archive = make(tmp_path / name, {'old-0.1/setup.py': 'import setuptools\n',
                                      'old-0.1/sub/pyproject.toml': HATCH})
-    assert buildreqs.sdist_requires(archive) == ('setuptools>=40.8.0',)
+    assert buildsystem.sdist_requires(archive) == ('setuptools>=40.8.0',)
 
 
 # keystone's setup.py, as every OpenStack project without a pyproject.toml
@@ -105,11 +105,11 @@ PBR_SETUP = ("import setuptools\n\n"
 
 def test_setup_requires_of_a_legacy_project(tmp_path):
     (tmp_path / 'setup.py').write_text(PBR_SETUP)
-    assert buildreqs.project_requires(tmp_path) == ('setuptools>=40.8.0',
-                                                    'pbr>=2.0.0')
+    assert buildsystem.project_requires(tmp_path) == ('setuptools>=40.8.0',
+                                                      'pbr>=2.0.0')
     (tmp_path / 'setup.cfg').write_text(
         '[options]\nsetup_requires =\n    setuptools_scm>=6\n    cython\n')
-    assert buildreqs.project_requires(tmp_path) == (
+    assert buildsystem.project_requires(tmp_path) == (
         'setuptools>=40.8.0', 'setuptools_scm>=6', 'cython', 'pbr>=2.0.0')
 
 
@@ -118,22 +118,22 @@ def test_setup_requires_count_with_setuptools_backends_only(tmp_path):
     (tmp_path / 'pyproject.toml').write_text(
         '[build-system]\nrequires = ["pbr>=6.1.1"]\n'
         'build-backend = "pbr.build"\n')
-    assert buildreqs.project_requires(tmp_path) == ('pbr>=6.1.1',)
+    assert buildsystem.project_requires(tmp_path) == ('pbr>=6.1.1',)
     (tmp_path / 'pyproject.toml').write_text(
         '[build-system]\nrequires = ["setuptools>=61"]\n'
         'build-backend = "setuptools.build_meta"\n')
-    assert buildreqs.project_requires(tmp_path) == ('setuptools>=61',
-                                                    'pbr>=2.0.0')
+    assert buildsystem.project_requires(tmp_path) == ('setuptools>=61',
+                                                      'pbr>=2.0.0')
 
 
 def test_computed_setup_requires_are_left_alone(tmp_path, caplog):
     (tmp_path / 'setup.py').write_text(
         'from setuptools import setup\nREQS = ["pbr"]\n'
         'setup(setup_requires=REQS)\n')
-    assert buildreqs.project_requires(tmp_path) == ('setuptools>=40.8.0',)
+    assert buildsystem.project_requires(tmp_path) == ('setuptools>=40.8.0',)
     assert 'not constrained' in caplog.text
     (tmp_path / 'setup.py').write_text('print "python 2"\n')
-    assert buildreqs.project_requires(tmp_path) == ('setuptools>=40.8.0',)
+    assert buildsystem.project_requires(tmp_path) == ('setuptools>=40.8.0',)
 
 
 @pytest.mark.parametrize('make, name', [(_tar, 'leg-1.0.tar.gz'),
@@ -142,22 +142,22 @@ def test_setup_requires_of_an_sdist(tmp_path, make, name):
     archive = make(tmp_path / name, {'leg-1.0/setup.py': PBR_SETUP,
                                      'leg-1.0/sub/setup.py': 'setup(setup_'
                                      'requires=["nope"])\n'})
-    assert buildreqs.sdist_requires(archive) == ('setuptools>=40.8.0',
-                                                 'pbr>=2.0.0')
+    assert buildsystem.sdist_requires(archive) == ('setuptools>=40.8.0',
+                                                   'pbr>=2.0.0')
 
 
 def test_not_an_archive_is_a_build_error(tmp_path):
     bogus = tmp_path / 'bogus-1.0.tar.gz'
     bogus.write_bytes(b'not an archive')
     with pytest.raises(errors.BuildError, match='cannot read the sdist'):
-        buildreqs.sdist_requires(bogus)
+        buildsystem.sdist_requires(bogus)
 
 
 def test_bad_pyproject_in_sdist_names_the_archive(tmp_path):
     archive = _tar(tmp_path / 'bad-1.0.tar.gz',
                    {'bad-1.0/pyproject.toml': '[build-system]\nrequires = 3\n'})
     with pytest.raises(errors.BuildError) as caught:
-        buildreqs.sdist_requires(archive)
+        buildsystem.sdist_requires(archive)
     assert caught.value.where == 'bad-1.0.tar.gz: pyproject.toml'
 
 
