@@ -37,10 +37,10 @@ from typing import Callable, Iterable, Mapping, Sequence
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from giftwrap import atomic, errors
+from giftwrap import atomic, errors, installers
 from giftwrap.buildsystem import normalized, project_requires, sdist_requires
 from giftwrap.interpreter import Interpreter
-from giftwrap.process import Runner, find_tool
+from giftwrap.process import Runner
 
 try:  # Python 3.11+
     import tomllib
@@ -217,7 +217,7 @@ def _download(ctx: Context, item: Found) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     url = item.sdist + (f'#sha256={item.sha256}' if item.sha256 else '')
     ctx.runner.run([str(ctx.venv / 'bin' / 'python'), '-m', 'pip',
-                    'download', '--no-deps', '--quiet', *_pip_cache(ctx),
+                    'download', '--no-deps', '--quiet', *installers.pip_cache_args(ctx.cache_dir),
                     '-d', str(dest), '--', url], env=dict(ctx.env),
                    what=f'pip download ({item.name} sdist)')
     name = urllib.parse.unquote(
@@ -380,18 +380,13 @@ def _run(ctx: Context, what: str, requirements: Path, constraints: Path, *,
         raise failed(exc) from exc
 
 
-def _pip_cache(ctx: Context) -> list[str]:
-    return (['--cache-dir', str(ctx.cache_dir / 'pip')] if ctx.cache_dir
-            else ['--no-cache-dir'])
-
-
 def _pip_resolve(ctx: Context, what: str, requirements: Path,
                  constraints: Path) -> list[Found]:
     report = ctx.work_dir / f'build-{what}-report.json'
     ctx.runner.run([str(ctx.venv / 'bin' / 'python'), '-m', 'pip', 'install',
                     '--dry-run', '--ignore-installed', '--quiet',
                     '--progress-bar', 'off', '--report', str(report),
-                    *_pip_cache(ctx), '-c', str(constraints),
+                    *installers.pip_cache_args(ctx.cache_dir), '-c', str(constraints),
                     '-r', str(requirements)],
                    env=dict(ctx.env), what=f'pip install --dry-run ({what})')
     return [_pip_found(item) for item in
@@ -415,15 +410,8 @@ def _pip_found(item: Mapping) -> Found:
 
 def _uv_resolve(ctx: Context, what: str, requirements: Path,
                 constraints: Path) -> list[Found]:
-    uv = find_tool('uv')
-    if uv is None:
-        raise errors.MissingToolError('uv is not installed',
-                                      where='installer: uv')
-    env = dict(ctx.env)
-    if ctx.cache_dir is not None:
-        env['UV_CACHE_DIR'] = str(ctx.cache_dir / 'uv')
-    else:
-        env['UV_NO_CACHE'] = '1'
+    uv = installers.uv_binary()
+    env = installers.uv_environment(ctx.env, ctx.cache_dir)
     lock = _lock_file(ctx, what)
     # In the work directory: no uv.toml of giftwrap's own directory applies.
     ctx.runner.run([uv, 'pip', 'compile', '--python',

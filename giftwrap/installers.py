@@ -90,7 +90,25 @@ def check_installer(installer: str) -> None:
                                 hint='installer is one of: '
                                      + ', '.join(INSTALLERS))
     if installer == 'uv':
-        _uv_binary()
+        uv_binary()
+
+
+def pip_cache_args(cache_dir: Path | None) -> list[str]:
+    """pip's cache option: giftwrap's ``cache_dir/pip``, else no cache."""
+    return (['--cache-dir', str(cache_dir / 'pip')] if cache_dir is not None
+            else ['--no-cache-dir'])
+
+
+def uv_environment(env: Mapping[str, str], cache_dir: Path | None
+                   ) -> dict[str, str]:
+    """``env`` for running uv: only the cache is giftwrap's choice (its
+    ``cache_dir/uv``, else none); index settings stay the user's."""
+    env = dict(env)
+    if cache_dir is not None:
+        env['UV_CACHE_DIR'] = str(cache_dir / 'uv')
+    else:
+        env['UV_NO_CACHE'] = '1'
+    return env
 
 
 def pip_install(venv: Path, phase: str, specs: Sequence[str],
@@ -103,12 +121,10 @@ def pip_install(venv: Path, phase: str, specs: Sequence[str],
         (never manifest values), which must come before ``--``.
     """
     report = work_dir / f'pip-report-{phase.replace(" ", "-")}.json'
-    cache = (['--cache-dir', str(cache_dir / 'pip')] if cache_dir is not None
-             else ['--no-cache-dir'])
     tail = list(specs) if options_first else ['--', *specs]
     argv = [str(venv / 'bin' / 'python'), '-m', 'pip', 'install',
             '--no-compile', '--progress-bar', 'off', '-c', str(constraints),
-            '--report', str(report), *cache, *tail]
+            '--report', str(report), *pip_cache_args(cache_dir), *tail]
     try:
         runner.run(argv, env=env, what=f'pip install ({phase})')
     except errors.CommandError as exc:
@@ -195,15 +211,10 @@ class _Uv(_Pip):
     """
 
     def __post_init__(self) -> None:
-        self.uv = _uv_binary()
+        self.uv = uv_binary()
         #: the pylock.toml installed, if the install was one
         self.resolved: Path | None = None
-        self.env = dict(self.env)
-        # Only the cache is giftwrap's choice; index settings stay the user's.
-        if self.cache_dir is not None:
-            self.env['UV_CACHE_DIR'] = str(self.cache_dir / 'uv')
-        else:
-            self.env['UV_NO_CACHE'] = '1'
+        self.env = uv_environment(self.env, self.cache_dir)
 
     def run(self, args: Sequence[str], what: str, check: bool = True):
         # In the work directory, so no uv.toml or pyproject.toml of
@@ -278,7 +289,11 @@ class _Uv(_Pip):
 CLASSES = {'pip': _Pip, 'uv': _Uv}
 
 
-def _uv_binary() -> str:
+def uv_binary() -> str:
+    """The uv program (beside giftwrap or on PATH).
+
+    :raises giftwrap.errors.MissingToolError: uv is not installed.
+    """
     found = find_tool('uv')
     if found is None:
         raise errors.MissingToolError(

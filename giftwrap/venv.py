@@ -198,10 +198,9 @@ def _build_tools(venv: Path, wanted: Mapping[str, str] | None,
         differ = [f'{n}=={v}' for n, v in sorted(wanted.items())
                   if n in seeded and seeded[n] != v]
         if differ:
-            cache = (['--cache-dir', str(cache_dir / 'pip')] if cache_dir
-                     else ['--no-cache-dir'])
             runner.run([str(venv / 'bin' / 'python'), '-m', 'pip', 'install',
-                        '--no-compile', *cache, '--', *differ], env=env,
+                        '--no-compile', *installers.pip_cache_args(cache_dir),
+                        '--', *differ], env=env,
                        what='pip install (locked build tools)')
         return dict(sorted({**seeded, **wanted}.items()))
     return dict(sorted(seeded.items()))
