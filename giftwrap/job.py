@@ -182,7 +182,7 @@ class Job:
 
     def _run(self):
         if not self.pp.targets and not self.options.lock_only:
-            unchanged = self._stage('clone', self._unchanged)
+            unchanged = self._stage('reuse check', self._unchanged)
             if unchanged is not None:
                 return unchanged
         source = self._source()
@@ -286,15 +286,9 @@ class Job:
         return [_reused(self.name, n, p) for n, p in found.items()], {}
 
     def _fingerprint(self) -> str | None:
-        choice = self.pp.resolver
-        resolver = choice.driver(ResolveContext(
-            project=self.pp.project, checkout=None,
-            interpreter=self.pp.interpreter, options=choice.options,
-            work_dir=self.work / 'resolve',
-            cache_dir=self.options.cache_dir / 'resolvers' / choice.name,
-            runner=self.runner, http=self.http, offline=self.options.offline))
-        found = resolver.fingerprint()
-        return None if found is None else f'{choice.name} {found}'
+        found = self._resolver(self.pp.project, None,
+                               self.pp.interpreter).fingerprint()
+        return None if found is None else f'{self.pp.resolver.name} {found}'
 
     def _remember(self, variant: 'Variant', checkout, keys) -> None:
         """Record the memo of this run beside each artifact it built or
@@ -512,13 +506,16 @@ class Job:
 
     def _resolve(self, project, checkout, variant) -> Pins:
         self.progress(variant.key, 'resolve')
+        return self._resolver(project, checkout, variant.interpreter).resolve()
+
+    def _resolver(self, project, checkout, interpreter):
+        """The project's resolver (``checkout`` None: for its fingerprint)."""
         choice = self.pp.resolver
-        resolver = choice.driver(ResolveContext(
-            project=project, checkout=checkout, interpreter=variant.interpreter,
+        return choice.driver(ResolveContext(
+            project=project, checkout=checkout, interpreter=interpreter,
             options=choice.options, work_dir=self.work / 'resolve',
             cache_dir=self.options.cache_dir / 'resolvers' / choice.name,
             runner=self.runner, http=self.http, offline=self.options.offline))
-        return resolver.resolve()
 
     def _bindep(self, project, checkout, runner) -> sysdeps.Bindep | None:
         """The project's bindep.txt, its build-only entries checked where
