@@ -130,6 +130,12 @@ def _intact(output_dir: Path, entry: Mapping[str, Any]) -> Path | None:
     return path
 
 
+def _write(output_dir: Path, index: Mapping[str, Any]) -> None:
+    """Replace the index (the caller holds the output directory's lock)."""
+    atomic.write_text(output_dir / INDEX,
+                      json.dumps(index, indent=2, sort_keys=True) + '\n')
+
+
 def _stat(stat) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
@@ -145,8 +151,7 @@ def remember(output_dir: Path, project: str, builder: str,
                 or entry.get('memo') == memo:
             return
         entry['memo'] = memo
-        atomic.write_text(output_dir / INDEX,
-                          json.dumps(index, indent=2, sort_keys=True) + '\n')
+        _write(output_dir, index)
 
 
 def changed(output_dir: Path, artifact: str, values: Mapping[str, str]
@@ -180,5 +185,4 @@ def record(output_dir: Path, project: str, builder: str,
             'key': key(values), 'inputs': dict(values),
             'artifact': artifact.name, 'sha256': sha256,
             'stat': _stat(artifact.stat())}
-        atomic.write_text(output_dir / INDEX,
-                          json.dumps(index, indent=2, sort_keys=True) + '\n')
+        _write(output_dir, index)
