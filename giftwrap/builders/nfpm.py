@@ -303,7 +303,7 @@ class NfpmBuilder(Builder):
 
     def compression(self) -> str:
         """nfpm's spelling: ``zstd``, or ``zstd:1`` with a level."""
-        level = self.context.options.get('compression_level')
+        level = self.option('compression_level')
         compression = self.option('compression')
         return f'{compression}:{level}' if level else compression
 
