@@ -251,31 +251,35 @@ def _manifest_dir(where: str) -> Path:
 
 
 def _units(project, ctx) -> tuple[GeneratedFile, ...]:
-    files = []
-    for name, value in project.systemd_units.items():
-        if not _UNIT.match(name):
-            raise errors.ManifestError(
-                f'{name!r} is not a systemd unit file name',
-                where=project.where_key('systemd_units'),
-                hint='e.g. nova-api.service (.socket, .timer, .path, '
-                     '.target and .mount too)')
-        text = render_value(value, project, 'systemd_units', ctx)
-        files.append(GeneratedFile(UNIT_DIR / name, _ends_line(text)))
-    return tuple(files)
+    return _named_files(
+        project, ctx, 'systemd_units', _UNIT, UNIT_DIR,
+        'is not a systemd unit file name',
+        'e.g. nova-api.service (.socket, .timer, .path, .target and .mount '
+        'too)')
 
 
 def _sudoers(project, ctx) -> tuple[GeneratedFile, ...]:
+    return _named_files(
+        project, ctx, 'sudoers', _SUDOERS, _SUDOERS_DIR,
+        'is not a usable /etc/sudoers.d file name',
+        'letters, digits, _ and - only: sudo skips names with a "." or '
+        'ending in "~"', mode=0o440, config=True)
+
+
+def _named_files(project, ctx, key: str, pattern: re.Pattern,
+                 directory: PurePosixPath, wrong: str, hint: str,
+                 **attributes) -> tuple[GeneratedFile, ...]:
+    """The files of a ``name: template`` manifest mapping (``key``), each
+    name checked against ``pattern`` and written under ``directory``."""
     files = []
-    for name, value in project.sudoers.items():
-        if not _SUDOERS.match(name):
-            raise errors.ManifestError(
-                f'{name!r} is not a usable /etc/sudoers.d file name',
-                where=project.where_key('sudoers'),
-                hint='letters, digits, _ and - only: sudo skips names with '
-                     'a "." or ending in "~"')
-        text = render_value(value, project, 'sudoers', ctx)
-        files.append(GeneratedFile(_SUDOERS_DIR / name, _ends_line(text),
-                                   mode=0o440, config=True))
+    for name, value in getattr(project, key).items():
+        if not pattern.match(name):
+            raise errors.ManifestError(f'{name!r} {wrong}',
+                                       where=project.where_key(key),
+                                       hint=hint)
+        text = render_value(value, project, key, ctx)
+        files.append(GeneratedFile(directory / name, _ends_line(text),
+                                   **attributes))
     return tuple(files)
 
 
