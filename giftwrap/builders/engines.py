@@ -162,12 +162,19 @@ class Engine(abc.ABC):
 
         :param mounts: ``(host path, container path, read_only)``.
         """
-        flags = ['run', '--rm', '--network=host']
+        flags = self.run_flags()
         flags += [f'--volume={h}:{c}:{"ro" if ro else "rw"}'
                   for h, c, ro in mounts]
-        flags += [f'--workdir={cwd}'] if cwd else []
+        flags += [f'{self.workdir_flag}={cwd}'] if cwd else []
         flags += [f'--env={k}={v}' for k, v in sorted(env.items())]
         return [self.path, *flags, '--', handle, *argv]
+
+    #: how the engine's ``run`` names the working directory
+    workdir_flag = '--workdir'
+
+    def run_flags(self) -> list[str]:
+        """``run`` and the options :meth:`command` always gives it."""
+        return ['run', '--rm', '--network=host']
 
     def stop(self, handle: str) -> None:
         """Release what :meth:`start` prepared."""
@@ -187,11 +194,10 @@ class Podman(Engine):
     name = 'podman'
     hint = 'apt-get install podman (or dnf install podman)'
 
-    def command(self, handle, argv, *, mounts, cwd, env) -> list[str]:
-        argv = super().command(handle, argv, mounts=mounts, cwd=cwd, env=env)
-        # podman run has no chroot isolation; --pull=never keeps it local
+    def run_flags(self) -> list[str]:
+        # podman run has no chroot isolation; --pull=missing keeps it local
         # when the image is there.
-        return argv[:2] + ['--pull=missing'] + argv[2:]
+        return ['run', '--pull=missing', '--rm', '--network=host']
 
     def build_flags(self) -> list[str]:
         flags = [f'--layers={str(self.settings.cache_layers).lower()}']
@@ -226,15 +232,13 @@ class Buildah(Podman):
                           what=f'buildah from {image}')
         return result.output.strip().splitlines()[-1]
 
-    def command(self, handle, argv, *, mounts, cwd, env) -> list[str]:
-        flags = ['run']
-        if self.settings.isolation:
-            flags.append(f'--isolation={self.settings.isolation}')
-        flags += [f'--volume={h}:{c}:{"ro" if ro else "rw"}'
-                  for h, c, ro in mounts]
-        flags += [f'--workingdir={cwd}'] if cwd else []
-        flags += [f'--env={k}={v}' for k, v in sorted(env.items())]
-        return [self.path, *flags, '--', handle, *argv]
+    workdir_flag = '--workingdir'
+
+    def run_flags(self) -> list[str]:
+        # a working container: no --rm; chroot isolation where podman
+        # run cannot start a container
+        return ['run'] + ([f'--isolation={self.settings.isolation}']
+                          if self.settings.isolation else [])
 
     def stop(self, handle: str) -> None:
         self.run('rm', '--', handle, check=False)
