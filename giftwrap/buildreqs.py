@@ -95,9 +95,9 @@ class Pinned:
 
     :ivar versions: name -> version of every build requirement, sorted.
     :ivar lock: uv's ``pylock.toml`` of the whole install, when one
-        resolution covered every phase: installing it needs no second
-        resolution (the install's own), and it holds the hashes the lock
-        file records.
+        resolution covered every phase: its exact versions spare the
+        install a second resolution, and it holds the hashes the lock file
+        records.
     """
 
     versions: Mapping[str, str]
