@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from packaging.utils import canonicalize_name
 
@@ -337,11 +337,11 @@ class Job:
     def _build(self, inputs: Inputs, variant: 'Variant') -> Built:
         """The relocated virtualenv, stripped, with its package description."""
         project, checkout, pins = inputs.project, inputs.checkout, inputs.pins
-        bindep = self._stage('build dependencies',
-                             lambda: self._bindep(project, checkout,
-                                                  variant.runner))
+        bindep, absent = self._stage('build dependencies',
+                                     lambda: self._bindep(project, checkout,
+                                                          variant.runner))
         self.progress(variant.key, 'virtualenv')
-        tree, report = self._stage('virtualenv', lambda: venv.build(
+        tree, report = self._stage('virtualenv', lambda: _hinted(absent, lambda: venv.build(
             interpreter=variant.interpreter,
             stage_root=variant.work / 'root',
             install_path=project.install_path, source_dir=checkout.path,
@@ -355,7 +355,7 @@ class Job:
             build_tools=inputs.locked.build_tools if inputs.locked else None,
             creator='venv' if variant.target else 'virtualenv',
             bytecode_cache=self.options.bytecode_cache,
-            forbidden=(self.options.work_dir, self.options.cache_dir)))
+            forbidden=(self.options.work_dir, self.options.cache_dir))))
         self._check_complete(project, pins, report)
         self._stage('strip', lambda: strip.apply(tree.venv, project.name,
                                                  project.strip))
@@ -517,13 +517,26 @@ class Job:
             cache_dir=self.options.cache_dir / 'resolvers' / choice.name,
             runner=self.runner, http=self.http, offline=self.options.offline))
 
-    def _bindep(self, project, checkout, runner) -> sysdeps.Bindep | None:
+    def _bindep(self, project, checkout, runner):
         """The project's bindep.txt, its build-only entries checked where
-        the virtualenv is built."""
+        the virtualenv is built, and the headers it lists that are not
+        installed there."""
         found = sysdeps.read_bindep(checkout.path, self.options.cache_dir)
-        sysdeps.check_build_host(found, runner,
-                                 profiles=project.bindep_profiles)
-        return found
+        absent = sysdeps.check_build_host(found, runner,
+                                          profiles=project.bindep_profiles)
+        return found, absent
+
+
+def _hinted(absent: Sequence[str], action):
+    """Run ``action``; a failed build names the headers bindep.txt lists
+    that are not installed, since a source build may have needed them."""
+    try:
+        return action()
+    except errors.BuildError as exc:
+        if absent:
+            extra = sysdeps.headers_hint(absent, sysdeps.host().family)
+            exc.hint = f'{exc.hint}; {extra}' if exc.hint else extra
+        raise
 
 
 def _reused(project: str, builder: str, path: Path) -> Outcome:

@@ -6,9 +6,11 @@ package format by :func:`for_format`:
 
 * the manifest's ``system_dependencies`` (a list for every format, or a
   mapping of ``all``/``deb``/``rpm`` to lists);
-* the project's ``bindep.txt`` (read with the bindep library): entries whose
-  profiles include ``compile``, ``build``, ``test`` or ``doc`` are build-only,
-  the rest, filtered for the target's platform, are runtime dependencies;
+* the project's ``bindep.txt`` (read with the bindep library), only its
+  entries that name one of the manifest's ``bindep_profiles``, filtered for
+  the target's platform: the rest is written for CI test nodes (its
+  ``compile``/``build`` entries and headers are checked on the build
+  machine, never made runtime dependencies);
 * the shared libraries the virtualenv's compiled code needs (ELF
   ``NEEDED``) and does not bring itself: for deb, the package that owns the
   library on the build machine (as dpkg-shlibdeps does); for rpm, the
@@ -226,24 +228,34 @@ def _relations(rule) -> list[str]:
 
 def runtime(found: Bindep | None, fmt: str, profiles: Sequence[str] = (),
             build_host: Host | None = None) -> tuple[str, ...]:
-    """The runtime dependencies ``bindep.txt`` declares for format ``fmt``.
+    """The runtime dependencies ``bindep.txt`` declares for format ``fmt``:
+    only the entries that name one of ``profiles`` explicitly.
+
+    A project's ``bindep.txt`` is written for CI test nodes: its entries
+    without a profile are the database servers, compilers and ``-dev``
+    headers a test run needs, not what the installed service runs with
+    (LOCI keeps its own lists for that reason).  bindep selects a
+    profile-less entry under *every* selection, so the entries are picked
+    here by the profiles they name, never by bindep's selection alone.
 
     The target's platform is ``platform:dpkg`` (deb) or ``platform:rpm``,
     plus the build machine's own profiles when it uses the same format
     (``platform:debian-12`` entries then count).
 
-    :param profiles: ``bindep_profiles``: more profiles to select.
+    :param profiles: the manifest's ``bindep_profiles``.
     """
-    if found is None:
+    wanted_profiles = set(profiles) - BUILD_PROFILES
+    if found is None or not wanted_profiles:
         return ()
     build_host = build_host or host()
     wanted = {f'platform:{FAMILY[fmt]}', f'platform:{_bindep().PY3}',
-              *profiles}
+              *wanted_profiles}
     if build_host.family == FAMILY[fmt]:
         wanted.update(build_host.profiles)
     return tuple(dict.fromkeys(
         relation for rule in found.active(wanted)
-        if not _user_profiles(rule) & BUILD_PROFILES
+        if _user_profiles(rule) & wanted_profiles
+        and not _user_profiles(rule) & BUILD_PROFILES
         for relation in _relations(rule)))
 
 
@@ -257,37 +269,73 @@ def build_only(found: Bindep | None, build_host: Host,
             if _user_profiles(rule) & set(CHECKED_PROFILES)]
 
 
+def headers(found: Bindep | None, build_host: Host) -> list[tuple]:
+    """The profile-less ``-dev``/``-devel`` rules of ``bindep.txt`` on this
+    machine: headers a source build may need, listed for CI nodes."""
+    if found is None:
+        return []
+    return [rule for rule in found.active(build_host.profiles)
+            if not _user_profiles(rule)
+            and rule[0].endswith(('-dev', '-devel'))]
+
+
 def check_build_host(found: Bindep | None, runner: Runner, *,
                      profiles: Sequence[str] = (),
-                     build_host: Host | None = None) -> None:
+                     build_host: Host | None = None) -> tuple[str, ...]:
     """Fail before the build when build-only entries are not installed.
 
+    :returns: the profile-less header packages (``libldap2-dev``) that are
+        not installed either: a warning, which becomes part of the error
+        only if a source build then fails (see :func:`headers_hint`).
     :raises giftwrap.errors.BuildError: naming every missing package and
         how to install them.
     """
     build_host = build_host or host()
     rules = build_only(found, build_host, profiles)
-    if not rules:
-        return
+    optional = headers(found, build_host)
+    if not rules and not optional:
+        return ()
     if build_host.family is None:
         LOG.warning('cannot check the build dependencies of %s: unknown '
                     'package manager on this machine', found.path)
-        return
-    missing = {}
-    for name, _, versions in rules:
-        installed = _installed_version(name, build_host.family, runner)
-        wanted = name + ''.join(f' {op} {v}' for op, v in versions)
-        if installed is None:
-            missing[name] = wanted
-        elif not all(_bindep()._eval(installed, op, v) for op, v in versions):
-            missing[name] = f'{wanted} (installed: {installed})'
+        return ()
+    missing = _missing(rules, build_host.family, runner)
     if missing:
-        tool = 'apt-get' if build_host.family == 'dpkg' else 'dnf'
+        tool = _INSTALLER[build_host.family]
         raise errors.BuildError(
             f'{BINDEP_FILE} lists build dependencies that are not installed:'
             f' {", ".join(missing.values())}', where=str(found.path),
             hint=f'install them ({tool} install {" ".join(missing)}) and '
                  f'build again')
+    absent = tuple(_missing(optional, build_host.family, runner))
+    if absent:
+        LOG.warning('%s lists headers that are not installed: %s (needed '
+                    'only if a distribution is built from source)',
+                    found.path, ', '.join(absent))
+    return absent
+
+
+def headers_hint(absent: Sequence[str], family: str | None) -> str:
+    """The hint for a failed source build when headers were missing."""
+    tool = _INSTALLER.get(family or '', 'the package manager')
+    return (f'{BINDEP_FILE} lists headers that are not installed here: '
+            f'{tool} install {" ".join(absent)}')
+
+
+_INSTALLER = {'dpkg': 'apt-get', 'rpm': 'dnf'}
+
+
+def _missing(rules, family: str, runner: Runner) -> dict[str, str]:
+    """name -> what was wanted, for the rules not met on this machine."""
+    missing = {}
+    for name, _, versions in rules:
+        installed = _installed_version(name, family, runner)
+        wanted = name + ''.join(f' {op} {v}' for op, v in versions)
+        if installed is None:
+            missing[name] = wanted
+        elif not all(_bindep()._eval(installed, op, v) for op, v in versions):
+            missing[name] = f'{wanted} (installed: {installed})'
+    return missing
 
 
 def _installed_version(name: str, family: str, runner: Runner) -> str | None:

@@ -23,11 +23,13 @@ pytestmark = [
                        reason='the build machine must be Debian (dpkg)')]
 
 BINDEP = """\
-tzdata
-libxml2 [platform:dpkg]
-libxml2-libs [platform:rpm]
-libexpat1 [platform:debian-12]
+tzdata [runtime]
+libxml2 [platform:dpkg runtime]
+libxml2-libs [platform:rpm runtime]
+libexpat1 [platform:debian-12 runtime]
 libldap-2.5-0 [platform:dpkg ldap]
+mariadb-server
+giftwrap-no-such-header-dev
 libyaml-dev [platform:dpkg compile]
 libyaml-devel [platform:rpm compile]
 mysql-server [test]
@@ -72,7 +74,7 @@ def built(tmp_path_factory):
         pytest.skip('needs a C compiler, python3-dev and libyaml-dev')
     base = tmp_path_factory.mktemp('sysdeps')
     status, rows, stderr = build(base, BINDEP, 'nfpm-deb, nfpm-rpm',
-                                 bindep_profiles=['ldap'])
+                                 bindep_profiles=['runtime', 'ldap'])
     assert status == 0, stderr
     return {r['Builder']: Path(r['Artifact']) for r in rows}
 
@@ -86,7 +88,8 @@ def test_deb_depends(built):
                            'libldap-2.5-0']
     # What the extension links (it calls nothing of libc directly).
     assert depends[5:] == ['libyaml-0-2']
-    for build_only in ('libyaml-dev', 'mysql-server', 'graphviz'):
+    for build_only in ('libyaml-dev', 'mysql-server', 'graphviz',
+                       'mariadb-server', 'giftwrap-no-such-header-dev'):
         assert build_only not in depends
 
 

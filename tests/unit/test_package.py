@@ -399,8 +399,8 @@ def test_bindep_and_discovered_dependencies_per_format(tmp_path):
     from giftwrap import sysdeps
     (tmp_path / 'src').mkdir()
     (tmp_path / 'src' / 'bindep.txt').write_text(
-        'libxml2 [platform:dpkg]\nlibxml2-libs [platform:rpm]\n'
-        'libxml2-dev [platform:dpkg compile]\n')
+        'libxml2 [platform:dpkg runtime]\nlibxml2-libs [platform:rpm runtime]\n'
+        'libxml2-dev [platform:dpkg compile]\nmariadb-server\n')
     found = sysdeps.Discovered(
         (sysdeps.Library('libyaml-0.so.2', 2, 62, 'x/_yaml.so'),),
         {'deb': (sysdeps.Dependency('libyaml-0-2', 'libyaml-0.so.2'),),
@@ -408,7 +408,8 @@ def test_bindep_and_discovered_dependencies_per_format(tmp_path):
                                     'libyaml-0.so.2'),)})
     desc = package.describe(
         make_project(tmp_path, system_dependencies={'all': ['tzdata'],
-                                                    'deb': ['libssl3']}),
+                                                    'deb': ['libssl3']},
+                     bindep_profiles=['runtime']),
         make_tree(tmp_path / 'stage'), PYTHON,
         bindep=sysdeps.read_bindep(tmp_path / 'src'), discovered=found)
     assert desc.depends == ('python3.11', 'tzdata')
