@@ -64,7 +64,7 @@ def entry_for(project, checkout, pins: Pins, report, interpreter) -> Entry:
         locked[name] = {'name': pin.name if pin else name, 'version': version,
                         'sha256': report.hashes.get(name)}
     return Entry(
-        giturl=project.giturl, gitref=project.gitref, commit=checkout.commit,
+        giturl=project.provenance_url, gitref=project.gitref, commit=checkout.commit,
         resolver=project.resolver,
         provenance={k: str(v) for k, v in pins.provenance.items()},
         pins=locked,

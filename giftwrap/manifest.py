@@ -41,6 +41,8 @@ class Project:
     version: str
     package_version: versions.PackageVersion
     install_path: PurePosixPath
+    #: where the source is fetched from: a local path resolved against the
+    #: manifest's directory (templates see this one)
     giturl: str
     gitref: str
     python: str
@@ -62,6 +64,15 @@ class Project:
     #: keys whose value needs the clone (``project.commit``...): shown
     #: unresolved by ``--dry-run``.
     source_dependent: frozenset[str] = frozenset()
+    #: ``giturl`` as the manifest writes it (a local path stays relative):
+    #: the provenance in packages, SBOM and lock, the same in every copy of
+    #: the release repository.  Empty: ``giturl``.
+    source_url: str = ''
+
+    @property
+    def provenance_url(self) -> str:
+        """The giturl to record: as written, else the resolved one."""
+        return self.source_url or self.giturl
 
     def where_key(self, key: str) -> str:
         """``file:line`` of ``key`` in this project (or the settings)."""
@@ -332,6 +343,7 @@ def _project(manifest, spec, v, where, renderer, check_version) -> Project:
         name=spec.name, package_version=package_version,
         install_path=install_path,
         giturl=_giturl(v['giturl'], manifest.path), resolver=resolver,
+        source_url=str(v['giturl']),
         builders=builders, resolver_options=_freeze(resolver_options),
         builder_options=_freeze(v.get('builder_options', {})),
         output_dir=_output_dir(manifest), where=spec.where,
@@ -434,6 +446,7 @@ def _rpm_host() -> bool:
 
 
 def _giturl(url: str, manifest_path: Path) -> str:
+    """Where to fetch ``url``: a local path resolved against the manifest."""
     if re.match(r'^[A-Za-z][A-Za-z0-9+.-]*://', url) or re.match(
             r'^[^/]+@[^/]+:', url):
         return url

@@ -327,7 +327,7 @@ def describe(project, tree, interpreter, checkout=None, *, bindep=None,
         f'{project.name} {project.version} in a virtualenv at '
         f'{project.install_path}',
         description=project.description or
-        f'{project.name} built by giftwrap from {project.giturl} at '
+        f'{project.name} built by giftwrap from {project.provenance_url} at '
         f'{project.gitref}{commit}.',
         maintainer=project.maintainer or meta.maintainer or
         DEFAULT_MAINTAINER,

@@ -152,7 +152,7 @@ def _project(project, checkout, target, digest: str | None,
                         target.version.deb if target.format == 'deb'
                         else target.version.rpm, arch=target.arch)
     references = [ref for ref in (
-        _reference(ExternalReferenceType.VCS, _vcs_url(project.giturl),
+        _reference(ExternalReferenceType.VCS, _vcs_url(project.provenance_url),
                    f'commit {checkout.commit} (ref {project.gitref})'),
         _reference(ExternalReferenceType.WEBSITE, target.homepage))
         if ref is not None]

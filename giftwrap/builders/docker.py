@@ -298,7 +298,7 @@ def oci_labels(context) -> dict[str, str]:
     return {
         OCI + 'title': context.package.name,
         OCI + 'version': context.package.version.deb,
-        OCI + 'source': context.project.giturl,
+        OCI + 'source': context.project.provenance_url,
         OCI + 'revision': context.checkout.commit,
         OCI + 'created': created(
             {'SOURCE_DATE_EPOCH': str(context.source_date_epoch)}
