@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from packaging.utils import canonicalize_name
 
@@ -337,11 +337,11 @@ class Job:
     def _build(self, inputs: Inputs, variant: 'Variant') -> Built:
         """The relocated virtualenv, stripped, with its package description."""
         project, checkout, pins = inputs.project, inputs.checkout, inputs.pins
-        bindep, absent = self._stage('build dependencies',
-                                     lambda: self._bindep(project, checkout,
-                                                          variant.runner))
+        bindep, headers = self._stage(
+            'build dependencies',
+            lambda: self._bindep(project, checkout, variant.runner))
         self.progress(variant.key, 'virtualenv')
-        tree, report = self._stage('virtualenv', lambda: _hinted(absent, lambda: venv.build(
+        tree, report = self._stage('virtualenv', lambda: _hinted(headers, lambda: venv.build(
             interpreter=variant.interpreter,
             stage_root=variant.work / 'root',
             install_path=project.install_path, source_dir=checkout.path,
@@ -520,21 +520,21 @@ class Job:
     def _bindep(self, project, checkout, runner):
         """The project's bindep.txt, its build-only entries checked where
         the virtualenv is built, and the headers it lists that are not
-        installed there."""
+        installed there (a hint, or '')."""
         found = sysdeps.read_bindep(checkout.path, self.options.cache_dir)
-        absent = sysdeps.check_build_host(found, runner,
-                                          profiles=project.bindep_profiles)
-        return found, absent
+        headers = sysdeps.check_build_host(found, runner,
+                                           profiles=project.bindep_profiles)
+        return found, headers
 
 
-def _hinted(absent: Sequence[str], action):
-    """Run ``action``; a failed build names the headers bindep.txt lists
-    that are not installed, since a source build may have needed them."""
+def _hinted(extra: str, action):
+    """Run ``action``; a failed build gets ``extra`` (the headers bindep.txt
+    lists that are not installed) in its hint, since a source build may
+    have needed them."""
     try:
         return action()
     except errors.BuildError as exc:
-        if absent:
-            extra = sysdeps.headers_hint(absent, sysdeps.host().family)
+        if extra:
             exc.hint = f'{exc.hint}; {extra}' if exc.hint else extra
         raise
 

@@ -281,12 +281,12 @@ def headers(found: Bindep | None, build_host: Host) -> list[tuple]:
 
 def check_build_host(found: Bindep | None, runner: Runner, *,
                      profiles: Sequence[str] = (),
-                     build_host: Host | None = None) -> tuple[str, ...]:
+                     build_host: Host | None = None) -> str:
     """Fail before the build when build-only entries are not installed.
 
-    :returns: the profile-less header packages (``libldap2-dev``) that are
-        not installed either: a warning, which becomes part of the error
-        only if a source build then fails (see :func:`headers_hint`).
+    :returns: ``''``, or a hint naming the profile-less header packages
+        (``libldap2-dev``) that are not installed either: a warning, which
+        becomes part of the error only if a source build then fails.
     :raises giftwrap.errors.BuildError: naming every missing package and
         how to install them.
     """
@@ -294,11 +294,11 @@ def check_build_host(found: Bindep | None, runner: Runner, *,
     rules = build_only(found, build_host, profiles)
     optional = headers(found, build_host)
     if not rules and not optional:
-        return ()
+        return ''
     if build_host.family is None:
         LOG.warning('cannot check the build dependencies of %s: unknown '
                     'package manager on this machine', found.path)
-        return ()
+        return ''
     missing = _missing(rules, build_host.family, runner)
     if missing:
         tool = _INSTALLER[build_host.family]
@@ -307,19 +307,14 @@ def check_build_host(found: Bindep | None, runner: Runner, *,
             f' {", ".join(missing.values())}', where=str(found.path),
             hint=f'install them ({tool} install {" ".join(missing)}) and '
                  f'build again')
-    absent = tuple(_missing(optional, build_host.family, runner))
-    if absent:
-        LOG.warning('%s lists headers that are not installed: %s (needed '
-                    'only if a distribution is built from source)',
-                    found.path, ', '.join(absent))
-    return absent
-
-
-def headers_hint(absent: Sequence[str], family: str | None) -> str:
-    """The hint for a failed source build when headers were missing."""
-    tool = _INSTALLER.get(family or '', 'the package manager')
+    absent = list(_missing(optional, build_host.family, runner))
+    if not absent:
+        return ''
+    LOG.warning('%s lists headers that are not installed: %s (needed only '
+                'if a distribution is built from source)', found.path,
+                ', '.join(absent))
     return (f'{BINDEP_FILE} lists headers that are not installed here: '
-            f'{tool} install {" ".join(absent)}')
+            f'{_INSTALLER[build_host.family]} install {" ".join(absent)}')
 
 
 _INSTALLER = {'dpkg': 'apt-get', 'rpm': 'dnf'}
