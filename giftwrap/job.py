@@ -365,7 +365,9 @@ class Job:
             if tree.native else None)
         description = package.describe(project, tree, variant.interpreter,
                                        checkout, bindep=bindep,
-                                       discovered=discovered)
+                                       discovered=discovered,
+                                       epoch=inputs.source_date_epoch,
+                                       patches=inputs.applied)
         return Built(tree, report, description,
                      _notes(report, inputs.applied, inputs.changes))
 

@@ -56,6 +56,7 @@ class GeneratedFile:
     :ivar text: its whole content.
     :ivar config: a configuration file (conffile, ``%config(noreplace)``).
     :ivar formats: the formats that ship it.
+    :ivar compress: installed gzipped (as ``gzip -n``: no name, no time).
     """
 
     dst: PurePosixPath
@@ -63,6 +64,7 @@ class GeneratedFile:
     mode: int = 0o644
     config: bool = False
     formats: frozenset[str] = frozenset(FORMATS)
+    compress: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,7 +296,8 @@ def check_relation(value: str, key: str, where: str | None) -> None:
 
 
 def describe(project, tree, interpreter, checkout=None, *, bindep=None,
-             discovered=None) -> PackageDescription:
+             discovered=None, epoch: int | None = None,
+             patches=()) -> PackageDescription:
     """Build the description of ``project``'s package from its staged tree.
 
     :param project: the rendered :class:`giftwrap.manifest.Project`.
@@ -304,6 +307,9 @@ def describe(project, tree, interpreter, checkout=None, *, bindep=None,
     :param bindep: the project's :class:`giftwrap.sysdeps.Bindep`, if any.
     :param discovered: the libraries its compiled code needs
         (:func:`giftwrap.sysdeps.discover`).
+    :param epoch: the build's ``SOURCE_DATE_EPOCH`` (default: the
+        environment's, else the commit's date), which dates the changelog.
+    :param patches: the :class:`giftwrap.patches.Patch` es applied.
     :raises giftwrap.errors.ManifestError: a bad relation, user, directory,
         unit name, path or template.
     """
@@ -340,7 +346,12 @@ def describe(project, tree, interpreter, checkout=None, *, bindep=None,
         format_depends={f: r.depends for f, r in by_format.items()},
         unresolved={f: r.unowned for f, r in by_format.items() if r.unowned},
         compile_at_install='pycache' in project.strip)
-    return scripts.complete(package, project, tree)
+    if epoch is None:
+        epoch = int(os.environ.get('SOURCE_DATE_EPOCH') or (
+            checkout.commit_date.timestamp() if checkout is not None else 0))
+    docs = scripts.DocFacts(commit=checkout.commit if checkout is not None
+                            else 'unknown', epoch=epoch, patches=tuple(patches))
+    return scripts.complete(package, project, tree, docs=docs)
 
 
 def _check_relations(project) -> None:

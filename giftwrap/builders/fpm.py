@@ -18,9 +18,13 @@ What fpm adds of its own, and how the packages are kept equal to nfpm's
 
 * deb: fpm always writes a changelog, and without an upstream one names
   the Debian changelog ``changelog.gz``, which lintian calls an error for
-  a version with a revision.  giftwrap gives it both, so the package has
-  ``changelog.Debian.gz`` and ``changelog.gz`` in ``/usr/share/doc/NAME``
-  (nfpm's packages have none).
+  a version with a revision.  giftwrap gives it both texts of
+  :mod:`giftwrap.docfiles`, so the package has the same
+  ``changelog.Debian.gz`` and ``changelog.gz`` as nfpm's (the DEP-5
+  ``copyright`` is one of the generated files).
+* rpm: fpm's spec has no ``%license``: the license files of the
+  ``.dist-info`` directories are also installed under
+  ``/usr/share/licenses/NAME/`` (nfpm-rpm marks them ``%license``).
 * deb: fpm sets ``ZSTD_CLEVEL=-N`` for a level N, a *fast* (negative)
   zstd level (fpm issue #2127); level 0 gives ``-0``, zstd's default
   level, as nfpm uses.
@@ -44,23 +48,25 @@ The mapping from :class:`~giftwrap.package.Target` to fpm's options is
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import email.utils
 import logging
 import os
 import re
+import shutil
 import urllib.parse
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, Mapping
 
-from giftwrap import errors
+from giftwrap import docfiles, errors
 from giftwrap.builders import rpmsign, scripts
 from giftwrap.builders.base import (Artifact, Builder, BuildContext,
                                     StagedTree, Tool)
 from giftwrap.builders.nfpm import RPM_GROUP, compression_option
-from giftwrap.package import Target
+from giftwrap.package import GeneratedFile, Target
 
 LOG = logging.getLogger(__name__)
+
+#: Where an rpm's license files go when its spec cannot mark them.
+LICENSE_DIR = PurePosixPath('/usr/share/licenses')
 
 FPM_HINT = ('gem install fpm  (needs Ruby and, for rpm, rpmbuild; a '
             '--user-install needs GEM_PATH set)')
@@ -160,6 +166,16 @@ class FpmBuilder(Builder):
         return dataclasses.replace(target, homepage=urllib.parse.urlunsplit(
             (url.scheme, host, url.path, '', '')))
 
+    def written_by_fpm(self, target: Target) -> frozenset:
+        """Generated files fpm writes itself, from :meth:`format_options`."""
+        return frozenset()
+
+    def more_files(self, target: Target, tree: StagedTree, files: Path
+                   ) -> dict:
+        """Files only this format adds below ``files`` (which stands for
+        ``/``): installed path -> written file."""
+        return {}
+
     def format_options(self, target: Target, work: Path) -> list[str]:
         """Options only this format has (compression, summary...).
 
@@ -213,7 +229,9 @@ class FpmBuilder(Builder):
             (work / sub).mkdir(parents=True, exist_ok=True)
         target = self.spell(self.with_homepage(
             self.context.package.target(self.format)))
-        staged = scripts.write_files(target, work / 'files')
+        staged = scripts.write_files(target, work / 'files',
+                                     skip=self.written_by_fpm(target))
+        staged.update(self.more_files(target, tree, work / 'files'))
         script_files = scripts.write_scripts(target, work / 'scripts')
         output = work / f'fpm-output.{self.format}'
         output.unlink(missing_ok=True)
@@ -256,25 +274,22 @@ def inputs(tree: StagedTree, files: Path | None) -> list[str]:
     return [f'{src}={dst}' for src, dst in mappings]
 
 
-def changelogs(target: Target, context: BuildContext) -> tuple[str, str]:
-    """A deb's Debian changelog and its upstream changelog, dated at the
-    build's time."""
-    when = datetime.datetime.fromtimestamp(build_time(context),
-                                           datetime.timezone.utc)
-    project, commit = context.project.name, context.checkout.commit
-    upstream = target.version.upstream
-    debian = (f'{target.name} ({target.version.deb}) unstable; '
-              f'urgency=medium\n\n'
-              f'  * Packaged by giftwrap: {project} {upstream}\n'
-              f'    at commit {commit}.\n\n'
-              f' -- {target.maintainer}  '
-              f'{email.utils.format_datetime(when)}\n')
-    return debian, (f'{project} {upstream} is commit {commit} of its '
-                    f'source;\nits history there is the changelog.\n')
+def changelogs(target: Target) -> dict[str, GeneratedFile]:
+    """The deb's Debian and upstream changelogs giftwrap generated
+    (:mod:`giftwrap.docfiles`), by name: fpm gzips and installs them."""
+    return {f.dst.name: f for f in target.files
+            if f.dst.parent == docfiles.DOC_DIR / target.name
+            and f.dst.name in (docfiles.DEBIAN_CHANGELOG,
+                               docfiles.UPSTREAM_CHANGELOG)}
 
 
 class FpmDeb(FpmBuilder):
     """A Debian package (.deb) of the virtualenv, built with fpm."""
+
+    def written_by_fpm(self, target: Target) -> frozenset:
+        # fpm always writes changelog.Debian.gz and changelog.gz itself:
+        # it is given giftwrap's texts, so both builders ship the same.
+        return frozenset(f.dst for f in changelogs(target).values())
 
     format = 'deb'
     package_format = 'deb'
@@ -284,10 +299,13 @@ class FpmDeb(FpmBuilder):
 
     def format_options(self, target: Target, work: Path) -> list[str]:
         compression = self.compressions[self.option('compression')]
-        debian, upstream = changelogs(target, self.context)
+        found = changelogs(target)
         (work / 'changelog').mkdir(exist_ok=True)
-        (work / 'changelog/Debian').write_text(debian, encoding='utf-8')
-        (work / 'changelog/upstream').write_text(upstream, encoding='utf-8')
+        for name, generated in (('Debian', docfiles.DEBIAN_CHANGELOG),
+                                ('upstream', docfiles.UPSTREAM_CHANGELOG)):
+            (work / 'changelog' / name).write_text(
+                found[generated].text if generated in found else '',
+                encoding='utf-8')
         return ['--category=misc',
                 # The conffiles are exactly target.config_files.
                 '--deb-no-default-config-files',
@@ -313,6 +331,24 @@ class FpmRpm(rpmsign.Signed, FpmBuilder):
                **rpmsign.OPTIONS}
     tools = FpmBuilder.tools + (
         Tool('rpmbuild', 'apt-get install rpm  (or dnf install rpm-build)'),)
+
+    def more_files(self, target: Target, tree: StagedTree, files: Path
+                   ) -> dict:
+        """The license files, in /usr/share/licenses/NAME: fpm's spec has
+        no ``%license``, so they are installed there as plain files."""
+        directory = LICENSE_DIR / target.name
+        written = {}
+        for installed in docfiles.license_files(tree):
+            relative = installed.relative_to(tree.install_path)
+            # site-packages/NAME.dist-info/[licenses/]FILE -> NAME.dist-info/FILE
+            parts = relative.parts[relative.parts.index('site-packages') + 1:]
+            dst = directory / '/'.join(parts)
+            path = files / dst.relative_to('/')
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(tree.venv / relative, path)
+            path.chmod(0o644)
+            written[dst] = path
+        return written
 
     def spell(self, target: Target) -> Target:
         """Double every ``%`` (rpmbuild expands macros everywhere).

@@ -28,7 +28,7 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
-from giftwrap import errors
+from giftwrap import docfiles, errors
 from giftwrap.builders import rpmsign, scripts
 from giftwrap.builders.base import Artifact, Builder, StagedTree, Tool
 from giftwrap.drivers import Option
@@ -118,6 +118,8 @@ def nfpm_config(package: PackageDescription, tree: StagedTree, *,
         'scripts': {_SCRIPT_KEY[name]: str(path)
                     for name, path in (script_files or {}).items()},
     }
+    if packager == 'rpm':
+        _mark_licenses(config['contents'], docfiles.license_files(tree))
     if target.version.epoch:
         config['epoch'] = str(target.version.epoch)
     options = {'compression': compression} if compression else {}
@@ -130,6 +132,15 @@ def nfpm_config(package: PackageDescription, tree: StagedTree, *,
     config = {k: v for k, v in config.items() if v not in ('', [], {})}
     check_metadata(config, target.name, locate)
     return config
+
+
+def _mark_licenses(entries: list[dict[str, Any]],
+                   licenses: Iterable[PurePosixPath]) -> None:
+    """rpm's ``%license`` on the distributions' license files."""
+    wanted = {str(p) for p in licenses}
+    for entry in entries:
+        if entry['dst'] in wanted and 'type' not in entry:
+            entry['type'] = 'license'
 
 
 #: rpm's Group of every package (rpmlint reads "Unspecified", rpm's

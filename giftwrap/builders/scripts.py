@@ -21,6 +21,7 @@ own steps in preinst/postinst and before them in prerm/postrm.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import logging
 import os
 import re
@@ -32,7 +33,7 @@ from typing import Any, Mapping
 import jinja2
 from jinja2 import sandbox
 
-from giftwrap import errors, versions
+from giftwrap import docfiles, errors, versions
 from giftwrap.package import (FORMATS, SCRIPTS, UNIT_DIR, Alternative,
                               GeneratedFile, PackageDescription, dist_info)
 
@@ -62,9 +63,12 @@ _BUILTIN = _environment(loader=jinja2.PackageLoader('giftwrap', 'templates'),
 _USER = _environment()
 
 
-def complete(package: PackageDescription, project, tree
-             ) -> PackageDescription:
+def complete(package: PackageDescription, project, tree, *,
+             docs: DocFacts | None = None) -> PackageDescription:
     """``package`` with its generated files, links and maintainer scripts.
+
+    :param docs: what the Debian copyright file and changelogs record
+        (:mod:`giftwrap.docfiles`); without it a deb has none.
 
     :raises giftwrap.errors.ManifestError: a bad name or path, a missing
         or broken template, a file the virtualenv also has.
@@ -74,10 +78,22 @@ def complete(package: PackageDescription, project, tree
     ctx = context(project, package)
     files = (_units(project, ctx) + _sudoers(project, ctx)
              + _config_templates(project, ctx))
+    if docs is not None:
+        files += docfiles.files(package, project, tree, commit=docs.commit,
+                                epoch=docs.epoch, patches=docs.patches)
     files += (_lintian_overrides(package, files),)
     _check_collisions(files, tree, project)
     scripts = {fmt: maintainer_scripts(fmt, project, ctx) for fmt in FORMATS}
     return dataclasses.replace(package, files=files, scripts=scripts)
+
+
+@dataclasses.dataclass(frozen=True)
+class DocFacts:
+    """The build facts a deb's changelog records besides the tree's."""
+
+    commit: str
+    epoch: int
+    patches: tuple = ()
 
 
 _SCRIPT_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
@@ -309,6 +325,7 @@ def _lintian_overrides(package: PackageDescription,
     text = _BUILTIN.get_template('lintian-overrides.j2').render(
         name=package.deb_name, install_path=str(package.install_path),
         opt=PurePosixPath('/opt') in package.install_path.parents,
+        pycache=not package.compile_at_install,
         install_conffiles=any(PurePosixPath('/etc') not in p.parents
                               for p in config))
     return GeneratedFile(_LINTIAN_DIR / package.deb_name,
@@ -328,20 +345,27 @@ def _check_collisions(files, tree, project) -> None:
         seen.add(generated.dst)
 
 
-def write_files(target, directory: Path) -> dict[PurePosixPath, Path]:
+def write_files(target, directory: Path, *, skip=frozenset()
+                ) -> dict[PurePosixPath, Path]:
     """Write the generated files of ``target`` below ``directory``.
 
     ``directory`` stands for ``/``: a file for ``/etc/x`` is
     ``directory/etc/x``, with the mode it is installed with.
 
+    :param skip: installed paths the packager writes itself.
     :returns: installed path -> written file.
     """
     _fresh(directory)
     written = {}
     for generated in target.files:
+        if generated.dst in skip:
+            continue
         path = directory / generated.dst.relative_to('/')
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(generated.text, encoding='utf-8')
+        data = generated.text.encode('utf-8')
+        # gzip -n: no name and no time, so rebuilds are byte-identical
+        path.write_bytes(gzip.compress(data, 9, mtime=0)
+                         if generated.compress else data)
         path.chmod(generated.mode)
         written[generated.dst] = path
     return written
