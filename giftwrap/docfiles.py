@@ -308,8 +308,8 @@ def _files_paragraph(patterns, holder_, expression, license_files, what,
     if components and all(c in COMMON_LICENSES for c in components):
         used.extend(c for c in components if c not in used)
         return lines
-    text = '\n\n'.join(t for t in (_license_text(p, used)
-                                    for p in license_files) if t)
+    texts = (_license_text(p, used) for p in license_files)
+    text = '\n\n'.join(t for t in texts if t)
     if not text:
         text = (f'{what} ships no license text in its .dist-info; its '
                 f'metadata names the license {raw or "nowhere"}.')

@@ -361,7 +361,9 @@ class Job:
                                                  project.strip))
         discovered = self._stage(
             'system dependencies',
-            lambda: sysdeps.discover(tree.venv, variant.runner)
+            lambda: sysdeps.discover(tree.venv, variant.runner,
+                                     scratch=_fresh(variant.work / 'shlibs'),
+                                     host=self.runner)
             if tree.native else None)
         description = package.describe(project, tree, variant.interpreter,
                                        checkout, bindep=bindep,
@@ -527,6 +529,13 @@ class Job:
         headers = sysdeps.check_build_host(found, runner,
                                            profiles=project.bindep_profiles)
         return found, headers
+
+
+def _fresh(path: Path) -> Path:
+    """An empty directory at ``path``."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 def _hinted(extra: str, action):

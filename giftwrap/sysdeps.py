@@ -13,8 +13,8 @@ package format by :func:`for_format`:
   machine, never made runtime dependencies);
 * the shared libraries the virtualenv's compiled code needs (ELF
   ``NEEDED``) and does not bring itself: for deb, the package that owns the
-  library on the build machine (as dpkg-shlibdeps does); for rpm, the
-  library's soname capability (as rpmbuild's automatic requires do).
+  library where the build runs, versioned by dpkg-shlibdeps; for rpm, the
+  capabilities rpm's own generator gives (:mod:`giftwrap.shlibs`).
 
 ``system_dependencies_exclude`` and ``system_dependencies_replace`` remove
 or replace any of them, by name or by the soname a dependency was found
@@ -473,15 +473,38 @@ def needed_libraries(venv: Path) -> tuple[Library, ...]:
     soname (manylinux wheels bundle theirs, e.g. in ``numpy.libs/``).
     Symlinks are not followed: ``bin/python`` is the system's.
     """
+    return scan(venv).libraries
+
+
+@dataclasses.dataclass(frozen=True)
+class Scan:
+    """What the virtualenv's ELF files need from the system.
+
+    :ivar files: the ELF files that need a library it does not bring.
+    :ivar bundled: the sonames (and file names) it brings.
+    """
+
+    libraries: tuple[Library, ...]
+    files: tuple[Path, ...]
+    bundled: frozenset[str]
+
+
+def scan(venv: Path) -> Scan:
+    """Read every ELF file of ``venv`` (see :func:`needed_libraries`)."""
     objects = dict(_elf_files(venv))
     inside = {p.name for p in objects} | {e.soname for e in objects.values()}
     needed: dict[str, Library] = {}
+    files = []
     for path, elf in sorted(objects.items()):
-        for soname in elf.needed:
-            if soname not in inside and soname not in needed:
+        outside = [s for s in elf.needed if s not in inside]
+        if outside:
+            files.append(path)
+        for soname in outside:
+            if soname not in needed:
                 needed[soname] = Library(soname, elf.elf_class, elf.machine,
                                          path.relative_to(venv).as_posix())
-    return tuple(needed.values())
+    return Scan(tuple(needed.values()), tuple(files),
+                frozenset(s for s in inside if s))
 
 
 def _elf_files(venv: Path) -> Iterator[tuple[Path, Elf]]:
@@ -582,15 +605,25 @@ class Discovered:
         default_factory=dict)
 
 
-def discover(venv: Path, runner: Runner) -> Discovered:
+def discover(venv: Path, runner: Runner, *, scratch: Path | None = None,
+             host: Runner | None = None) -> Discovered:
     """Find the system libraries the virtualenv's compiled code needs.
 
-    :returns: their rpm capabilities, and the Debian packages that own them
-        here (a library not found, or owned by no package, has an empty
-        relation: :func:`for_format` reports it).
+    :param runner: runs where the build runs (a target's container).
+    :param scratch: an empty directory for dpkg-shlibdeps; without it the
+        Debian dependencies are unversioned.
+    :param host: runs on the build machine (rpm's elfdeps); without it the
+        rpm requirements are the sonames alone.
+    :returns: the versioned Debian packages that own them where the build
+        runs, and rpm's capabilities (:mod:`giftwrap.shlibs`); a library
+        not found, or owned by no package, has an empty relation:
+        :func:`for_format` reports it.
     :raises giftwrap.errors.MissingToolError: ldconfig is missing.
     """
-    libraries = needed_libraries(venv)
+    from giftwrap import shlibs
+
+    found = scan(venv)
+    libraries = found.libraries
     if not libraries:
         return Discovered()
     cache = library_paths(runner)
@@ -601,14 +634,26 @@ def discover(venv: Path, runner: Runner) -> Discovered:
         LOG.warning('dpkg-query is not installed: no Debian package is known '
                     'for %s', ', '.join(paths))
         owners = {}
-    deb = tuple(Dependency(owners.get(paths[lib.soname] or '', ''),
-                           lib.soname) for lib in libraries)
-    rpm = tuple(Dependency(lib.rpm_capability, lib.soname)
-                for lib in libraries)
+    owner = {lib.soname: owners.get(paths[lib.soname] or '', '')
+             for lib in libraries}
+    versioned = shlibs.deb_relations(
+        found.files, venv, runner, scratch, owner) if (
+            scratch is not None and any(owner.values())) else {}
+    deb = [Dependency(versioned.get(owner[lib.soname], owner[lib.soname]),
+                      lib.soname) for lib in libraries]
+    named = {d.name for d in deb}
+    # What dpkg-shlibdeps adds beyond the owners (a symbols file may point
+    # at another package).
+    deb += [Dependency(r) for name, r in versioned.items() if name not in named]
+    requires = shlibs.rpm_requires(found.files, found.bundled, host) \
+        if host is not None else None
+    rpm = tuple(Dependency(cap, soname) for cap, soname in requires) \
+        if requires is not None else tuple(
+            Dependency(lib.rpm_capability, lib.soname) for lib in libraries)
     LOG.info('compiled code needs %s', ', '.join(
         f'{lib.soname} ({d.relation or "no package"})'
         for lib, d in zip(libraries, deb)))
-    return Discovered(libraries, {'deb': deb, 'rpm': rpm})
+    return Discovered(libraries, {'deb': tuple(deb), 'rpm': rpm})
 
 
 # -- what a package of one format depends on ---------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import textwrap
 import uuid
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, shell, sysdeps
+from giftwrap import errors, shell, shlibs, sysdeps
 from giftwrap.process import Runner, find_tool
 from tests import projectutil
 
@@ -117,9 +118,35 @@ def test_discover_finds_libyaml_and_its_owner(tmp_path):
         pytest.skip('setuptools could not build the extension here')
     found = sysdeps.discover(tmp_path / 'venv', Runner())
     deb = {d.library: d.relation for d in found.depends['deb']}
-    assert deb['libyaml-0.so.2'] == 'libyaml-0-2'
+    assert deb['libyaml-0.so.2'] == 'libyaml-0-2'  # no scratch: unversioned
     assert 'libyaml-0.so.2()(64bit)' in {
         d.relation for d in found.depends['rpm']}
+    # A real program that uses versioned libc symbols, beside it.
+    (tmp_path / 'venv/bin').mkdir()
+    shutil.copy('/usr/bin/true', tmp_path / 'venv/bin/true')
+    (tmp_path / 'scratch').mkdir()
+    found = sysdeps.discover(tmp_path / 'venv', Runner(),
+                             scratch=tmp_path / 'scratch', host=Runner())
+    deb = {d.library: d.relation for d in found.depends['deb']}
+    # dpkg-shlibdeps, from the symbols files: libyaml-0-2's are all
+    # version 0 (so unversioned, as Debian's own packages depend on it);
+    # libc6's give the newest symbol the program uses.
+    assert deb['libyaml-0.so.2'] == 'libyaml-0-2'
+    assert re.fullmatch(r'libc6 \(>= 2\.[0-9]+\)', deb['libc.so.6'])
+    rpm = {d.relation for d in found.depends['rpm']}
+    assert 'libyaml-0.so.2()(64bit)' in rpm
+    # rpm's generator: the glibc symbol versions
+    assert any(re.fullmatch(r'libc\.so\.6\(GLIBC_2\.[0-9.]+\)\(64bit\)', r)
+               for r in rpm), rpm
+
+
+def test_shlibs_files_version_where_dpkg_shlibdeps_is_missing():
+    # What a target image without dpkg-dev gives: the owner's shlibs entry
+    # (real dpkg-query on this machine).
+    if shutil.which('dpkg-query') is None:
+        pytest.skip('dpkg-query is not installed')
+    relations = shlibs._from_shlibs_files({'libc.so.6': 'libc6'}, Runner())
+    assert re.fullmatch(r'libc6 \(>= [0-9.]+\)', relations['libc6'])
 
 
 def test_missing_build_dependencies_fail_before_the_virtualenv(tmp_path):
