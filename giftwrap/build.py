@@ -60,6 +60,11 @@ def run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:
     :param progress: called with ``(project, stage)`` as work advances.
     :returns: the outcomes in manifest order.
     """
+    with Runner.scope():
+        return _run(plan, options, progress)
+
+
+def _run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:
     serial = {c.driver: threading.Lock() for p in plan.projects
               for c in p.builders if not c.driver.parallel_safe}
     http = HttpClient(options.cache_dir, offline=options.offline)

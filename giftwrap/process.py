@@ -7,6 +7,7 @@ project's log file (and is kept in memory so a failure can show its tail).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import logging
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from giftwrap import errors
 
@@ -92,18 +93,28 @@ class Result:
         return '\n'.join(self.output.rstrip().splitlines()[-lines:])
 
 
+class Scope:
+    """The children of one run, so an interrupt can stop them all; once it
+    is stopped no new child of that run may start.  A later run (a new
+    :meth:`Runner.scope`) starts afresh."""
+
+    def __init__(self) -> None:
+        self.live: set[subprocess.Popen] = set()
+        self.lock = threading.Lock()
+        self.stopping = False
+
+
 class Runner:
     """Runs commands for one project, logging their output to ``log_file``.
 
     Tests replace it with a recording runner; drivers receive it in their
-    context and never start processes themselves.
+    context and never start processes themselves.  A runner belongs to
+    the :class:`Scope` current when it was made.
     """
 
-    # Every live child of every runner, so an interrupt can stop them all.
-    _live: set[subprocess.Popen] = set()
-    _live_lock = threading.Lock()
-    # Set once the run is interrupted: no new child may start.
-    _stopping = False
+    # The run new runners belong to (see scope()).
+    _current = Scope()
+    _scope: Scope | None = None
 
     def __init__(self, log_file: Path | None = None,
                  extra_env: Mapping[str, str] | None = None):
@@ -111,6 +122,18 @@ class Runner:
         #: set for every command, whatever environment the caller gives
         #: (the build's SOURCE_DATE_EPOCH)
         self.extra_env = dict(extra_env or {})
+        self._scope = Runner._current
+
+    @classmethod
+    @contextlib.contextmanager
+    def scope(cls) -> Iterator[Scope]:
+        """A run of its own: runners made inside belong to it, and an
+        interrupt (:meth:`terminate_all`) stops it alone."""
+        previous, cls._current = cls._current, Scope()
+        try:
+            yield cls._current
+        finally:
+            cls._current = previous
 
     def run(self, argv: Sequence[str], *, cwd: Path | str | None = None,
             env: Mapping[str, str] | None = None, check: bool = True,
@@ -129,7 +152,8 @@ class Runner:
         :raises giftwrap.errors.MissingToolError: when the program is absent.
         """
         argv = tuple(str(a) for a in argv)
-        if Runner._stopping:
+        scope = self._scope or Runner._current
+        if scope.stopping:
             raise errors.CommandError('interrupted before it started',
                                       where=' '.join(argv[:3]))
         env = dict(env) if env is not None else base_environment()
@@ -148,13 +172,13 @@ class Runner:
             raise errors.CommandError(
                 f'could not start {Path(argv[0]).name}: {exc.strerror}',
                 where=what or argv[0], hint=system_hint(exc)) from exc
-        with self._live_lock:
-            self._live.add(proc)
+        with scope.lock:
+            scope.live.add(proc)
         try:
             output = self._communicate(proc, argv, stdin, timeout, what)
         finally:
-            with self._live_lock:
-                self._live.discard(proc)
+            with scope.lock:
+                scope.live.discard(proc)
         result = Result(argv, proc.returncode, output)
         if check and proc.returncode != 0:
             raise errors.CommandError(
@@ -204,10 +228,12 @@ class Runner:
 
     @classmethod
     def terminate_all(cls) -> None:
-        """Stop every running child (on Ctrl-C or SIGTERM)."""
-        with cls._live_lock:
-            Runner._stopping = True
-            procs = list(cls._live)
+        """Stop every running child of the current run (on Ctrl-C or
+        SIGTERM); it starts no more."""
+        scope = cls._current
+        with scope.lock:
+            scope.stopping = True
+            procs = list(scope.live)
         for proc in procs:
             try:
                 proc.terminate()
