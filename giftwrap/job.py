@@ -367,6 +367,10 @@ class Job:
         linked = self._stage('system python packages', lambda: syspython.link(
             tree.venv, project, variant.interpreter, variant.runner,
             _format(variant), report.installed))
+        if inputs.locked is not None:
+            for change in syspython.changed(
+                    inputs.locked.system_python_packages, linked):
+                LOG.warning('%s: not as locked: %s', variant.key, change)
         discovered = self._stage(
             'system dependencies',
             lambda: sysdeps.discover(tree.venv, variant.runner)

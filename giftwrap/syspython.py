@@ -42,6 +42,21 @@ KEY = 'system_python_packages'
 _SYSTEM_PYTHON = re.compile(r'^/usr/bin/python3(\.[0-9]+)?$')
 _INSTALL_HINT = {'deb': 'apt-get install {}', 'rpm': 'dnf install {}'}
 _METADATA = {'.dist-info': 'METADATA', '.egg-info': 'PKG-INFO'}
+# (name, version) of each metadata directory (or egg-info file) given,
+# read where the package is installed: in a target's container, the
+# target's files, not the host's.
+_METADATA_PROBE = (
+    'import email.parser, json, os, sys; r = {}\n'
+    'for p in sys.argv[1:]:\n'
+    '    f = os.path.join(p, "METADATA" if p.endswith(".dist-info") else '
+    '"PKG-INFO") if os.path.isdir(p) else p\n'
+    '    try:\n'
+    '        h = email.parser.HeaderParser().parse(open(f, errors="replace"))\n'
+    '    except OSError:\n'
+    '        continue\n'
+    '    if h.get("Name"):\n'
+    '        r[p] = [h["Name"].strip(), (h.get("Version") or "").strip()]\n'
+    'print(json.dumps(r))')
 # The site directories of the interpreter itself (not the virtualenv's).
 _SITE_PROBE = ('import json, site, sysconfig; print(json.dumps(sorted('
                'set(site.getsitepackages() + [sysconfig.get_path("purelib"),'
@@ -135,19 +150,30 @@ def link(venv: Path, project, interpreter, runner: Runner, fmt: str,
                 f'{name} installs no Python module for {interpreter.path}',
                 where=where, hint=f'look at what it installs ({_lister(fmt)} '
                 f'{name}) and name the package with the modules')
-        dists = tuple(_distribution(Path(p)) for p in selected
-                      if _is_metadata(p))
-        _check_clash(name, selected, [d for d in dists if d], site,
-                     installed)
+        dists = _distributions([p for p in selected if _is_metadata(p)],
+                               interpreter, runner)
+        _check_clash(name, selected, dists, site, installed)
         for path in selected:
             os.symlink(path, site / PurePosixPath(path).name)
         found.append(dataclasses.replace(
             package, site_dir=str(PurePosixPath(selected[0]).parent),
             entries=tuple(PurePosixPath(p).name for p in selected),
-            distributions=tuple(f'{n}=={v}' for n, v in filter(None, dists))))
+            distributions=tuple(f'{n}=={v}' for n, v in dists)))
         LOG.info('linked %s %s: %s', name, package.version,
                  ', '.join(PurePosixPath(p).name for p in selected))
     return tuple(found)
+
+
+def changed(locked: Sequence[Mapping[str, str]],
+            linked: Sequence[SystemPackage]) -> list[str]:
+    """How the linked packages differ from a lock's: the distribution's
+    updates move them, so a rebuild from a lock warns rather than fails."""
+    before = {p['name']: p.get('version', '') for p in locked}
+    now = {p.name: p.version for p in linked}
+    return [f'{KEY}: {n} {before.get(n, "(not locked)")} -> '
+            f'{now.get(n, "(not linked)")}'
+            for n in sorted(set(before) | set(now))
+            if before.get(n) != now.get(n)]
 
 
 def query(name: str, fmt: str, runner: Runner, where: str | None = None
@@ -240,8 +266,20 @@ def _site_dirs(interpreter, runner: Runner) -> list[str]:
     return sorted(found, key=lambda d: d.startswith('/usr/local/'))
 
 
+def _distributions(paths: Sequence[str], interpreter, runner: Runner
+                   ) -> list[tuple[str, str]]:
+    """(name, version) of the distribution each metadata path describes,
+    read by the interpreter where it runs."""
+    if not paths:
+        return []
+    result = runner.run([str(interpreter.path), '-I', '-c', _METADATA_PROBE,
+                         *paths], what=f'{interpreter.path} metadata')
+    found = json.loads(result.output.strip().splitlines()[-1])
+    return [tuple(found[p]) for p in paths if p in found]
+
+
 def _distribution(path: Path) -> tuple[str, str] | None:
-    """(name, version) from a metadata directory (or egg-info file)."""
+    """(name, version) from a metadata directory in the virtualenv."""
     meta = path / _METADATA[path.suffix] if path.is_dir() else path
     try:
         text = meta.read_text(encoding='utf-8', errors='replace')
@@ -306,5 +344,5 @@ def _lister(fmt: str) -> str:
     return 'dpkg -L' if fmt == 'deb' else 'rpm -ql'
 
 
-__all__ = ['KEY', 'SystemPackage', 'check_interpreter', 'host_format',
+__all__ = ['KEY', 'SystemPackage', 'changed', 'check_interpreter', 'host_format',
            'link', 'list_files', 'query', 'requested', 'select']

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -140,8 +142,12 @@ class Dpkg:
     def run(self, argv, *, check=True, what=None, **kwargs) -> Result:
         argv = tuple(argv)
         self.calls.append(argv)
-        if argv[1] == '-I':
+        if argv[1:4] == ('-I', '-c', syspython._SITE_PROBE):
             return Result(argv, 0, json.dumps([str(self.site)]) + '\n')
+        if argv[1] == '-I':  # the metadata probe: real files, real Python
+            done = subprocess.run([sys.executable, *argv[1:]], check=True,
+                                  capture_output=True, text=True)
+            return Result(argv, 0, done.stdout)
         name = argv[-1]
         if name not in self.packages:
             return Result(argv, 1, f'dpkg-query: no packages found matching '
@@ -295,3 +301,13 @@ def test_sbom_gives_the_linked_version(tmp_path, inputs):  # noqa: F811
                           'giftwrap:python-distribution': 'python-apt==2.6.0'}
     other = next(c for c in bom['components'] if c['name'] == 'python3.11')
     assert 'version' not in other
+
+
+def test_changes_since_the_lock():
+    linked = [syspython.SystemPackage('python3-apt', '2.6.1', 'amd64', 'deb')]
+    assert syspython.changed([{'name': 'python3-apt', 'version': '2.6.0'}],
+                             linked) == [
+        'system_python_packages: python3-apt 2.6.0 -> 2.6.1']
+    assert syspython.changed([], linked) == [
+        'system_python_packages: python3-apt (not locked) -> 2.6.1']
+    assert syspython.changed([p.to_json() for p in linked], linked) == []
