@@ -311,3 +311,18 @@ def test_changes_since_the_lock():
     assert syspython.changed([], linked) == [
         'system_python_packages: python3-apt (not locked) -> 2.6.1']
     assert syspython.changed([p.to_json() for p in linked], linked) == []
+
+
+def test_diff_shows_linked_package_changes():
+    from giftwrap import lockdiff
+
+    def apt(version):
+        return ({'name': 'python3-apt', 'version': version, 'arch': 'amd64',
+                 'format': 'deb'},)
+    old = {'nova': entry(system_python_packages=apt('2.6.0')),
+           'glance': entry()}
+    new = {'nova': entry(system_python_packages=apt('2.6.0+deb12u1')),
+           'glance': entry(system_python_packages=apt('2.6.0'))}
+    assert [c.row() for c in lockdiff.diff(old, new)] == [
+        ('glance', 'system package', 'python3-apt', '', '2.6.0'),
+        ('nova', 'system package', 'python3-apt', '2.6.0', '2.6.0+deb12u1')]
