@@ -81,7 +81,7 @@ def built(tmp_path_factory):
     status, rows, stderr, install = build(base, [PACKAGE])
     assert status == 0, stderr + json.dumps(rows)
     deb = Path(rows[0]['Artifact'])
-    return {'deb': deb, 'install': install, 'out': base / 'out'}
+    return {'deb': deb, 'install': install, 'out': base / 'out', 'base': base}
 
 
 def test_deb_depends_on_the_package_and_ships_links(built):
@@ -152,6 +152,21 @@ def test_lock_and_sbom_record_the_system_package(built):
     assert properties['giftwrap:kind'] == 'system-package'
     assert 'apt_pkg' in properties['giftwrap:linked-modules']
     assert properties['giftwrap:site-dir'] == '/usr/lib/python3/dist-packages'
+
+
+def test_rebuild_from_a_lock_warns_when_the_package_moved(built, tmp_path):
+    lock = json.loads((built['out'] / 'giftwrap.lock').read_text())
+    lock['projects']['hello-app']['system_python_packages'][0][
+        'version'] = '0.1-old'
+    edited = tmp_path / 'giftwrap.lock'
+    edited.write_text(json.dumps(lock))
+    base = built['base']
+    status, stdout, stderr = giftwrap(
+        'build', '-m', str(base / 'manifest.yml'), '--lock', str(edited),
+        '-o', str(tmp_path / 'out'), '--cache-dir', str(base / 'cache'))
+    assert status == 0, stderr
+    assert (f'not as locked: system_python_packages: {PACKAGE} 0.1-old -> '
+            f'{dpkg_version(PACKAGE)}') in stderr
 
 
 def test_lock_command_records_the_system_package(tmp_path):
