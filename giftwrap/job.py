@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from packaging.utils import canonicalize_name
 
 from giftwrap import (errors, interpreter, lockfile, overrides, package,
-                      patches, reuse, strip, sysdeps, targets, venv)
+                      patches, reuse, strip, syspython, sysdeps, targets,
+                      venv)
 from giftwrap.builders.base import ArtifactExists, BuildContext
 from giftwrap.process import Runner, system_hint
 from giftwrap.sources import git
@@ -103,6 +104,8 @@ class Built:
     report: venv.InstallReport
     description: package.PackageDescription
     note: str
+    #: distribution packages whose modules the virtualenv links
+    system_python: tuple[syspython.SystemPackage, ...] = ()
 
 
 @dataclasses.dataclass
@@ -244,8 +247,8 @@ class Job:
         ok = all(o.status in (BUILT, REUSED) for o in outcomes)
         if ok:
             self._remember(variant, inputs.checkout, keys)
-        return outcomes, ({variant.key: self._lock_entry(inputs, built.report,
-                                                         variant)}
+        return outcomes, ({variant.key: self._lock_entry(
+            inputs, built.report, variant, built.system_python)}
                           if ok else {})
 
     def _unchanged(self):
@@ -359,6 +362,15 @@ class Job:
         self._check_complete(project, pins, report)
         self._stage('strip', lambda: strip.apply(tree.venv, project.name,
                                                  project.strip))
+        # After strip, which rewrites RECORDs: nothing may write through
+        # the links into the system's site directory.
+        linked = self._stage('system python packages', lambda: syspython.link(
+            tree.venv, project, variant.interpreter, variant.runner,
+            _format(variant), report.installed))
+        if inputs.locked is not None:
+            for change in syspython.changed(
+                    inputs.locked.system_python_packages, linked):
+                LOG.warning('%s: not as locked: %s', variant.key, change)
         discovered = self._stage(
             'system dependencies',
             lambda: sysdeps.discover(tree.venv, variant.runner,
@@ -371,7 +383,7 @@ class Job:
                                        epoch=inputs.source_date_epoch,
                                        patches=inputs.applied)
         return Built(tree, report, description,
-                     _notes(report, inputs.applied, inputs.changes))
+                     _notes(report, inputs.applied, inputs.changes), linked)
 
     def _check_complete(self, project, pins: Pins, report) -> None:
         """Pins that claim the whole closure must cover what was installed."""
@@ -415,7 +427,8 @@ class Job:
                            checkout=inputs.checkout, report=built.report,
                            package_description=built.description,
                            venv_dir=built.tree.venv, patches=inputs.applied,
-                           epoch=inputs.source_date_epoch, digest=digest)
+                           epoch=inputs.source_date_epoch, digest=digest,
+                           system_python=built.system_python)
         except ArtifactExists as exists:
             exc = ArtifactExists(exists.path, reuse.changed(
                 variant.output_dir, exists.path.name, key))
@@ -446,19 +459,25 @@ class Job:
             work_dir=variant.work / 'venv', cache_dir=self.options.cache_dir,
             runner=variant.runner, installer=project.installer,
             creator='venv' if variant.target else 'virtualenv'))
-        entry = self._lock_entry(inputs, report, variant)
+        linked = self._stage('system python packages', lambda: tuple(
+            syspython.query(n, _format(variant), variant.runner,
+                            project.where_key(syspython.KEY))
+            for n in syspython.requested(project, _format(variant))))
+        entry = self._lock_entry(inputs, report, variant, linked)
         return [Outcome(variant.key, 'lock', LOCKED,
                         artifact=f'{len(entry.pins)} pins at '
                                  f'{inputs.checkout.commit_short}',
                         message=_notes(report, inputs.applied,
                                        inputs.changes))], {variant.key: entry}
 
-    def _lock_entry(self, inputs: Inputs, report, variant) -> lockfile.Entry:
+    def _lock_entry(self, inputs: Inputs, report, variant,
+                    system_python=()) -> lockfile.Entry:
         return dataclasses.replace(
             lockfile.entry_for(inputs.project, inputs.checkout, inputs.pins,
                                report, variant.interpreter),
             overrides=dict(inputs.changes),
-            patches=tuple(p.to_json() for p in inputs.applied))
+            patches=tuple(p.to_json() for p in inputs.applied),
+            system_python_packages=tuple(p.to_json() for p in system_python))
 
     # -- helpers of the stages -------------------------------------------
 
@@ -548,6 +567,12 @@ def _hinted(extra: str, action):
         if extra:
             exc.hint = f'{exc.hint}; {extra}' if exc.hint else extra
         raise
+
+
+def _format(variant: 'Variant') -> str:
+    """The package manager that owns the variant's interpreter."""
+    return variant.target.format if variant.target else \
+        syspython.host_format()
 
 
 def _reused(project: str, builder: str, path: Path) -> Outcome:

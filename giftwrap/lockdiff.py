@@ -23,6 +23,9 @@ PROJECT_REMOVED = 'project removed'
 SOURCE = 'source'
 COMMIT = 'commit'
 INTERPRETER = 'interpreter'
+#: a linked distribution package (system_python_packages) added, removed
+#: or at another version: Debian and rpm versions are no PEP 440 versions
+SYSTEM_PACKAGE = 'system package'
 PATCH_ADDED = 'patch added'
 PATCH_REMOVED = 'patch removed'
 ADDED = 'added'
@@ -87,7 +90,20 @@ def _project(name: str, old: Entry, new: Entry) -> Iterator[Change]:
     if old_python != new_python:
         yield Change(name, INTERPRETER, 'python', old_python, new_python)
     yield from _patches(name, old, new)
+    yield from _system_packages(name, old, new)
     yield from _pins(name, old.pins, new.pins)
+
+
+def _system_packages(project: str, old: Entry, new: Entry
+                     ) -> Iterator[Change]:
+    before = {p['name']: str(p.get('version', ''))
+              for p in old.system_python_packages}
+    after = {p['name']: str(p.get('version', ''))
+             for p in new.system_python_packages}
+    for name in sorted(set(before) | set(after)):
+        if before.get(name) != after.get(name):
+            yield Change(project, SYSTEM_PACKAGE, name, before.get(name, ''),
+                         after.get(name, ''))
 
 
 def _patches(project: str, old: Entry, new: Entry) -> Iterator[Change]:

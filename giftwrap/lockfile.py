@@ -40,6 +40,9 @@ class Entry:
     #: the patches applied after checkout: ``{"file": ..., "sha256": ...}``
     #: in order (giftwrap.patches).
     patches: tuple[Mapping[str, str], ...] = ()
+    #: the distribution packages whose modules the virtualenv links:
+    #: ``{"name", "version", "arch", "format"}`` (giftwrap.syspython).
+    system_python_packages: tuple[Mapping[str, str], ...] = ()
 
     def to_pins(self, lock_path: Path) -> Pins:
         """The locked pins, each with its sha256, as resolver output."""
@@ -53,6 +56,11 @@ class Entry:
         data = dataclasses.asdict(self)
         data['unpinned'] = list(self.unpinned)
         data['patches'] = [dict(p) for p in self.patches]
+        # Only where there are some: other locks stay as they were.
+        data['system_python_packages'] = [
+            dict(p) for p in self.system_python_packages]
+        if not data['system_python_packages']:
+            del data['system_python_packages']
         return data
 
 
@@ -84,7 +92,9 @@ def read(path: Path) -> dict[str, Entry]:
         if data.get('format') != FORMAT:
             raise ValueError(f'unknown lock format {data.get("format")!r}')
         return {name: Entry(**{**e, 'unpinned': tuple(e.get('unpinned', ())),
-                               'patches': tuple(e.get('patches', ()))})
+                               'patches': tuple(e.get('patches', ())),
+                               'system_python_packages': tuple(e.get(
+                                   'system_python_packages', ()))})
                 for name, e in data['projects'].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise errors.ManifestError(

@@ -107,6 +107,9 @@ class Project:
     system_dependencies_replace: Mapping[str, str] = dataclasses.field(
         default_factory=dict)
     bindep_profiles: tuple[str, ...] = ()
+    #: distribution packages whose modules the virtualenv links
+    #: (giftwrap.syspython); a mapping of format to lists when given so
+    system_python_packages: tuple[str, ...] = ()
     extras: tuple[str, ...] = ()
     pip_overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)
     pip_exclude: tuple[str, ...] = ()

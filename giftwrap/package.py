@@ -23,7 +23,7 @@ from typing import Mapping
 
 from packaging.utils import canonicalize_name
 
-from giftwrap import errors, schema, sysdeps, versions
+from giftwrap import errors, schema, syspython, sysdeps, versions
 
 LOG = logging.getLogger(__name__)
 
@@ -317,10 +317,12 @@ def describe(project, tree, interpreter, checkout=None, *, bindep=None,
 
     meta = project_metadata(tree.venv, project.name)
     _check_relations(project)
-    depends = sysdeps.for_format(project, None,
-                                 first=(interpreter.package,)).depends
+    depends = sysdeps.for_format(project, None, first=(
+        interpreter.package, *syspython.requested(project, None))).depends
     by_format = {fmt: sysdeps.for_format(
-        project, fmt, first=(interpreter.package,), discovered=discovered,
+        project, fmt, first=(interpreter.package,
+                             *syspython.requested(project, fmt)),
+        discovered=discovered,
         bindep_runtime=sysdeps.runtime(bindep, fmt, project.bindep_profiles))
         for fmt in FORMATS}
     service = _service(project)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from giftwrap import (drivers, errors, interpreter, manifest, patches,
-                      targets, venv)
+                      syspython, targets, venv)
 from giftwrap.builders import engines
 from giftwrap.process import Runner, find_tool
 
@@ -119,6 +119,8 @@ def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
         python = interpreter.resolve(project.python, runner,
                                      where=project.where_key('python'))
         interpreters[project.python] = python
+    # First: with another interpreter the bindings' ABI is the problem.
+    syspython.check_interpreter(project, python)
     _check_interpreter(project, python, builders)
     return ProjectPlan(project, resolver, builders, python)
 

@@ -77,7 +77,8 @@ def path_for(artifact: Path) -> Path:
 
 def write(path: Path, *, project, checkout, report, package_description,
           venv_dir: Path, patches: Sequence[AppliedPatch] = (),
-          epoch: int | None = None, digest: str | None = None) -> Path:
+          epoch: int | None = None, digest: str | None = None,
+          system_python: Sequence = ()) -> Path:
     """Write the SBOM of the artifact at ``path`` beside it, atomically.
 
     :param path: the artifact (a ``.deb``, ``.rpm``, image archive...).
@@ -92,12 +93,15 @@ def write(path: Path, *, project, checkout, report, package_description,
     :param patches: the patches applied to the checkout.
     :param epoch: the build's time (default: ``SOURCE_DATE_EPOCH``, else now).
     :param digest: the artifact's sha256, if the caller has it already.
+    :param system_python: the :class:`giftwrap.syspython.SystemPackage`
+        whose modules the virtualenv links: installed versions.
     :returns: the SBOM's path, ``<artifact>.cdx.json``.
     """
     path = Path(path)
     bom = build(path, project=project, checkout=checkout, report=report,
                 package_description=package_description, venv_dir=venv_dir,
-                patches=patches, epoch=epoch, digest=digest)
+                patches=patches, epoch=epoch, digest=digest,
+                system_python=system_python)
     target = path_for(path)
     atomic.write_text(target, JsonV1Dot6(bom).output_as_string(indent=2)
                       + '\n')
@@ -107,7 +111,8 @@ def write(path: Path, *, project, checkout, report, package_description,
 
 def build(path: Path, *, project, checkout, report, package_description,
           venv_dir: Path, patches: Sequence[AppliedPatch] = (),
-          epoch: int | None = None, digest: str | None = None) -> Bom:
+          epoch: int | None = None, digest: str | None = None,
+          system_python: Sequence = ()) -> Bom:
     """The SBOM of the artifact at ``path`` (see :func:`write`)."""
     fmt = 'rpm' if path.suffix == '.rpm' else 'deb'
     target = package_description.target(fmt)
@@ -115,7 +120,8 @@ def build(path: Path, *, project, checkout, report, package_description,
     main = _project(project, checkout, target, digest, patches)
     dists = _read_dists(venv_dir)
     pypi = _distributions(report, dists)
-    system = [_system(relation, fmt) for relation in target.depends]
+    linked = {p.name: p for p in system_python if p.format == fmt}
+    system = [_system(relation, fmt, linked) for relation in target.depends]
     serial = uuid.uuid5(uuid.NAMESPACE_URL, f'giftwrap-sbom:{digest}') \
         if digest else uuid.uuid4()
     bom = Bom(serial_number=serial, metadata=BomMetaData(
@@ -203,9 +209,12 @@ def _distributions(report, dists: Mapping[str, _Dist]) -> list[Component]:
     return components
 
 
-def _system(relation: str, fmt: str) -> Component:
+def _system(relation: str, fmt: str, linked: Mapping | None = None
+            ) -> Component:
     match = _RELATION.match(relation)
     name = match.group('name') if match else relation.strip()
+    if linked and name in linked:
+        return _linked(linked[name], relation)
     purl = _package_url(fmt, name)
     properties = [Property(name=f'{PREFIX}kind', value='system-package')]
     if match and match.group('op'):
@@ -215,6 +224,22 @@ def _system(relation: str, fmt: str) -> Component:
     return Component(type=ComponentType.LIBRARY, name=name,
                      bom_ref=f'{fmt}:{relation}', purl=purl,
                      properties=properties)
+
+
+def _linked(package, relation: str) -> Component:
+    """A system package whose modules the virtualenv links: the version
+    the build linked, and what it linked."""
+    purl = _package_url(package.format, package.name, package.version,
+                        arch=package.arch)
+    properties = [Property(name=f'{PREFIX}kind', value='system-package'),
+                  Property(name=f'{PREFIX}linked-modules',
+                           value=' '.join(package.entries)),
+                  Property(name=f'{PREFIX}site-dir', value=package.site_dir)]
+    properties += [Property(name=f'{PREFIX}python-distribution', value=d)
+                   for d in package.distributions]
+    return Component(type=ComponentType.LIBRARY, name=package.name,
+                     version=package.version, bom_ref=f'{package.format}:'
+                     f'{relation}', purl=purl, properties=properties)
 
 
 def _package_url(fmt: str, name: str, version: str | None = None, *,

@@ -9,6 +9,7 @@ the project replaces the settings' value.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Mapping
 
 from giftwrap import errors
@@ -127,6 +128,24 @@ class PerFormatField(Field):
         base, over = per_format(settings_value), per_format(project_value)
         return {fmt: Field.merge(self, base.get(fmt, []), over.get(fmt, []))
                 for fmt in FORMAT_KEYS if fmt in base or fmt in over}
+
+
+#: A package name as deb and rpm spell it (no version: what is installed
+#: is what gets linked).
+_PACKAGE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
+
+
+@dataclasses.dataclass(frozen=True)
+class PackageNamesField(PerFormatField):
+    """A :class:`PerFormatField` of plain package names."""
+
+    def check(self, key: str, value: Any, where: str) -> None:
+        super().check(key, value, where)
+        for name in (n for names in per_format(value).values() for n in names):
+            if not _PACKAGE_NAME.match(name):
+                raise errors.ManifestError(
+                    f'{key} entry {name!r} is not a package name',
+                    where=where, hint=self.help or None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,6 +271,11 @@ FIELDS: dict[str, Field] = {
         dict, BOTH, items=str, merge_rule='deep',
         help='name: relation; a dependency (or a discovered library\'s '
              'soname) replaced by the relation'),
+    'system_python_packages': PackageNamesField(
+        list, BOTH, items=str, merge_rule='extend',
+        help='distribution packages whose Python modules the virtualenv '
+             'links (e.g. [python3-rbd, python3-rados]): names only, a list '
+             'for every format or a mapping of all, deb and rpm to lists'),
     'bindep_profiles': Field(list, BOTH, items=str, merge_rule='extend',
                              help='bindep.txt profiles whose entries are '
                                   'runtime dependencies too'),
