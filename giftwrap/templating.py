@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 import jinja2
-from jinja2 import meta, sandbox
+from jinja2 import meta
 
-from giftwrap import errors
+from giftwrap import bounds, errors
 
 #: Names templates see under ``project.`` once the source is cloned (and
 #: patched: ``patch_count``, ``patches_digest``, see giftwrap.patches).
@@ -31,7 +31,7 @@ SAMPLE_SOURCE = {'commit': '0' * 40, 'commit_short': '0000000',
 #: Stand-ins shown by ``--dry-run``: visibly not resolved yet.
 DISPLAY_SOURCE = {name: f'<{name}>' for name in SOURCE_NAMES}
 
-_ENV = sandbox.ImmutableSandboxedEnvironment(
+_ENV = bounds.BoundedEnvironment(
     undefined=jinja2.StrictUndefined, autoescape=False,
     keep_trailing_newline=False)
 
@@ -136,7 +136,8 @@ class Renderer:
         try:
             parsed = _ENV.parse(text)
             used = meta.find_undeclared_variables(parsed)
-            return _ENV.from_string(parsed).render(self._context(used))
+            return bounds.render(_ENV.from_string(parsed),
+                                 self._context(used))
         except jinja2.UndefinedError as exc:
             names = sorted(self._raw['project']) + list(SOURCE_NAMES)
             raise errors.ManifestError(
@@ -149,6 +150,12 @@ class Renderer:
             raise errors.ManifestError(
                 f'template syntax error in {key!r}: {exc.message}',
                 where=self._where(scope, key)) from None
+        except bounds.TemplateLimitError as exc:
+            raise errors.ManifestError(
+                f'template of {key!r} is too costly: {exc}',
+                where=self._where(scope, key),
+                hint='templates compute names and paths; loops, numbers and '
+                     'strings this large are refused') from None
         except jinja2.exceptions.SecurityError as exc:
             raise errors.ManifestError(
                 f'template of {key!r} is not allowed: {exc}',

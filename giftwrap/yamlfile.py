@@ -76,6 +76,40 @@ class _Positioned(Exception):
         self.line = line
 
 
+#: The values a manifest may hold once its aliases are expanded: a few
+#: hundred bytes of nested aliases stand for billions of copies, each
+#: rendered in turn.
+MAX_VALUES = 100_000
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse aliases that expand past :data:`MAX_VALUES` values, or that
+    refer to themselves (each node counted once, with its expansion)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            if sizes[key] < 0:
+                raise _Positioned('a YAML alias refers to the value that '
+                                  'holds it', node.start_mark.line + 1)
+            return sizes[key]
+        sizes[key] = -1
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        if total > MAX_VALUES:
+            raise _Positioned(
+                f'YAML aliases expand the manifest past {MAX_VALUES:,} '
+                f'values', node.start_mark.line + 1)
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
 def load(path: Path) -> Any:
     """Parse the YAML file at ``path`` with positions.
 
@@ -91,7 +125,11 @@ def load(path: Path) -> Any:
     loader = None
     try:
         loader = _Loader(text)  # its reader rejects unprintable characters
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
     except _Positioned as exc:
         raise errors.ManifestError(str(exc), where=f'{path}:{exc.line}') from None
     except yaml.MarkedYAMLError as exc:

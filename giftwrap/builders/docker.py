@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import jinja2
-from jinja2 import sandbox
 
-from giftwrap import errors
+from giftwrap import bounds, errors
 from giftwrap.builders import engines
 from giftwrap.builders.base import Artifact, Builder, StagedTree
 from giftwrap.drivers import Option
@@ -355,7 +354,7 @@ def render_dockerfile(values: Mapping[str, Any], template: Path | None = None
                       ) -> str:
     """Render giftwrap's Dockerfile, or ``template`` extending it.
 
-    The template runs in Jinja2's immutable sandbox: it can read
+    The template runs in the bounded sandbox (:mod:`giftwrap.bounds`): it can read
     ``values`` and include or extend templates beside it, nothing else.
 
     :param template: the user's template; files beside it (and
@@ -370,14 +369,14 @@ def render_dockerfile(values: Mapping[str, Any], template: Path | None = None
         jinja2.DictLoader({BUILTIN_TEMPLATE: builtin})]
     if template is not None:
         loaders.append(jinja2.FileSystemLoader(template.parent))
-    env = sandbox.ImmutableSandboxedEnvironment(
+    env = bounds.BoundedEnvironment(
         loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
         autoescape=False, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True)
     env.filters.update(shquote=shlex.quote, json=json.dumps)
     try:
         name = template.name if template is not None else BUILTIN_TEMPLATE
-        return env.get_template(name).render(values)
+        return bounds.render(env.get_template(name), values)
     except jinja2.TemplateNotFound as exc:
         raise errors.DriverError(
             f'the Dockerfile template {exc.name} does not exist',

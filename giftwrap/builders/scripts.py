@@ -31,9 +31,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 import jinja2
-from jinja2 import sandbox
 
-from giftwrap import docfiles, errors, versions
+from giftwrap import bounds, docfiles, errors, versions
 from giftwrap.package import (FORMATS, SCRIPTS, UNIT_DIR, Alternative,
                               GeneratedFile, PackageDescription, dist_info)
 
@@ -49,8 +48,8 @@ _LINTIAN_DIR = PurePosixPath('/usr/share/lintian/overrides')
 _SHELL_NOOP = re.compile(r'^(#.*|set -e|)$')
 
 
-def _environment(**kw) -> sandbox.ImmutableSandboxedEnvironment:
-    env = sandbox.ImmutableSandboxedEnvironment(
+def _environment(**kw) -> bounds.BoundedEnvironment:
+    env = bounds.BoundedEnvironment(
         undefined=jinja2.StrictUndefined, autoescape=False,
         keep_trailing_newline=True, **kw)
     env.filters['shquote'] = shlex.quote
@@ -251,7 +250,7 @@ def render_value(value: str, project, key: str,
             f'cannot read the template {path}: {exc.strerror}', where=where,
             hint='template paths are relative to the manifest') from None
     try:
-        return _USER.from_string(source).render(ctx)
+        return bounds.render(_USER.from_string(source), ctx)
     except jinja2.TemplateError as exc:
         line = getattr(exc, 'lineno', None)
         raise errors.ManifestError(

@@ -5,12 +5,12 @@ It retries what is worth retrying (connection problems, timeouts, 5xx) a
 bounded number of times, never a 4xx; it accepts bodies that are gzip either
 as a ``Content-Encoding`` or literally (legacy ``*.gz`` log files); and it
 keeps answers the caller says are immutable (``cache_key``) on disk so a
-rebuild, or an ``--offline`` one, does not ask again.
+rebuild, or an ``--offline`` one, does not ask again.  Bodies stream in
+and stop at :data:`MAX_BODY` bytes, decompressed (either way) or not.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
@@ -31,6 +31,12 @@ LOG = logging.getLogger(__name__)
 
 USER_AGENT = f'giftwrap/{__version__}'
 GZIP_MAGIC = b'\x1f\x8b'
+#: The largest body giftwrap reads (after decompression): CI logs,
+#: constraints files and API answers are far smaller.
+MAX_BODY = 128 << 20
+#: What is read of an error answer, for its message.
+ERROR_BODY = 4096
+CHUNK = 1 << 16
 GERRIT_PREFIX = ")]}'"
 
 _HINTS = {
@@ -185,13 +191,14 @@ class HttpClient:
     def _attempt(self, url: str, what: str) -> bytes:
         LOG.debug('GET %s', url)
         try:
-            response = self._session.get(url, timeout=self.timeout)
-            body = response.content
+            with self._session.get(url, timeout=self.timeout,
+                                   stream=True) as response:
+                if response.status_code >= 400:
+                    raise _status_error(url, what, response, _read_capped(
+                        response, ERROR_BODY, url, what, quiet=True))
+                return _read_capped(response, MAX_BODY, url, what)
         except requests.exceptions.RequestException as exc:
             raise self._connection_error(url, what, exc) from exc
-        if response.status_code >= 400:
-            raise _status_error(url, what, response)
-        return body
 
     def _connection_error(self, url: str, what: str,
                           exc: requests.exceptions.RequestException
@@ -216,10 +223,34 @@ class HttpClient:
                          transient=kind != 'client', hint=_HINTS[kind])
 
 
-def _status_error(url: str, what: str, response: requests.Response
-                  ) -> HttpError:
+def _read_capped(response: requests.Response, limit: int, url: str,
+                 what: str, quiet: bool = False) -> bytes:
+    """The body, decoded (Content-Encoding), as it streams in: more than
+    ``limit`` bytes is refused (or, ``quiet``, cut)."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            if quiet:
+                chunks.append(chunk[:limit - size + len(chunk)])
+                break
+            raise _too_large(url, what, limit)
+        chunks.append(chunk)
+    return b''.join(chunks)
+
+
+def _too_large(url: str, what: str, limit: int) -> HttpError:
+    return HttpError(
+        f'{_label(what)}{url} is larger than {limit >> 20} MiB', url=url,
+        hint='the answer is not what was expected (no CI log, constraints '
+             'file or API answer is that large): check the URL')
+
+
+def _status_error(url: str, what: str, response: requests.Response,
+                  body: bytes = b'') -> HttpError:
     status = response.status_code
-    detail = response.text.strip().splitlines()[:1] if response.content else []
+    text = body.decode(response.encoding or 'utf-8', 'replace')
+    detail = text.strip().splitlines()[:1] if body else []
     reason = f'HTTP {status} {response.reason or ""}'.rstrip()
     if detail and len(detail[0]) < 200:
         reason += f': {detail[0]}'
@@ -257,7 +288,14 @@ def _gunzip(body: bytes, url: str, what: str) -> bytes:
     if not body.startswith(GZIP_MAGIC):
         return body
     try:
-        return gzip.decompress(body)
+        # bounded: a small gzip may stand for gigabytes
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out = inflate.decompress(body, MAX_BODY + 1)
+        if len(out) > MAX_BODY or inflate.unconsumed_tail:
+            raise _too_large(url, what, MAX_BODY)
+        if not inflate.eof:
+            raise EOFError('the gzip stream is cut short')
+        return out
     except (OSError, EOFError, zlib.error) as exc:
         raise HttpError(
             f'{_label(what)}{url} looks like gzip but does not decompress '

@@ -10,13 +10,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import time
+import zlib
 
 import pytest
 
 from giftwrap import drivers
+from giftwrap.sources import http
 from giftwrap.sources.http import USER_AGENT, HttpClient, HttpError
 from giftwrap.sources.requirements_file import RequirementsFile
 from giftwrap.sources.upper_constraints import UpperConstraints
+from tests import httpserver
 from tests.httpserver import (
     LoopbackServer, Response, free_port_url, resolve_context)
 
@@ -238,3 +241,50 @@ def test_remote_requirements_may_not_include_local_files(server, client,
     url = server.add('/reqs/requirements.txt', '-r /etc/hostname\n')
     with pytest.raises(Exception, match='includes the local file'):
         resolve(RequirementsFile, tmp_path, client, {'file': url})
+
+
+# -- bounded bodies (a real server on 127.0.0.1) ------------------------------
+
+def _gzip_of_zeros(size: int) -> bytes:
+    """A small gzip stream standing for ``size`` zero bytes."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = bytes(1 << 20)
+    parts = [deflate.compress(chunk) for _ in range(size >> 20)]
+    return b''.join(parts) + deflate.flush()
+
+
+@pytest.fixture(scope='module')
+def bomb():
+    return _gzip_of_zeros(http.MAX_BODY + (8 << 20))
+
+
+@pytest.mark.parametrize('encoded', [True, False],
+                         ids=['content-encoding', 'gz-file'])
+def test_a_gzip_bomb_is_refused_not_inflated(tmp_path, bomb, encoded):
+    assert len(bomb) < 1 << 20
+    with httpserver.LoopbackServer() as server:
+        url = server.add('/job-output.txt.gz', bomb, headers={
+            'Content-Encoding': 'gzip'} if encoded else {})
+        with http.HttpClient(None, retries=0) as client:
+            with pytest.raises(http.HttpError, match='larger than 128 MiB'):
+                client.get_bytes(url, what='CI log')
+
+
+def test_a_body_past_the_cap_is_refused_as_it_streams():
+    body = bytes(http.MAX_BODY + 1)
+    with httpserver.LoopbackServer() as server:
+        url = server.add('/big', body)
+        with http.HttpClient(None, retries=0) as client:
+            with pytest.raises(http.HttpError) as caught:
+                client.get_bytes(url, what='upper constraints')
+    assert 'larger than 128 MiB' in str(caught.value)
+    assert 'check the URL' in caught.value.hint
+
+
+def test_an_error_page_is_read_only_in_part():
+    with httpserver.LoopbackServer() as server:
+        url = server.add('/missing', 'Not here\n' + 'x' * (1 << 20),
+                         status=404)
+        with http.HttpClient(None, retries=0) as client:
+            with pytest.raises(http.HttpError, match='HTTP 404'):
+                client.get_bytes(url)
