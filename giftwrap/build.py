@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Mapping
 
-from giftwrap import lockfile
+from giftwrap import atomic, lockfile
 from giftwrap.job import (BUILT, FAILED, LOCKED, REUSED, Job, Outcome,
                           Progress)
 from giftwrap.plan import Plan
@@ -65,6 +65,9 @@ def run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:
 
 
 def _run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:
+    for out in sorted({pp.project.output_dir for pp in plan.projects}):
+        for stale in atomic.remove_stale(Path(out)):
+            LOG.info('removed %s, left by a run that was killed', stale)
     serial = {c.driver: threading.Lock() for p in plan.projects
               for c in p.builders if not c.driver.parallel_safe}
     http = HttpClient(options.cache_dir, offline=options.offline)

@@ -409,7 +409,7 @@ def files(package, project, tree, *, commit: str, epoch: int,
         package.license.lower()) or (package.license if _SHORT.match(
             package.license) else '')) if package.license else ''
     license_ = license_ or short_name(own_meta)
-    source = project.provenance_url
+    source = _source(project.provenance_url, package.homepage)
     doc = DOC_DIR / package.deb_name
     only_deb = frozenset({'deb'})
     copyright_ = copyright_file(
@@ -428,6 +428,15 @@ def files(package, project, tree, *, commit: str, epoch: int,
             GeneratedFile(doc / UPSTREAM_CHANGELOG, upstream_changelog(
                 project.name, package.version.upstream, source, commit),
                 formats=only_deb, compress=True))
+
+
+def _source(url: str, homepage: str) -> str:
+    """Where the source comes from, without a path of the build machine:
+    an absolute local path (a checkout, a mirror) stands for the project's
+    homepage, else for "a local git repository"."""
+    if os.path.isabs(url) or url.startswith('file:'):
+        return homepage or 'a local git repository'
+    return url
 
 
 def license_files(tree) -> tuple[PurePosixPath, ...]:

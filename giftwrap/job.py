@@ -23,7 +23,7 @@ from packaging.utils import canonicalize_name
 from giftwrap import (errors, interpreter, lockfile, overrides, package,
                       patches, reuse, strip, syspython, sysdeps, targets,
                       venv)
-from giftwrap.builders.base import ArtifactExists, BuildContext
+from giftwrap.builders.base import ArtifactExists, BuildContext, Publisher
 from giftwrap.process import Runner, system_hint
 from giftwrap.sources import git
 from giftwrap.sources.base import Checkout, Pins, ResolveContext
@@ -406,44 +406,57 @@ class Job:
         self.progress(variant.key, f'package ({choice.name})')
         # Packaging runs on this machine (the runner), for the variant's
         # interpreter, into its output directory.
+        # What the builder publishes waits, staged, for its SBOM: then it
+        # is renamed into place, then recorded in the index.
+        publisher = Publisher()
         context = BuildContext(
             project=project, package=built.description,
             interpreter=variant.interpreter, checkout=inputs.checkout,
             pins=inputs.pins, options=choice.options,
             work_dir=variant.work / 'build' / choice.name,
             output_dir=variant.output_dir, runner=self.runner,
-            source_date_epoch=inputs.source_date_epoch)
+            source_date_epoch=inputs.source_date_epoch, publisher=publisher)
         context.work_dir.mkdir(parents=True, exist_ok=True)
         place = f'project {variant.key} (package with {choice.name})'
         started = time.monotonic()
+        written = committed = None
         try:
             with self.serial.get(choice.driver) or contextlib.nullcontext():
                 artifact = choice.driver(context).build(built.tree)
             digest = None
             if artifact.path is not None:
                 from giftwrap import sbom  # cyclonedx is slow to import
-                digest = reuse.sha256_file(artifact.path)
-                sbom.write(artifact.path, project=project,
-                           checkout=inputs.checkout, report=built.report,
-                           package_description=built.description,
-                           venv_dir=built.tree.venv, patches=inputs.applied,
-                           epoch=inputs.source_date_epoch, digest=digest,
-                           system_python=built.system_python)
+                digest = reuse.sha256_file(publisher.staged(artifact.path))
+                written = sbom.write(
+                    artifact.path, project=project, checkout=inputs.checkout,
+                    report=built.report, package_description=built.description,
+                    venv_dir=built.tree.venv, patches=inputs.applied,
+                    epoch=inputs.source_date_epoch, digest=digest,
+                    system_python=built.system_python)
+                publisher.commit(artifact.path)
+                committed = artifact.path
+                reuse.record(variant.output_dir, variant.key, choice.name, key,
+                             artifact.path, digest)
         except ArtifactExists as exists:
+            publisher.discard()
             exc = ArtifactExists(exists.path, reuse.changed(
                 variant.output_dir, exists.path.name, key))
             exc.where = place
             return Outcome(variant.key, choice.name, FAILED,
                            message=str(exc), error=exc)
-        except errors.GiftwrapError as exc:
+        except BaseException as exc:
+            # Nothing partial stays: no artifact without its SBOM and entry.
+            publisher.discard()
+            for path in (written, committed):
+                if path is not None:
+                    path.unlink(missing_ok=True)
+            if not isinstance(exc, errors.GiftwrapError):
+                raise
             exc.where = f'{place}: {exc.where}' if exc.where else place
             return Outcome(variant.key, choice.name, FAILED,
                            message=f'{exc}\n  log: {self.log_file}', error=exc)
         self.runner.note(f'== package with {choice.name}: '
                          f'{time.monotonic() - started:.2f} s')
-        if artifact.path is not None:
-            reuse.record(variant.output_dir, variant.key, choice.name, key,
-                         artifact.path, digest)
         return Outcome(variant.key, choice.name, BUILT,
                        artifact=str(artifact.path or artifact.name),
                        message=built.note)

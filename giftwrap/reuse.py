@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import json
+import stat
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -118,16 +119,32 @@ def _intact(output_dir: Path, entry: Mapping[str, Any]) -> Path | None:
     "untouched" (as make and ninja do: hashing keystone's .deb costs a
     tenth of a warm rebuild); anything else is hashed.
     """
-    path = output_dir / entry['artifact']
+    name = entry.get('artifact')
+    if not plain_name(name):
+        return None  # a tampered index names no file of ours
+    path = output_dir / name
     try:
-        stat = path.stat()
+        st = path.lstat()
     except OSError:
         return None
-    if entry.get('stat') == _stat(stat):
+    if not _is_regular(st):
+        return None
+    if entry.get('stat') == _stat(st):
         return path
-    if not path.is_file() or sha256_file(path) != entry.get('sha256'):
+    if sha256_file(path) != entry.get('sha256'):
         return None
     return path
+
+
+def plain_name(name: Any) -> bool:
+    """Whether an index entry's ``artifact`` is a file name of the output
+    directory itself: no directory, no hidden or staging file."""
+    return isinstance(name, str) and bool(name) and '/' not in name and \
+        '\0' not in name and not name.startswith('.')
+
+
+def _is_regular(st) -> bool:
+    return stat.S_ISREG(st.st_mode)
 
 
 def _write(output_dir: Path, index: Mapping[str, Any]) -> None:

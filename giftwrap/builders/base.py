@@ -14,7 +14,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, ClassVar, Mapping
 
-from giftwrap import errors
+from giftwrap import atomic, errors
 from giftwrap.process import find_tool
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,6 +81,9 @@ class BuildContext:
     #: the build's time for every timestamp (``SOURCE_DATE_EPOCH``: the
     #: operator's, else the commit's), so rebuilds are byte-identical
     source_date_epoch: int | None = None
+    #: stages what :meth:`Builder.publish` publishes, for the job to commit
+    #: after the SBOM; ``None``: publish at once
+    publisher: 'Publisher | None' = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,28 +160,81 @@ class Builder(abc.ABC):
         """Move a finished file into the output directory under ``filename``.
 
         The file is renamed into place only once complete, so the output
-        directory never holds a partial artifact.  An existing file of that
-        name is replaced only if the project sets ``force_overwrite``.
+        directory never holds a partial artifact.  In a build the job
+        commits it after its SBOM is written, and records it in the index
+        after that (see :class:`Publisher`); until then it waits under a
+        locked staging name.  An existing file of that name is replaced
+        only if the project sets ``force_overwrite``.
 
+        :returns: where the artifact is (or, in a build, will be).
         :raises giftwrap.errors.BuildError: the artifact exists already.
         """
-        if '/' in filename or filename.startswith('.'):
+        publisher = self.context.publisher or Publisher()
+        target = publisher.stage(built, self.context.output_dir, filename,
+                                 replace=self.context.project.force_overwrite)
+        if self.context.publisher is None:
+            publisher.commit(target)
+        return target
+
+
+class Publisher:
+    """Artifacts staged in the output directory, committed one by one.
+
+    A staged artifact is a locked ``.NAME.giftwrap-tmp-*`` file beside its
+    final name: a killed run leaves only staging files, which the next run
+    removes (:func:`giftwrap.atomic.remove_stale`), never an artifact that
+    has no SBOM or index entry.
+    """
+
+    def __init__(self) -> None:
+        self._staged: dict[Path, tuple[Path, int]] = {}
+
+    def stage(self, built: Path, out: Path, filename: str, *,
+              replace: bool = False) -> Path:
+        """Move ``built`` beside ``out/filename``; returns that path.
+
+        :raises giftwrap.errors.BuildError: a bad name, or the artifact
+            exists and ``replace`` is not set.
+        """
+        if '/' in filename or filename.startswith('.') or '\0' in filename:
             raise errors.BuildError(f'refusing artifact file name {filename!r}')
-        out = self.context.output_dir
         out.mkdir(parents=True, exist_ok=True)
         target = out / filename
-        if target.exists() and not self.context.project.force_overwrite:
+        if os.path.lexists(target) and not replace:
             raise ArtifactExists(target)
-        # Same filesystem as the output directory, so the rename is atomic.
-        staging = out / f'.{filename}.giftwrap-tmp-{os.getpid()}'
+        staging, fd = atomic.stage(out, filename)
         try:
-            os.replace(built, staging) if _same_fs(built, out) else \
+            if _same_fs(built, out):
+                # Same filesystem as the output directory: renames are atomic.
+                os.replace(built, staging)
+                fd = atomic.relock(staging, fd)
+            else:
                 _copy(built, staging)
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            os.close(fd)
+            raise
+        self._staged[target] = (staging, fd)
+        return target
+
+    def staged(self, target: Path) -> Path:
+        """Where the artifact for ``target`` waits (itself once committed)."""
+        return self._staged[target][0] if target in self._staged else target
+
+    def commit(self, target: Path) -> None:
+        """Rename the staged artifact to ``target``."""
+        staging, fd = self._staged.pop(target)
+        try:
             os.replace(staging, target)
         finally:
-            if staging.exists():
-                staging.unlink()
-        return target
+            os.close(fd)
+
+    def discard(self) -> None:
+        """Remove every artifact still staged (a failure after staging)."""
+        for staging, fd in self._staged.values():
+            staging.unlink(missing_ok=True)
+            os.close(fd)
+        self._staged.clear()
 
 
 class ArtifactExists(errors.BuildError):
@@ -199,5 +255,5 @@ def _same_fs(a: Path, b: Path) -> bool:
 
 def _copy(src: Path, dst: Path) -> None:
     import shutil
-    shutil.copyfile(src, dst)
+    shutil.copyfile(src, dst)  # into the staging file, whose lock stays
     os.chmod(dst, 0o644)

@@ -149,3 +149,13 @@ def test_compressed_files_are_written_as_gzip_n(tmp_path):
     data = written[PurePosixPath('/usr/share/doc/p/changelog.gz')].read_bytes()
     assert gzip.decompress(data) == b'text\n'
     assert data[3] == 0 and data[4:8] == b'\0\0\0\0'  # no name, no time
+
+
+def test_no_path_of_the_build_machine_is_the_source():
+    assert docfiles._source('/srv/git/nova', 'https://nova.example') == \
+        'https://nova.example'
+    assert docfiles._source('file:///srv/git/nova', '') == \
+        'a local git repository'
+    assert docfiles._source('repos/nova', '') == 'repos/nova'
+    assert docfiles._source('https://opendev.org/openstack/nova', '') == \
+        'https://opendev.org/openstack/nova'
