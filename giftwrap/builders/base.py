@@ -186,8 +186,18 @@ class Publisher:
     has no SBOM or index entry.
     """
 
+    #: every publisher with staged artifacts, for :meth:`discard_all`
+    _live: 'set[Publisher]' = set()
+
     def __init__(self) -> None:
         self._staged: dict[Path, tuple[Path, int]] = {}
+
+    @classmethod
+    def discard_all(cls) -> None:
+        """Remove what every publisher of this process staged (on an
+        interrupt, before exiting)."""
+        for publisher in list(cls._live):
+            publisher.discard()
 
     def stage(self, built: Path, out: Path, filename: str, *,
               replace: bool = False) -> Path:
@@ -215,6 +225,7 @@ class Publisher:
             os.close(fd)
             raise
         self._staged[target] = (staging, fd)
+        Publisher._live.add(self)
         return target
 
     def staged(self, target: Path) -> Path:
@@ -228,13 +239,16 @@ class Publisher:
             os.replace(staging, target)
         finally:
             os.close(fd)
+            if not self._staged:
+                Publisher._live.discard(self)
 
     def discard(self) -> None:
         """Remove every artifact still staged (a failure after staging)."""
-        for staging, fd in self._staged.values():
+        while self._staged:
+            _, (staging, fd) = self._staged.popitem()
             staging.unlink(missing_ok=True)
             os.close(fd)
-        self._staged.clear()
+        Publisher._live.discard(self)
 
 
 class ArtifactExists(errors.BuildError):

@@ -23,10 +23,13 @@ def default_cache_dir() -> Path:
 
 
 def _remove_partial_artifacts(the_plan) -> None:
-    """Remove what an interrupted publish left in the output directories."""
+    """Remove what an interrupted publish left in the output directories:
+    this run's staged artifacts, and staging files of runs that died."""
+    from giftwrap import atomic
+    from giftwrap.builders.base import Publisher
+    Publisher.discard_all()
     for out in {pp.project.output_dir for pp in the_plan.projects}:
-        for partial in out.glob(f'.*.giftwrap-tmp-{os.getpid()}'):
-            partial.unlink(missing_ok=True)
+        atomic.remove_stale(out)
 
 
 def _words(value: str | None) -> list[str]:
