@@ -24,7 +24,6 @@ import datetime
 import fcntl
 import errno
 import hashlib
-import os
 import logging
 from pathlib import Path
 import re
@@ -46,6 +45,7 @@ import urllib3.exceptions
 from giftwrap import errors
 from giftwrap.process import find_tool, system_hint
 from giftwrap.process import Runner
+from giftwrap.sources import links
 from giftwrap.sources.base import Checkout
 
 try:
@@ -158,33 +158,11 @@ def remote_state(url: str, ref: str, cache_dir: Path, *,
 
 
 def check_links(tree: Path, url: str = '') -> None:
-    """Refuse symlinks that lead out of the work tree.
-
-    A build copies files, and copies follow links: a link to ``/etc/shadow``
-    (or an ``etc -> /etc``) would carry the build machine's files into the
-    package.
+    """Refuse symlinks that lead out of the work tree (:func:`links.check`).
 
     :raises giftwrap.errors.SourceError: naming the first such links.
     """
-    root = Path(os.path.realpath(tree))
-    bad = []
-    for dirpath, dirnames, filenames in os.walk(tree):
-        if '.git' in dirnames and Path(dirpath) == Path(tree):
-            dirnames.remove('.git')
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                target = Path(os.path.realpath(path))
-                if target != root and root not in target.parents:
-                    bad.append(f'{path.relative_to(tree)} -> '
-                               f'{os.readlink(path)}')
-    if bad:
-        raise errors.SourceError(
-            'the repository has symlinks that point outside it: '
-            + ', '.join(sorted(bad)[:5]) + (' ...' if len(bad) > 5 else ''),
-            where=url or str(tree),
-            hint='giftwrap never follows links out of a checkout into a '
-                 'package; replace them with files, or patch them away')
+    links.check(tree, url or str(tree))
 
 
 def mirror_path(cache_dir: Path, url: str) -> Path:
