@@ -144,3 +144,74 @@ def test_a_remote_file_may_include_only_urls(tmp_path, secret, include):
     assert_clean_failure(result, errors.ResolveError.exit_code, tmp_path)
     assert f'the remote file {server.url("/reqs.txt")} includes' \
         in result.stdout
+
+
+# -- item 8: a broken repository ---------------------------------------------
+
+def _drop_object(repo: Path, sha: str) -> None:
+    (repo / '.git' / 'objects' / sha[:2] / sha[2:]).unlink()
+
+
+def broken_missing_blob(path: Path) -> tuple[str, str]:
+    projectutil.pinned_repo(path)
+    gitutil.commit(path, {'data.txt': 'lost\n'})
+    from dulwich.repo import Repo
+    with Repo(str(path)) as repo:
+        tree = repo[repo.head()].tree
+        sha = repo[tree][b'data.txt'][1].decode()
+    _drop_object(path, sha)
+    return 'master', f'the object {sha} is missing'
+
+
+def broken_missing_parent(path: Path) -> tuple[str, str]:
+    first = projectutil.pinned_repo(path)
+    gitutil.commit(path, {'later.txt': 'x\n'})
+    _drop_object(path, first)
+    return 'master', f'the object {first} is missing'
+
+
+def broken_ref_to_nothing(path: Path) -> tuple[str, str]:
+    projectutil.pinned_repo(path)
+    ghost = '1234567890abcdef1234567890abcdef12345678'
+    (path / '.git' / 'refs' / 'heads' / 'ghost').write_text(ghost + '\n')
+    return 'ghost', f'the object {ghost} is missing (refs/heads/ghost points at it)'
+
+
+def broken_unreadable_ref(path: Path) -> tuple[str, str]:
+    projectutil.pinned_repo(path)
+    (path / '.git' / 'refs' / 'tags' / 'garbage').write_text('not a sha\n')
+    return 'master', 'refs/tags/garbage cannot be read'
+
+
+def broken_packed_refs(path: Path) -> tuple[str, str]:
+    projectutil.pinned_repo(path)
+    (path / '.git' / 'packed-refs').write_text(
+        '# pack-refs with: peeled fully-peeled sorted\nzzzz refs/heads/old\n')
+    return 'master', 'refs/heads/old cannot be read'
+
+
+@pytest.mark.parametrize('breakage', [
+    broken_missing_blob, broken_missing_parent, broken_ref_to_nothing,
+    broken_unreadable_ref, broken_packed_refs])
+def test_a_broken_repository_is_a_source_error(tmp_path, breakage):
+    path = tmp_path / 'hello-app'
+    gitref, what = breakage(path)
+    result = run(tmp_path, manifest(path, 'requirements-file', gitref=gitref))
+    assert_clean_failure(result, errors.SourceError.exit_code, tmp_path)
+    assert f'the git repository {path} is broken: {what}' in result.stdout
+    assert 'git fsck' in result.stdout
+
+
+@pytest.mark.parametrize('breakage', [
+    broken_missing_blob, broken_missing_parent, broken_ref_to_nothing,
+    broken_unreadable_ref, broken_packed_refs])
+def test_a_broken_repository_without_the_cache(tmp_path, breakage):
+    from giftwrap.sources import git
+    path = tmp_path / 'hello-app'
+    gitref, what = breakage(path)
+    with pytest.raises(errors.SourceError) as caught:
+        git.fetch(str(path), gitref, tmp_path / 'work')
+    assert caught.value.what == f'the git repository {path} is broken: ' \
+        + what + caught.value.what.partition(what)[2]
+    assert caught.value.where == str(path)
+    assert not (tmp_path / 'work').exists()
