@@ -215,3 +215,14 @@ def test_a_broken_repository_without_the_cache(tmp_path, breakage):
         + what + caught.value.what.partition(what)[2]
     assert caught.value.where == str(path)
     assert not (tmp_path / 'work').exists()
+
+
+def test_an_unreachable_repository_says_so_not_no_such_branch(tmp_path):
+    # The warm-rebuild check meets the error first; the clone reports it
+    # rather than asking again and reading a half-made mirror.
+    url = httpserver.free_port_url() + 'nova.git'
+    result = run(tmp_path, manifest(url, 'requirements-file'))
+    assert_clean_failure(result, errors.SourceError.exit_code, tmp_path)
+    assert f'project hello-app (clone): {url}: cannot fetch from {url}' \
+        in result.stdout
+    assert 'no branch' not in result.stdout
