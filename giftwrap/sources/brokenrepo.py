@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from dulwich import errors as dulwich_errors
+from dulwich.objects import ShaFile
 
 from giftwrap import errors
 
@@ -64,7 +65,10 @@ def reported(url: str, mirror: Path | None = None) -> Iterator[None]:
         named = ', '.join(bad[:_SHOWN]) if bad else 'a ref'
         raise _error(url, mirror, f'{named} cannot be read ({exc})') from exc
     except _UNREADABLE as exc:
-        raise _error(url, mirror, f'an object cannot be read ({exc})') \
+        bad = unreadable_objects(url)
+        named = ('the object ' + ', '.join(bad[:_SHOWN])) if bad else \
+            'an object'
+        raise _error(url, mirror, f'{named} cannot be read ({exc})') \
             from exc
 
 
@@ -80,6 +84,22 @@ def bad_refs(url: str) -> list[str]:
     for sha, name in _packed(gitdir):
         if not _SHA.fullmatch(sha):
             bad.append(name.decode('utf-8', 'replace'))
+    return bad
+
+
+def unreadable_objects(url: str) -> list[str]:
+    """The loose objects of a local repository that do not parse."""
+    gitdir = _local_gitdir(url)
+    if gitdir is None:
+        return []
+    bad = []
+    for path in sorted((gitdir / 'objects').glob('[0-9a-f][0-9a-f]/*')):
+        try:
+            ShaFile.from_path(str(path))
+        except (*_UNREADABLE, OSError, ValueError):
+            bad.append(path.parent.name + path.name)
+        if len(bad) > _SHOWN:
+            break
     return bad
 
 

@@ -190,9 +190,19 @@ def broken_packed_refs(path: Path) -> tuple[str, str]:
     return 'master', 'refs/heads/old cannot be read'
 
 
-@pytest.mark.parametrize('breakage', [
-    broken_missing_blob, broken_missing_parent, broken_ref_to_nothing,
-    broken_unreadable_ref, broken_packed_refs])
+def broken_corrupt_commit(path: Path) -> tuple[str, str]:
+    commit = projectutil.pinned_repo(path)
+    loose = path / '.git' / 'objects' / commit[:2] / commit[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(b'not zlib data')
+    return 'master', f'the object {commit} cannot be read'
+
+
+BREAKAGES = [broken_missing_blob, broken_missing_parent, broken_ref_to_nothing,
+             broken_unreadable_ref, broken_packed_refs, broken_corrupt_commit]
+
+
+@pytest.mark.parametrize('breakage', BREAKAGES)
 def test_a_broken_repository_is_a_source_error(tmp_path, breakage):
     path = tmp_path / 'hello-app'
     gitref, what = breakage(path)
@@ -202,9 +212,7 @@ def test_a_broken_repository_is_a_source_error(tmp_path, breakage):
     assert 'git fsck' in result.stdout
 
 
-@pytest.mark.parametrize('breakage', [
-    broken_missing_blob, broken_missing_parent, broken_ref_to_nothing,
-    broken_unreadable_ref, broken_packed_refs])
+@pytest.mark.parametrize('breakage', BREAKAGES)
 def test_a_broken_repository_without_the_cache(tmp_path, breakage):
     from giftwrap.sources import git
     path = tmp_path / 'hello-app'
