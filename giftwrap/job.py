@@ -120,6 +120,8 @@ class Job:
     progress: Progress
     #: the mirror was brought up to date by :meth:`_unchanged`
     refreshed: bool = False
+    #: why :meth:`_unchanged` could not update the mirror: the clone's error
+    fetch_error: errors.SourceError | None = None
     #: (commit, builder -> memo) of this run, for :func:`reuse.remember`
     memo: tuple[str, dict[str, str]] | None = None
 
@@ -268,6 +270,12 @@ class Job:
             fingerprint = (reuse.key(dataclasses.asdict(locked)) if locked
                            else self._fingerprint())
             patch_digest = patches.digest(patches.find(project))
+        except errors.SourceError as exc:
+            # Fetching again would ask the same server (or read the same
+            # broken repository) twice, and a half-made mirror would only
+            # say "no such branch".
+            self.fetch_error = exc
+            return None
         except errors.GiftwrapError:
             return None  # the usual path says why, in its own words
         finally:
@@ -287,6 +295,11 @@ class Job:
             return None
         self.progress(self.name, 'unchanged: reusing the artifacts')
         return [_reused(self.name, n, p) for n, p in found.items()], {}
+
+    @staticmethod
+    def _raise(exc: errors.GiftwrapError | None) -> None:
+        if exc is not None:
+            raise exc
 
     def _fingerprint(self) -> str | None:
         found = self._resolver(self.pp.project, None,
@@ -308,7 +321,8 @@ class Job:
         """Clone, patch and render: the same for every target."""
         locked = self._locked_entry()
         self.progress(self.name, 'clone')
-        checkout = self._stage('clone', lambda: git.fetch(
+        checkout = self._stage('clone', lambda: self._raise(
+            self.fetch_error) or git.fetch(
             self.pp.project.giturl,
             locked.commit if locked else self.pp.project.gitref,
             self.work / 'src',

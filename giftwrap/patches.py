@@ -20,6 +20,7 @@ from typing import Sequence
 
 from giftwrap import errors
 from giftwrap.process import Runner, base_environment
+from giftwrap.sources import links
 
 LOG = logging.getLogger(__name__)
 
@@ -74,11 +75,18 @@ def apply(patches: Sequence[Patch], checkout: Path, runner: Runner, *,
           where: str | None = None) -> None:
     """Apply ``patches`` to the work tree ``checkout``, in order.
 
+    Links out of the checkout are refused before each patch (one would
+    carry it out of the tree) and after it (a patch may create one, such as
+    ``etc -> /etc``, that a later patch or a copy would follow).
+
     :param where: the manifest location of ``patches``, for errors.
     :raises giftwrap.errors.SourceError: a patch does not apply (nothing of
         it is applied); the message names the patch, the file and the hunk.
+        Or the checkout holds a link out of it, before or after a patch.
     """
     for patch in patches:
+        links.check(checkout, where or str(checkout),
+                    when=f'before the patch {patch.name}')
         argv = ['patch', '-p1', '--batch', '--forward',
                 '--no-backup-if-mismatch', '-d', str(Path(checkout).resolve()),
                 '-i', str(patch.path)]
@@ -93,6 +101,8 @@ def apply(patches: Sequence[Patch], checkout: Path, runner: Runner, *,
                 hint='refresh the patch for this gitref (git format-patch '
                      'from a checkout of it), or remove it from patches')
         runner.run(argv, env=env, what=f'patch ({patch.name})')
+        links.check(checkout, where or str(checkout),
+                    when=f'after the patch {patch.name}')
         LOG.info('applied %s (sha256 %s)', patch.name, patch.sha256[:12])
 
 

@@ -36,6 +36,7 @@ from giftwrap.installers import (INSTALLERS, SEEDED, InstallReport,  # noqa: F40
 from giftwrap.builders.base import StagedTree
 from giftwrap.interpreter import Interpreter
 from giftwrap.process import Runner, base_environment
+from giftwrap.sources import links
 from giftwrap.sources.base import Pins
 
 try:  # Python 3.11+
@@ -501,8 +502,14 @@ def _compile(venv: Path, install_path: PurePosixPath, runner: Runner,
 
 def _copy_config(source_dir: Path, venv: Path, install_path: PurePosixPath
                  ) -> tuple[PurePosixPath, ...]:
-    """Copy the project's ``etc/`` to ``<venv>/etc``; returns target paths."""
+    """Copy the project's ``etc/`` to ``<venv>/etc``; returns target paths.
+
+    A link in ``etc/`` (or ``etc`` itself) that leads out of the checkout
+    is refused: the copy must never carry the build machine's files.
+    """
     etc = source_dir / 'etc'
+    links.check(etc, str(source_dir), root=source_dir,
+                when='(include_config copies etc/)')
     if not etc.is_dir():
         raise errors.BuildError(
             'include_config is set but the source has no etc/ directory',

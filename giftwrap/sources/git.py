@@ -24,7 +24,6 @@ import datetime
 import fcntl
 import errno
 import hashlib
-import os
 import logging
 from pathlib import Path
 import re
@@ -46,6 +45,7 @@ import urllib3.exceptions
 from giftwrap import errors
 from giftwrap.process import find_tool, system_hint
 from giftwrap.process import Runner
+from giftwrap.sources import brokenrepo, links
 from giftwrap.sources.base import Checkout
 
 try:
@@ -89,8 +89,8 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
         caller just did, with :func:`remote_state`).
     :returns: the checkout, with its commit, date and ``source_version``.
     :raises giftwrap.errors.SourceError: the repository cannot be reached or
-        read, the fetch timed out, ``ref`` does not exist or ``dest`` is not
-        empty.
+        read or is broken (a missing object, a ref dulwich refuses), the
+        fetch timed out, ``ref`` does not exist or ``dest`` is not empty.
     """
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
@@ -105,25 +105,23 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
             f'cannot create the work tree {dest}: {exc.strerror}', where=url,
             hint='check the work directory\'s permissions') from exc
     progress = _progress_writer(runner)
+    mirror = mirror_path(cache_dir, url) if cache_dir is not None else None
     try:
-        if cache_dir is None:
-            commit_id = _clone(url, url, ref, dest, depth, timeout, progress)
-        else:
-            mirror = mirror_path(cache_dir, url)
-            with _locked(mirror):
-                if refresh or not (mirror / 'objects').is_dir():
-                    _update_mirror(url, mirror, ref, timeout, progress)
-                commit_id = _clone(str(mirror), url, ref, dest, depth,
-                                   timeout, progress, shared=mirror)
+        with brokenrepo.reported(url, mirror):
+            if mirror is None:
+                commit_id = _clone(url, url, ref, dest, depth, timeout,
+                                   progress)
+            else:
+                with _locked(mirror):
+                    if refresh or not (mirror / 'objects').is_dir():
+                        _update_mirror(url, mirror, ref, timeout, progress)
+                    commit_id = _clone(str(mirror), url, ref, dest, depth,
+                                       timeout, progress, shared=mirror)
+            check_links(dest, url)
+            return _make_checkout(dest, url, ref, commit_id)
     except BaseException:
         _discard(dest, created)
         raise
-    try:
-        check_links(dest, url)
-    except BaseException:
-        _discard(dest, created)
-        raise
-    return _make_checkout(dest, url, ref, commit_id)
 
 
 def remote_state(url: str, ref: str, cache_dir: Path, *,
@@ -141,7 +139,7 @@ def remote_state(url: str, ref: str, cache_dir: Path, *,
     :raises giftwrap.errors.SourceError: the repository cannot be reached.
     """
     mirror = mirror_path(cache_dir, url)
-    with _locked(mirror):
+    with _locked(mirror), brokenrepo.reported(url, mirror):
         _update_mirror(url, mirror, ref, timeout, _progress_writer(runner))
         with Repo(str(mirror)) as repo:
             refs = repo.get_refs()
@@ -158,33 +156,11 @@ def remote_state(url: str, ref: str, cache_dir: Path, *,
 
 
 def check_links(tree: Path, url: str = '') -> None:
-    """Refuse symlinks that lead out of the work tree.
-
-    A build copies files, and copies follow links: a link to ``/etc/shadow``
-    (or an ``etc -> /etc``) would carry the build machine's files into the
-    package.
+    """Refuse symlinks that lead out of the work tree (:func:`links.check`).
 
     :raises giftwrap.errors.SourceError: naming the first such links.
     """
-    root = Path(os.path.realpath(tree))
-    bad = []
-    for dirpath, dirnames, filenames in os.walk(tree):
-        if '.git' in dirnames and Path(dirpath) == Path(tree):
-            dirnames.remove('.git')
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                target = Path(os.path.realpath(path))
-                if target != root and root not in target.parents:
-                    bad.append(f'{path.relative_to(tree)} -> '
-                               f'{os.readlink(path)}')
-    if bad:
-        raise errors.SourceError(
-            'the repository has symlinks that point outside it: '
-            + ', '.join(sorted(bad)[:5]) + (' ...' if len(bad) > 5 else ''),
-            where=url or str(tree),
-            hint='giftwrap never follows links out of a checkout into a '
-                 'package; replace them with files, or patch them away')
+    links.check(tree, url or str(tree))
 
 
 def mirror_path(cache_dir: Path, url: str) -> Path:

@@ -43,14 +43,27 @@ class Line:
     """One logical line of a requirements file, comments removed.
 
     :ivar where: ``file:line`` for messages.
+    :ivar private: the file is a local one outside the checkout (the
+        operator's, or one a mistake pointed at, such as ``/etc/shadow``):
+        messages name ``where`` but never quote the line.
     """
 
     text: str
     where: str
+    private: bool = False
+
+    @property
+    def shown(self) -> str:
+        """The line for a message: quoted, unless the file is private."""
+        return 'this line' if self.private else repr(self.text)
 
 
-def logical_lines(text: str, source: str) -> Iterator[Line]:
-    """Non-blank lines with comments stripped and ``\\`` continuations joined."""
+def logical_lines(text: str, source: str, *, private: bool = False
+                  ) -> Iterator[Line]:
+    """Non-blank lines with comments stripped and ``\\`` continuations joined.
+
+    :param private: see :attr:`Line.private`.
+    """
     pending, start = '', 0
     for number, raw in enumerate(text.splitlines(), 1):
         if not pending:
@@ -61,9 +74,10 @@ def logical_lines(text: str, source: str) -> Iterator[Line]:
         line = _COMMENT.sub('', pending + raw).strip()
         pending = ''
         if line:
-            yield Line(line, f'{source}:{start}')
+            yield Line(line, f'{source}:{start}', private)
     if pending.strip():
-        yield Line(_COMMENT.sub('', pending).strip(), f'{source}:{start}')
+        yield Line(_COMMENT.sub('', pending).strip(), f'{source}:{start}',
+                   private)
 
 
 def strip_line_options(text: str) -> str:
@@ -86,9 +100,12 @@ def parse_requirement(line: Line, env: Mapping[str, str]
     try:
         req = Requirement(line.text)
     except InvalidRequirement as exc:
+        # packaging's message quotes the line too.
+        detail = '' if line.private else f' ({exc})'
         raise errors.ResolveError(
-            f'{line.text!r} is not a requirement ({exc})', where=line.where,
-            hint='is this really a requirements or constraints file?') from exc
+            f'{line.shown} is not a requirement{detail}', where=line.where,
+            hint='is this really a requirements or constraints file?'
+        ) from (None if line.private else exc)
     if req.marker is None:
         return req
     try:
@@ -96,8 +113,9 @@ def parse_requirement(line: Line, env: Mapping[str, str]
     except (InvalidMarker, UndefinedComparison,
             UndefinedEnvironmentName) as exc:
         raise errors.ResolveError(
-            f'cannot evaluate the marker of {line.text!r} ({exc})',
-            where=line.where) from exc
+            f'cannot evaluate the marker of {line.shown}'
+            + ('' if line.private else f' ({exc})'),
+            where=line.where) from (None if line.private else exc)
     return req if keep else None
 
 
@@ -174,30 +192,32 @@ def same_name(a: str, b: str) -> bool:
     return canonicalize_name(a) == canonicalize_name(b)
 
 
-def parse_constraints(text: str, source: str, env: Mapping[str, str]
-                      ) -> list[Pin]:
+def parse_constraints(text: str, source: str, env: Mapping[str, str], *,
+                      private: bool = False) -> list[Pin]:
     """The exact pins of a constraints file (``name===1.0;marker``).
 
     Lines whose marker does not hold for ``env`` are left out; options and
     ranges, which upper-constraints never has, are logged and ignored.
 
     :param source: the file's URL or path, for messages.
+    :param private: a local file outside the checkout: messages never
+        quote its lines (:attr:`Line.private`).
     :raises giftwrap.errors.ResolveError: a line is not a requirement.
     """
     pins = []
-    for line in logical_lines(text, source):
+    for line in logical_lines(text, source, private=private):
         if line.text.startswith('-'):
-            LOG.warning('%s: ignoring %r in a constraints file', line.where,
-                        line.text)
+            LOG.warning('%s: ignoring %s in a constraints file', line.where,
+                        line.shown)
             continue
         req = parse_requirement(
-            Line(strip_line_options(line.text), line.where), env)
+            Line(strip_line_options(line.text), line.where, private), env)
         if req is None:
             continue
         pin = exact_pin(req)
         if pin is None:
-            LOG.warning('%s: %r is not an exact version; ignored',
-                        line.where, line.text)
+            LOG.warning('%s: %s is not an exact version; ignored',
+                        line.where, line.shown)
             continue
         pins.append(pin)
     return pins

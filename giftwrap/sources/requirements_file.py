@@ -55,6 +55,11 @@ class _Source:
             return self.location
         return str(Path(self.location).relative_to(self.root))
 
+    @property
+    def private(self) -> bool:
+        """A local file outside the checkout: its lines are never quoted."""
+        return not self.remote and self.root is None
+
     def include(self, ref: str, where: str) -> '_Source':
         """The file an ``-r``/``-c`` line of this one names."""
         if is_remote(ref):
@@ -66,7 +71,14 @@ class _Source:
                     f'file {ref!r}', where=where,
                     hint='remote requirements files may include only URLs '
                          'and paths relative to themselves')
-            return _Source(urllib.parse.urljoin(self.location, ref), remote=True)
+            joined = urllib.parse.urljoin(self.location, ref)
+            if not is_remote(joined):  # file:/etc/passwd has no "//"
+                raise errors.ResolveError(
+                    f'the remote file {self.location} includes {ref!r}, '
+                    'which is not an http(s) URL', where=where,
+                    hint='remote requirements files may include only URLs '
+                         'and paths relative to themselves')
+            return _Source(joined, remote=True)
         path = Path(self.location).parent / _local_path(ref)
         return _local(path, self.root, where, included=True)
 
@@ -153,7 +165,8 @@ class _Reader:
                 hint='remove one of the -r/-c lines')
         text = self._text(source, where, included=bool(chain))
         chain = chain + (source.location,)
-        for line in reqfiles.logical_lines(text, source.location):
+        for line in reqfiles.logical_lines(text, source.location,
+                                           private=source.private):
             if line.text.startswith('-'):
                 self._option(line, source, constraint, chain)
             else:
@@ -188,20 +201,21 @@ class _Reader:
                       constraint=constraint or _INCLUDE[name], chain=chain,
                       where=line.where)
         elif name in _EDITABLE:
-            self._direct(reqfiles.Line(value, line.where), constraint)
+            self._direct(dataclasses.replace(line, text=value), constraint)
         elif name in _IGNORED:
             LOG.debug('%s: ignoring %s', line.where, name)
         else:
-            LOG.warning('%s: ignoring the unknown option %r', line.where,
-                        line.text)
+            LOG.warning('%s: ignoring the unknown option %s', line.where,
+                        line.shown)
 
     def _requirement(self, line: reqfiles.Line, constraint: bool) -> None:
-        text = reqfiles.strip_line_options(line.text)
+        line = dataclasses.replace(
+            line, text=reqfiles.strip_line_options(line.text))
+        text = line.text
         if _URL.match(text) or text.startswith(('.', '/')):
-            self._direct(reqfiles.Line(text, line.where), constraint)
+            self._direct(line, constraint)
             return
-        req = reqfiles.parse_requirement(reqfiles.Line(text, line.where),
-                                         self.env)
+        req = reqfiles.parse_requirement(line, self.env)
         if req is None:
             return
         pin = reqfiles.exact_pin(req)
@@ -210,7 +224,8 @@ class _Reader:
         elif constraint:
             # pip would apply it as a bound; a range is no pin, and
             # installing it as a requirement would add a dependency.
-            LOG.info('%s: the range constraint %r is not kept', line.where, text)
+            LOG.info('%s: the range constraint %s is not kept', line.where,
+                     line.shown)
         else:
             extras = f'[{",".join(sorted(req.extras))}]' if req.extras else ''
             self.requirements.append(f'{req.name}{extras}{req.specifier}')
@@ -224,12 +239,12 @@ class _Reader:
         requirement = reqfiles.egg_requirement(line.text)
         if requirement is None:
             raise errors.ResolveError(
-                f'cannot tell which project {line.text!r} installs',
+                f'cannot tell which project {line.shown} installs',
                 where=line.where,
                 hint='add "#egg=NAME" to the URL, or write "NAME @ URL"')
         if constraint:
-            LOG.info('%s: the editable constraint %r is not kept', line.where,
-                     line.text)
+            LOG.info('%s: the editable constraint %s is not kept', line.where,
+                     line.shown)
         else:
             self.requirements.append(requirement)
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import urllib.parse
 from pathlib import Path
 
 from giftwrap import errors
 from giftwrap.drivers import Option
-from giftwrap.sources import reqfiles, requirements_repo
+from giftwrap.sources import links, reqfiles, requirements_repo
 from giftwrap.sources.base import Pin, Pins, Resolver
 from giftwrap.sources.http import is_remote
 
@@ -114,7 +115,8 @@ class UpperConstraints(Resolver):
         pins: list[Pin] = []
         locations = [location for location, _ in texts]
         for location, text in texts:
-            found = reqfiles.parse_constraints(text, location, env)
+            found = reqfiles.parse_constraints(
+                text, location, env, private=self._private(location, origin))
             if not found:
                 raise errors.ResolveError(
                     f'{location} holds no constraints for Python '
@@ -147,7 +149,7 @@ class UpperConstraints(Resolver):
             return [self._release_url(series)], f'gitref {self.context.project.gitref}'
         url = tox_constraints_url(self.context.checkout.path)
         if url:
-            return [self._location(url)], 'tox.ini'
+            return [self._tox_location(url)], 'tox.ini'
         raise errors.ResolveError(
             'cannot tell which upper-constraints to use: the gitref '
             f'{self.context.project.gitref!r} names no stable/ or '
@@ -197,6 +199,40 @@ class UpperConstraints(Resolver):
         return str(self.context.checkout.path / value.replace(
             '{toxinidir}', str(self.context.checkout.path)))
 
+    def _tox_location(self, value: str) -> str:
+        """What tox.ini names: an http(s) URL, or a file in the checkout.
+
+        tox.ini comes from the repository, so a ``file:`` URL or path
+        leading out of the checkout (``{toxinidir}/../..``) is refused: it
+        would read the build machine's files for someone else.
+        """
+        value, checkout = self._normal(value), self.context.checkout.path
+        if is_remote(value):
+            return value
+        parts = urllib.parse.urlsplit(value)
+        if parts.scheme == 'file':
+            value = urllib.parse.unquote(parts.path)
+        path = checkout / value.replace('{toxinidir}', str(checkout))
+        if (parts.scheme not in ('', 'file') or parts.netloc
+                or not links.inside(checkout, path)):
+            raise errors.ResolveError(
+                f'tox.ini names the constraints file {value!r}, which is not '
+                'an http(s) URL or a file inside the checkout',
+                where=_tox_line(checkout, value), hint=(
+                    'a repository may name only files inside its checkout; '
+                    'set resolver_options: {upper-constraints: {url: URL}} '
+                    'or {release: SERIES}'))
+        return str(path)
+
+    def _private(self, location: str, origin: str) -> bool:
+        """A local constraints file outside the checkout: never quoted."""
+        if origin == 'requirements repository' or is_remote(location):
+            return False
+        parts = urllib.parse.urlsplit(location)
+        path = urllib.parse.unquote(parts.path) if parts.scheme == 'file' \
+            else location
+        return not links.inside(self.context.checkout.path, path)
+
     def _read(self, location: str) -> str:
         """The text of one constraints file.
 
@@ -224,6 +260,15 @@ def series_of(gitref: str) -> str | None:
     """``2025.1`` for ``stable/2025.1`` or ``unmaintained/2025.1``."""
     match = _SERIES_REF.match(gitref or '')
     return match.group(1) if match else None
+
+
+def _tox_line(checkout: Path, value: str) -> str:
+    """``tox.ini:N``, the first line naming ``value`` (``tox.ini``)."""
+    text = (checkout / 'tox.ini').read_text(encoding='utf-8', errors='replace')
+    for number, line in enumerate(text.splitlines(), 1):
+        if value in line and not _INI_COMMENT.match(line):
+            return f'tox.ini:{number}'
+    return 'tox.ini'
 
 
 def tox_constraints_url(checkout: Path) -> str | None:

@@ -16,7 +16,7 @@ import urllib.parse
 from typing import Any
 
 from giftwrap import errors
-from giftwrap.sources.http import HttpClient
+from giftwrap.sources.http import HttpClient, is_remote
 
 LOG = logging.getLogger(__name__)
 
@@ -59,6 +59,13 @@ class Build:
                 'tenant API URL, like https://zuul.opendev.org/api/tenant/openstack')
         ref = data['ref'] if isinstance(data.get('ref'), dict) else data
         log_url = data.get('log_url')
+        if isinstance(log_url, str) and log_url and not is_remote(log_url):
+            # giftwrap reads local files too; an answer must not choose one.
+            raise errors.ResolveError(
+                f'{source} gives the log_url {log_url[:200]!r}, which is not '
+                'an http(s) URL', hint='check zuul_api: it must be a Zuul '
+                'tenant API URL; a build\'s logs are only fetched over '
+                'http(s)')
         if isinstance(log_url, str) and log_url and not log_url.endswith('/'):
             log_url += '/'
         return cls(

@@ -235,6 +235,24 @@ def test_expired_logs_fail_clearly(opendev, http, tmp_path):
     assert 'fallback: upper-constraints' in caught.value.hint
 
 
+@pytest.mark.parametrize('scheme', ['file://', 'file:', ''])
+def test_a_log_url_that_is_not_http_is_refused(opendev, http, tmp_path,
+                                               scheme):
+    src, tip = checkout(tmp_path)
+    local = tmp_path / 'host-logs'
+    local.mkdir()
+    (local / 'job-output.txt').write_text(fixture('tox3-job-output.txt'))
+    uuid = opendev.publish(CHANGE_ID, tip, log=fixture('tox3-job-output.txt'))
+    opendev.builds[uuid]['log_url'] = f'{scheme}{local}/'
+    with pytest.raises(errors.ResolveError) as caught:
+        resolve(tmp_path, http, src, tip, opendev.options())
+    text = str(caught.value)
+    assert f"gives the log_url '{scheme}{local}/', which is not an http(s) " \
+        'URL' in text
+    assert uuid in text  # the answer's URL names the build
+    assert not any(r.path.startswith('/logs/') for r in opendev.requests)
+
+
 def test_fallback_to_upper_constraints(opendev, http, tmp_path, uc_master):
     src, tip = checkout(tmp_path)
     opendev.publish(CHANGE_ID, tip)

@@ -176,3 +176,66 @@ def test_a_patch_that_does_not_apply_fails_the_project(tmp_path, repo):
     assert ('the patch fix.patch does not apply: hunk #1 of '
             f'{CLI} fails') in message
     assert not (out / 'giftwrap.lock').exists()
+
+
+# -- links out of the checkout --------------------------------------------------
+
+LINK_TO_ETC = textwrap.dedent("""\
+    diff --git a/etc b/etc
+    new file mode 120000
+    index 0000000..f2a5e6b
+    --- /dev/null
+    +++ b/etc
+    @@ -0,0 +1 @@
+    +/etc
+    \\ No newline at end of file
+    """)
+
+
+def test_a_patch_adding_a_link_out_of_the_checkout_fails_the_project(
+        tmp_path):
+    repo = tmp_path / 'no-etc'
+    projectutil.sample_repo(repo, etc_files={},
+                            extra_files={'requirements.txt': ''})
+    status, rows, stderr, out = build(tmp_path, repo, LINK_TO_ETC,
+                                      include_config=True)
+    assert status == errors.SourceError.exit_code, rows
+    message = rows[0]['Message']
+    assert 'project hello-app (patch)' in message
+    assert ('symlinks that point outside it after the patch fix.patch: '
+            'etc -> /etc') in message
+    assert 'Traceback' not in stderr and 'internal error' not in message
+    assert not list(out.glob('*.deb'))
+
+
+def test_a_link_the_repository_holds_is_refused_before_any_patch(tmp_path):
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    (outside / 'file').write_text('hi\n')
+    source = projectutil.write_sample_project(tmp_path / 'src')
+    (source / 'conf').symlink_to(outside)
+    through = write_patch(tmp_path, 'through.patch',
+                          diff('hi\n', 'pwned\n', 'conf/file'))
+    with pytest.raises(errors.SourceError) as info:
+        patches.apply((through,), source, Runner(tmp_path / 'log'),
+                      where='m.yml:7')
+    assert info.value.what == (
+        'the checkout has symlinks that point outside it before the patch '
+        f'through.patch: conf -> {outside}')
+    assert (outside / 'file').read_text() == 'hi\n'
+
+
+def test_a_cloned_link_out_fails_the_build_before_patching(tmp_path):
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    (outside / 'file').write_text('hi\n')
+    from tests import gitutil
+    path = tmp_path / 'linked'
+    projectutil.sample_repo(path, extra_files={'requirements.txt': ''})
+    gitutil.commit(path, {'conf': gitutil.File(str(outside), gitutil.SYMLINK)})
+    status, rows, stderr, out = build(tmp_path, path,
+                                      diff('hi\n', 'pwned\n', 'conf/file'))
+    assert status == errors.SourceError.exit_code, rows
+    assert f'conf -> {outside}' in rows[0]['Message']
+    assert 'project hello-app (clone)' in rows[0]['Message']
+    assert (outside / 'file').read_text() == 'hi\n'

@@ -379,3 +379,39 @@ def test_relocate_drops_uv_cache_records(staged):
     venv.relocate(env, INSTALL)
     assert not (info / 'uv_cache.json').exists()
     assert 'uv_cache.json' not in (info / 'RECORD').read_text()
+
+
+@pytest.mark.parametrize('layout', ['etc-is-a-link', 'link-inside-etc'])
+def test_include_config_never_copies_through_a_link_out(tmp_path, layout):
+    secret = tmp_path / 'host-etc'
+    secret.mkdir()
+    (secret / 'shadow').write_text('root:x:\n')
+    source = tmp_path / 'src'
+    source.mkdir()
+    if layout == 'etc-is-a-link':
+        (source / 'etc').symlink_to(secret)
+        shown = f'etc -> {secret}'
+    else:
+        (source / 'etc').mkdir()
+        (source / 'etc' / 'app.conf').write_text('[DEFAULT]\n')
+        (source / 'etc' / 'shadow').symlink_to(secret / 'shadow')
+        shown = f'etc/shadow -> {secret / "shadow"}'
+    venv_dir = tmp_path / 'venv'
+    venv_dir.mkdir()
+    with pytest.raises(errors.SourceError) as info:
+        venv._copy_config(source, venv_dir, PurePosixPath('/opt/app'))
+    assert shown in info.value.what
+    assert 'include_config' in info.value.what
+    assert not (venv_dir / 'etc').exists()
+
+
+def test_include_config_keeps_links_inside_the_checkout(tmp_path):
+    source = tmp_path / 'src'
+    (source / 'etc').mkdir(parents=True)
+    (source / 'etc' / 'app.conf').write_text('[DEFAULT]\n')
+    (source / 'etc' / 'alias.conf').symlink_to('app.conf')
+    venv_dir = tmp_path / 'venv'
+    venv_dir.mkdir()
+    found = venv._copy_config(source, venv_dir, PurePosixPath('/opt/app'))
+    assert found == (PurePosixPath('/opt/app/etc/app.conf'),)
+    assert os.readlink(venv_dir / 'etc' / 'alias.conf') == 'app.conf'
