@@ -179,6 +179,42 @@ class Engine(abc.ABC):
     def stop(self, handle: str) -> None:
         """Release what :meth:`start` prepared."""
 
+    # -- a container kept between commands (giftwrap verify) -------------
+
+    def create(self, image: str, mounts: Sequence[tuple[str, str, bool]]
+               ) -> str:
+        """Start a container of ``image`` whose changes last until
+        :meth:`remove_container`; returns its id.
+
+        :param mounts: ``(host path, container path, read_only)``, fixed
+            for the container's life.
+        """
+        volumes = [f'--volume={h}:{c}:{"ro" if ro else "rw"}'
+                   for h, c, ro in mounts]
+        result = self.run('create', '--network=host', '--entrypoint=sleep',
+                          *volumes, '--', image, 'infinity',
+                          what=f'{self.name} create {image}')
+        handle = result.output.strip().splitlines()[-1]
+        try:
+            self.run('start', '--', handle)
+        except BaseException:
+            self.remove_container(handle)
+            raise
+        return handle
+
+    def exec_command(self, handle: str, argv: Sequence[str], *,
+                     mounts: Sequence[tuple[str, str, bool]],
+                     env: Mapping[str, str]) -> list[str]:
+        """The engine's argv running ``argv`` in a :meth:`create`-d
+        container (``mounts`` as given to it)."""
+        flags = [f'--env={k}={v}' for k, v in sorted(env.items())]
+        return [self.path, 'exec', *flags, '--', handle, *argv]
+
+    def remove_container(self, handle: str) -> bool:
+        """Remove a :meth:`create`-d container; False if that failed."""
+        return self.run('rm', '--force', '--', handle,
+                        check=False).returncode == 0
+
     @abc.abstractmethod
     def save(self, name: str, archive: Path) -> None:
         """Write the image ``name`` to ``archive`` (a docker archive)."""
@@ -242,6 +278,19 @@ class Buildah(Podman):
 
     def stop(self, handle: str) -> None:
         self.run('rm', '--', handle, check=False)
+
+    def create(self, image: str, mounts: Sequence[tuple[str, str, bool]]
+               ) -> str:
+        # a working container keeps its changes; mounts are per command
+        return self.start(image)
+
+    def exec_command(self, handle: str, argv: Sequence[str], *,
+                     mounts: Sequence[tuple[str, str, bool]],
+                     env: Mapping[str, str]) -> list[str]:
+        return self.command(handle, argv, mounts=mounts, cwd=None, env=env)
+
+    def remove_container(self, handle: str) -> bool:
+        return self.run('rm', '--', handle, check=False).returncode == 0
 
     def save(self, name: str, archive: Path) -> None:
         # The transport splits on ":", so a path with one would be misread.
