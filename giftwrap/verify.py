@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 import shlex
+import uuid
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -29,6 +30,8 @@ COLUMNS = ('Artifact', 'Image', 'Status', 'Added', 'Packages', 'Message')
 
 #: Where the artifact (read-only) and the host's CA bundle appear inside.
 ARTIFACT_DIR = '/run/giftwrap/verify'
+#: How the containers verify makes are named.
+CONTAINER_PREFIX = 'giftwrap-verify-'
 _OUTPUT_LINES = 20
 
 Progress = Callable[[str, str], None]
@@ -297,6 +300,8 @@ class _Box:
                  mounts: Sequence[tuple[str, str, bool]], runner: Runner):
         self.engine, self.handle, self.mounts = engine, handle, mounts
         self.runner = runner
+        #: False once the engine said it made no container
+        self.created = True
 
     def run(self, argv: Sequence[str], env: Mapping[str, str] | None = None,
             timeout: float | None = None) -> Result:
@@ -356,22 +361,30 @@ def verify(check: Check, runner: Runner, timeout: float = 600) -> Outcome:
     ca = _host_ca()
     if ca:
         mounts.append((ca, targets.CA_IN_CONTAINER, True))
+    # Named before it exists: a Ctrl-C while it is made still finds it.
+    box = _Box(engine, container_name(), mounts, runner)
     try:
-        handle = engine.create(check.image, mounts)
-    except errors.CommandError as exc:
-        return _failed(check, errors.VerifyError(
-            f'cannot start a container of {check.image}',
-            where=f'{engine.name} {artifact.path.name}', output=exc.output,
-            hint='check the image name and the engine\'s registries '
-                 f'({engine.name} images lists the local ones)'))
-    box = _Box(engine, handle, mounts, runner)
-    try:
+        try:
+            engine.create(check.image, mounts, box.handle)
+        except errors.CommandError as exc:
+            box.created = False
+            return _failed(check, errors.VerifyError(
+                f'cannot start a container of {check.image}',
+                where=engine.name, output=exc.output,
+                hint='check the image name and the engine\'s registries '
+                     f'({engine.name} images lists the local ones)'))
         return _inside(box, check, targets.CA_IN_CONTAINER if ca else None,
                        timeout)
     except errors.GiftwrapError as exc:  # a timeout, an engine failure
         return _failed(check, exc)
     finally:
-        box.close()
+        if box.created:
+            box.close()
+
+
+def container_name() -> str:
+    """A name that says who made the container (and can be found)."""
+    return f'{CONTAINER_PREFIX}{uuid.uuid4().hex[:12]}'
 
 
 def _host_ca() -> str | None:

@@ -181,10 +181,10 @@ class Engine(abc.ABC):
 
     # -- a container kept between commands (giftwrap verify) -------------
 
-    def create(self, image: str, mounts: Sequence[tuple[str, str, bool]]
-               ) -> str:
-        """Start a container of ``image`` whose changes last until
-        :meth:`remove_container`; returns its id.
+    def create(self, image: str, mounts: Sequence[tuple[str, str, bool]],
+               name: str) -> str:
+        """Start a container ``name`` of ``image`` whose changes last
+        until :meth:`remove_container`; returns its id.
 
         :param mounts: ``(host path, container path, read_only)``, fixed
             for the container's life.
@@ -192,7 +192,7 @@ class Engine(abc.ABC):
         volumes = [f'--volume={h}:{c}:{"ro" if ro else "rw"}'
                    for h, c, ro in mounts]
         result = self.run('create', '--network=host', '--entrypoint=sleep',
-                          *volumes, '--', image, 'infinity',
+                          f'--name={name}', *volumes, '--', image, 'infinity',
                           what=f'{self.name} create {image}')
         handle = result.output.strip().splitlines()[-1]
         try:
@@ -279,10 +279,12 @@ class Buildah(Podman):
     def stop(self, handle: str) -> None:
         self.run('rm', '--', handle, check=False)
 
-    def create(self, image: str, mounts: Sequence[tuple[str, str, bool]]
-               ) -> str:
+    def create(self, image: str, mounts: Sequence[tuple[str, str, bool]],
+               name: str) -> str:
         # a working container keeps its changes; mounts are per command
-        return self.start(image)
+        result = self.run('from', '--quiet', f'--name={name}', '--', image,
+                          what=f'buildah from {image}')
+        return result.output.strip().splitlines()[-1]
 
     def exec_command(self, handle: str, argv: Sequence[str], *,
                      mounts: Sequence[tuple[str, str, bool]],

@@ -184,13 +184,15 @@ class ContainerRunner:
         self.calls: list[list[str]] = []
         self.results = results or {}
         self.interrupt_on = interrupt_on
+        self.name = 'giftwrap-verify-1'
 
     def run(self, argv, *, env=None, check=True, what=None, timeout=None,
             **kw):
         argv = [str(a) for a in argv]
         self.calls.append(argv)
         if argv[1] == 'from':
-            return Result(tuple(argv), 0, 'container-1\n')
+            assert argv[3] == f'--name={self.name}'
+            return Result(tuple(argv), 0, 'id-1\n')
         if argv[1] != 'run':
             return Result(tuple(argv), 0, '')
         inside = argv[argv.index('--') + 2:]
@@ -207,6 +209,11 @@ class ContainerRunner:
 
     def inside(self) -> list[list[str]]:
         return [c[c.index('--') + 2:] for c in self.calls if c[1] == 'run']
+
+
+@pytest.fixture(autouse=True)
+def named(monkeypatch):
+    monkeypatch.setattr(verify, 'container_name', lambda: 'giftwrap-verify-1')
 
 
 def check(tmp_path, smoke=(), fmt='deb', image=IMAGE) -> verify.Check:
@@ -230,10 +237,10 @@ def test_install_and_smoke_in_one_container(tmp_path, installed):
     install = runner.inside()[3]
     assert install[-1] == f'{verify.ARTIFACT_DIR}/nova_1.0-1_all.deb'
     assert '-y' in install and '--no-install-recommends' not in install
-    assert runner.calls[-1] == ['/usr/bin/buildah', 'rm', '--', 'container-1']
+    assert runner.calls[-1] == ['/usr/bin/buildah', 'rm', '--', 'giftwrap-verify-1']
     # every command: options, then "--", the container, then argv
     for call in runner.calls[1:-1]:
-        assert call[call.index('--') + 1] == 'container-1'
+        assert call[call.index('--') + 1] == 'giftwrap-verify-1'
         assert f'--volume={tmp_path / "nova_1.0-1_all.deb"}:' \
                f'{verify.ARTIFACT_DIR}/nova_1.0-1_all.deb:ro' in call
         assert '--isolation=chroot' in call
@@ -263,11 +270,19 @@ def test_a_failed_install_stops_there(tmp_path, installed):
     assert runner.calls[-1][1] == 'rm'
 
 
-def test_the_container_is_removed_on_ctrl_c(tmp_path, installed):
-    runner = ContainerRunner(interrupt_on='/opt/nova/bin/nova')
+@pytest.mark.parametrize('at', ['/opt/nova/bin/nova', 'from'])
+def test_the_container_is_removed_on_ctrl_c(tmp_path, installed, at):
+    class Interrupted(ContainerRunner):
+        def run(self, argv, **kw):
+            if argv[1] == 'from' and at == 'from':
+                self.calls.append(argv)
+                raise KeyboardInterrupt  # it may exist by now
+            return super().run(argv, **kw)
+    runner = Interrupted(interrupt_on=at)
     with pytest.raises(KeyboardInterrupt):
         verify.verify(check(tmp_path, [['/opt/nova/bin/nova']]), runner)
-    assert runner.calls[-1] == ['/usr/bin/buildah', 'rm', '--', 'container-1']
+    assert runner.calls[-1] == ['/usr/bin/buildah', 'rm', '--',
+                                'giftwrap-verify-1']
 
 
 def test_an_image_without_the_package_manager_is_not_verified(
@@ -289,10 +304,14 @@ def test_an_rpm_without_an_image_is_not_verified(tmp_path):
 def test_an_image_that_cannot_start_fails_with_a_hint(tmp_path, installed):
     class NoImage(ContainerRunner):
         def run(self, argv, *, check=True, **kw):
+            if argv[1] != 'from':
+                self.calls.append(argv)
             raise errors.CommandError('buildah from failed',
                                       output='manifest unknown')
-    outcome = verify.verify(check(tmp_path), NoImage())
+    runner = NoImage()
+    outcome = verify.verify(check(tmp_path), runner)
     assert outcome.status == verify.FAILED
+    assert [c[1] for c in runner.calls] == []  # nothing to remove
     assert f'cannot start a container of {IMAGE}' in outcome.message
     assert 'manifest unknown' in outcome.message
     assert 'hint:' in outcome.message
