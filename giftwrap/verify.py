@@ -307,9 +307,11 @@ class _Box:
             timeout: float | None = None) -> Result:
         wrapped = self.engine.exec_command(self.handle, list(argv),
                                            mounts=self.mounts, env=env or {})
-        return self.runner.run(wrapped, env=engines.engine_environment(),
-                               check=False, timeout=timeout,
-                               what=Path(argv[0]).name)
+        result = self.runner.run(wrapped, env=engines.engine_environment(),
+                                 check=False, timeout=timeout,
+                                 what=Path(argv[0]).name)
+        return dataclasses.replace(
+            result, output=self.engine.command_output(result.output))
 
     def close(self) -> None:
         try:

@@ -56,6 +56,9 @@ class Verify(QuickHelp, lister.Lister):
                             help='the manifest that built them: its smoke '
                                  'commands and targets (without it, packages '
                                  'are only installed)')
+        parser.add_argument('-v', '--version',
+                            help='the release version the build was given '
+                                 '(replaces settings.version)')
         add_options(parser)
         return parser
 
@@ -68,7 +71,8 @@ class Verify(QuickHelp, lister.Lister):
         loaded = None
         if parsed_args.manifest:
             from giftwrap import manifest
-            loaded = manifest.load(parsed_args.manifest)
+            loaded = manifest.load(parsed_args.manifest,
+                                   version=parsed_args.version)
         output_dir = Path(parsed_args.output_dir)
         chosen = options(parsed_args)
         checks = verify.plan(verify.find(output_dir), chosen, loaded,

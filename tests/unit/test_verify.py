@@ -343,3 +343,44 @@ def test_cli_needs_an_image_for_debs(cli, tmp_path):
     assert result.status == errors.ManifestError.exit_code
     assert 'no image to verify' in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_podman_keeps_one_container_for_every_step(tmp_path, installed):
+    runner = ContainerRunner()
+    engine = engines.make('podman', runner, engines.Settings())
+    mounts = [('/out/x.deb', f'{verify.ARTIFACT_DIR}/x.deb', True)]
+    engine.create(IMAGE, mounts, 'giftwrap-verify-1')
+    assert runner.calls[0] == [
+        '/usr/bin/podman', 'create', '--network=host', '--entrypoint=sleep',
+        '--name=giftwrap-verify-1',
+        f'--volume=/out/x.deb:{verify.ARTIFACT_DIR}/x.deb:ro', '--', IMAGE,
+        'infinity']
+    assert runner.calls[1] == ['/usr/bin/podman', 'start', '--',
+                               'giftwrap-verify-1']
+    assert engine.exec_command('giftwrap-verify-1', ['-x', 'y'], mounts=mounts,
+                               env={'A': 'b'}) == [
+        '/usr/bin/podman', 'exec', '--env=A=b', '--', 'giftwrap-verify-1',
+        '-x', 'y']
+    engine.remove_container('giftwrap-verify-1')
+    assert runner.calls[-1] == ['/usr/bin/podman', 'rm', '--force', '--',
+                                'giftwrap-verify-1']
+
+
+def test_buildahs_own_failure_lines_leave_the_output(installed):
+    engine = engines.make('buildah', ContainerRunner(), engines.Settings())
+    assert engine.command_output(
+        'boom\nsubprocess exited with status 3\nError: exit status 3') == 'boom'
+
+
+def test_build_verify_without_an_image_stops_before_building(cli, tmp_path):
+    path = write_manifest(tmp_path, """
+        settings: {version: '1.0-1', builders: [nfpm-deb],
+                   resolver: requirements-file}
+        projects: [{name: nova, giturl: /nonexistent/nova}]
+        """)
+    result = cli('build', '-m', str(path), '-o', str(tmp_path / 'out'),
+                 '--verify')
+    assert result.status == errors.ManifestError.exit_code, result.stderr
+    assert '--verify-image: no image to verify the .deb of project nova' \
+        in result.stderr
+    assert not (tmp_path / 'out').exists()
