@@ -28,7 +28,9 @@ LOG = logging.getLogger(__name__)
 PASSED, FAILED, NOT_VERIFIED = 'passed', 'failed', 'not verified'
 COLUMNS = ('Artifact', 'Image', 'Status', 'Added', 'Packages', 'Message')
 
-#: Where the artifact (read-only) and the host's CA bundle appear inside.
+#: Where the artifact appears (read-only) inside the container; the host's
+#: CA bundle appears at :data:`giftwrap.targets.CA_IN_CONTAINER`, not over
+#: the image's own (a package updating that must not find it read-only).
 ARTIFACT_DIR = '/run/giftwrap/verify'
 #: How the containers verify makes are named.
 CONTAINER_PREFIX = 'giftwrap-verify-'
@@ -336,9 +338,9 @@ def run(checks: Iterable[Check], runner: Runner | None = None,
             progress(check.artifact.path.name,
                      f'verify on {check.image or "-"}')
         outcome = verify(check, runner, timeout)
-        log = LOG.error if outcome.status == FAILED else LOG.info
-        log('%s: %s %s', check.artifact.path.name, outcome.status,
-            outcome.message)
+        # the report shows it; the log keeps it for --log-file
+        LOG.info('%s on %s: %s %s', check.artifact.path.name,
+                 check.image or '-', outcome.status, outcome.message)
         outcomes.append(outcome)
     return outcomes
 
