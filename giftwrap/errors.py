@@ -88,6 +88,14 @@ class BuildError(GiftwrapError):
     kind = 'build'
 
 
+class VerifyError(GiftwrapError):
+    """A package failed to install or pass its smoke commands on a clean
+    image, or no container of that image could be started."""
+
+    exit_code = 8
+    kind = 'verify'
+
+
 class CommandError(BuildError):
     """An external command exited non-zero; ``output`` holds its tail."""
 

@@ -120,6 +120,9 @@ class Project:
     #: build targets (see giftwrap.targets): raw mappings, checked by
     #: the plan
     targets: tuple[Mapping[str, Any], ...] = ()
+    #: commands (argument lists) ``giftwrap verify`` runs once the
+    #: package is installed on a clean image of its target
+    smoke: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -369,7 +372,8 @@ def _plain_fields(values, special) -> dict[str, Any]:
             continue
         value = values[field.name]
         if isinstance(value, list):
-            value = tuple(value)
+            value = tuple(tuple(v) if isinstance(v, list) else v
+                          for v in value)
         elif isinstance(value, dict):
             value = types.MappingProxyType(value)
         plain[field.name] = value

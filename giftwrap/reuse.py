@@ -22,10 +22,11 @@ from giftwrap import atomic
 
 INDEX = '.giftwrap-artifacts.json'
 
-# Project fields that do not shape the artifact.
+# Project fields that do not shape the artifact (smoke commands only
+# check it).
 _IGNORED = frozenset({'where', '_locations', 'source_dependent', 'output_dir',
                       'force_overwrite', 'builders', 'builder_options',
-                      'manifest_dir'})
+                      'manifest_dir', 'smoke'})
 
 
 def _digest(value: Any) -> str:
@@ -110,6 +111,14 @@ def reusable_unchanged(output_dir: Path, project: str, builder: str,
     if not entry or entry.get('memo') != memo:
         return None
     return _intact(output_dir, entry)
+
+
+def recorded(output_dir: Path) -> dict[str, str]:
+    """Artifact file name -> the project key (``nova``, ``nova@target``)
+    that built it, as the output directory's index records them."""
+    return {entry['artifact']: name.rpartition('/')[0]
+            for name, entry in _read(output_dir).items()
+            if isinstance(entry, dict) and 'artifact' in entry}
 
 
 def _intact(output_dir: Path, entry: Mapping[str, Any]) -> Path | None:

@@ -163,6 +163,21 @@ class ChoiceListField(Field):
                     hint=f'{key} items are: {", ".join(self.allowed)}')
 
 
+class CommandsField(Field):
+    """A list of commands, each an argument list of strings: never a shell
+    string, so no value is ever split or interpreted by a shell."""
+
+    def check(self, key: str, value: Any, where: str) -> None:
+        super().check(key, value, where)
+        for item in value:
+            if not item or not all(isinstance(word, str) for word in item):
+                shown = list(item) if isinstance(item, list) else item
+                raise errors.ManifestError(
+                    f'every item of {key!r} must be a non-empty list of '
+                    f'strings (a program and its arguments), not '
+                    f'{_describe(shown)}', where=where, hint=self.help or None)
+
+
 def deep_merge(base: dict, over: dict) -> dict:
     """``over`` merged into a copy of ``base``, mappings recursively."""
     result = dict(base)
@@ -298,6 +313,12 @@ FIELDS: dict[str, Field] = {
                               help='a directory (e.g. /usr/local/bin) where '
                                    'update-alternatives links the '
                                    'project\'s console scripts'),
+    # giftwrap verify / build --verify (giftwrap.verify)
+    'smoke': CommandsField(
+        list, BOTH, items=list,
+        help='commands run after installing the package on a clean image, '
+             'each a list: [[\'{{ project.install_path }}/bin/nova-manage\', '
+             '\'--help\']]'),
 }
 
 #: 2014 keys that no longer work, and what to write instead.

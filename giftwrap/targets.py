@@ -32,6 +32,8 @@ FORMATS = ('deb', 'rpm')
 #: same servers (and proxies) as on the host.
 CA_IN_CONTAINER = '/run/giftwrap/host-ca.crt'
 _HOST_CA = ('/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt')
+#: The host's CA bundles (Debian's, Fedora's), for other users of containers.
+HOST_CA = _HOST_CA
 
 # What a child inside the container may see of giftwrap's environment:
 # not PATH or HOME, which belong to the image.

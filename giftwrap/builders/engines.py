@@ -179,6 +179,53 @@ class Engine(abc.ABC):
     def stop(self, handle: str) -> None:
         """Release what :meth:`start` prepared."""
 
+    # -- a container kept between commands (giftwrap verify) -------------
+
+    def create(self, image: str, mounts: Sequence[tuple[str, str, bool]],
+               name: str) -> str:
+        """Start a container ``name`` of ``image`` whose changes last
+        until :meth:`remove_container`; returns the handle commands take
+        (the name).
+
+        :param mounts: ``(host path, container path, read_only)``, fixed
+            for the container's life.
+        """
+        volumes = [f'--volume={h}:{c}:{"ro" if ro else "rw"}'
+                   for h, c, ro in mounts]
+        self.run('create', '--network=host', '--entrypoint=sleep',
+                 f'--name={name}', *volumes, '--', image, 'infinity',
+                 what=f'{self.name} create {image}')
+        try:
+            self.run('start', '--', name)
+        except BaseException:
+            self.remove_container(name)
+            raise
+        return name
+
+    def exec_command(self, handle: str, argv: Sequence[str], *,
+                     mounts: Sequence[tuple[str, str, bool]],
+                     env: Mapping[str, str]) -> list[str]:
+        """The engine's argv running ``argv`` in a :meth:`create`-d
+        container (``mounts`` as given to it)."""
+        flags = [f'--env={k}={v}' for k, v in sorted(env.items())]
+        return [self.path, 'exec', *flags, '--', handle, *argv]
+
+    def remove_container(self, handle: str) -> bool:
+        """Remove a :meth:`create`-d container; False if that failed."""
+        return self.run('rm', '--force', '--', handle,
+                        check=False).returncode == 0
+
+    #: lines the engine adds to a failed command's output, saying only
+    #: that it failed
+    _trailer: ClassVar[re.Pattern | None] = None
+
+    def command_output(self, output: str) -> str:
+        """A command's output without the engine's own trailer lines."""
+        if self._trailer is None:
+            return output
+        return '\n'.join(line for line in output.splitlines()
+                         if not self._trailer.match(line))
+
     @abc.abstractmethod
     def save(self, name: str, archive: Path) -> None:
         """Write the image ``name`` to ``archive`` (a docker archive)."""
@@ -242,6 +289,24 @@ class Buildah(Podman):
 
     def stop(self, handle: str) -> None:
         self.run('rm', '--', handle, check=False)
+
+    def create(self, image: str, mounts: Sequence[tuple[str, str, bool]],
+               name: str) -> str:
+        # a working container keeps its changes; mounts are per command
+        self.run('from', '--quiet', f'--name={name}', '--', image,
+                 what=f'buildah from {image}')
+        return name
+
+    def exec_command(self, handle: str, argv: Sequence[str], *,
+                     mounts: Sequence[tuple[str, str, bool]],
+                     env: Mapping[str, str]) -> list[str]:
+        return self.command(handle, argv, mounts=mounts, cwd=None, env=env)
+
+    def remove_container(self, handle: str) -> bool:
+        return self.run('rm', '--', handle, check=False).returncode == 0
+
+    _trailer = re.compile(r'^(?:subprocess exited with status \d+|'
+                          r'Error: exit status \d+)$')
 
     def save(self, name: str, archive: Path) -> None:
         # The transport splits on ":", so a path with one would be misread.

@@ -132,12 +132,21 @@ class Build(_Run):
                             help='build everything a second time, elsewhere, '
                                  'from the lock just written, and report the '
                                  'first difference of each artifact')
+        parser.add_argument('--verify', action='store_true',
+                            help='then install each package on a clean '
+                                 'image and run its smoke commands (as '
+                                 'giftwrap verify); a failure fails the build')
+        from giftwrap.commands import verify
+        verify.add_options(parser, 'verify-')
         return parser
 
     def take_action(self, parsed_args):
         the_plan = self._plan(parsed_args, _words(parsed_args.type))
         if parsed_args.dry_run:
             return self._dry_run(the_plan)
+        if parsed_args.verify:
+            from giftwrap.commands import verify
+            verify.check_plan(the_plan, verify.options(parsed_args, 'verify-'))
         extra = {}
         if parsed_args.lock:
             lock_path = Path(parsed_args.lock).resolve()
@@ -145,6 +154,9 @@ class Build(_Run):
         columns, rows = self._execute(the_plan, parsed_args, **extra)
         if parsed_args.check_reproducible and not self.exit_status:
             rows = self._check_reproducible(the_plan, parsed_args, rows)
+        if parsed_args.verify:
+            from giftwrap.commands import verify
+            rows = rows + verify.after_build(self, the_plan, parsed_args, rows)
         return columns, rows
 
     def _check_reproducible(self, the_plan, args, rows):

@@ -130,3 +130,22 @@ def test_an_image_without_venv_support_is_named(tmp_path):
     assert 'lacks the interpreter /usr/bin/python9' in row['Message']
     assert 'python3' in row['Message']
     assert not list(Path(tmp_path / 'out').glob('**/*.deb'))
+
+
+def test_verify_installs_each_targets_package_on_its_own_image(built):
+    # giftwrap verify -m: the manifest's targets give each file its image;
+    # the el-like target's image is Debian's, so its .rpm is not verified.
+    manifest = built['out'].parent / 'manifest.yml'
+    result = subprocess.run(
+        ['giftwrap', 'verify', str(built['out']), '-m', str(manifest),
+         '-f', 'json'], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {Path(r['Artifact']).parent.name: r
+            for r in json.loads(result.stdout)}
+    for target in ('bookworm', 'trixie'):
+        assert rows[target]['Image'] == f'localhost/{built["images"][target]}'
+        assert rows[target]['Status'] == 'passed', rows[target]['Message']
+        assert 'openstack-hello-app' in rows[target]['Packages'].split()
+    assert rows['el-like']['Status'] == 'not verified'
+    assert rows['el-like']['Message'].startswith('no rpm image')
+    assert 'has no dnf' in rows['el-like']['Message']
