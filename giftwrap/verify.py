@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import shlex
 import uuid
 from pathlib import Path
@@ -400,7 +401,15 @@ def _inside(box: _Box, check: Check, ca: str | None, timeout: float
             ) -> Outcome:
     artifact = check.artifact
     manager = _MANAGERS[artifact.format]
-    if box.run(manager.probe).returncode != 0:
+    probe = box.run(manager.probe)
+    if probe.returncode != 0 and not _not_found(probe):
+        # the engine could not run anything: say so, not "no apt-get"
+        return _failed(check, errors.VerifyError(
+            f'{box.engine.name} cannot run commands in a container of '
+            f'{check.image}', where=box.engine.name, output=probe.tail(5),
+            hint='with buildah or podman on a host without cgroup '
+                 'controllers, add --isolation chroot'))
+    if probe.returncode != 0:
         return Outcome(artifact.path, check.image, NOT_VERIFIED,
                        message=f'no {artifact.format} image: {check.image} '
                                f'has no {manager.probe[0]}')
@@ -422,6 +431,14 @@ def _inside(box: _Box, check: Check, ca: str | None, timeout: float
             else check.note or 'no smoke commands: installed only')
     return Outcome(artifact.path, check.image, PASSED, added,
                    f'installed; {done}')
+
+
+def _not_found(result: Result) -> bool:
+    """Whether a command failed because the image lacks the program
+    (exit 127, or the runtime's "not found"), not for another reason."""
+    return result.returncode == 127 or bool(re.search(
+        r'executable file .*not found|no such file or directory|command not '
+        r'found', result.output, re.IGNORECASE))
 
 
 def _command_failed(check: Check, result: Result, argv, added, kind=''

@@ -384,3 +384,15 @@ def test_build_verify_without_an_image_stops_before_building(cli, tmp_path):
     assert '--verify-image: no image to verify the .deb of project nova' \
         in result.stderr
     assert not (tmp_path / 'out').exists()
+
+
+def test_an_engine_failure_is_not_a_missing_package_manager():
+    from giftwrap.process import Result
+    missing = Result(('apt-get', '--version'), 127, 'apt-get: not found')
+    runc = Result(('apt-get', '--version'), 1,
+                  'error running container: cgroups in hybrid mode not '
+                  'supported')
+    crun = Result(('dnf', '--version'), 1, 'crun: executable file `dnf` '
+                  'not found in $PATH: No such file or directory')
+    assert verify._not_found(missing) and verify._not_found(crun)
+    assert not verify._not_found(runc)
