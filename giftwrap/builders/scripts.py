@@ -317,6 +317,15 @@ def _ends_line(text: str) -> str:
     return text if text.endswith('\n') else text + '\n'
 
 
+#: lintian findings about the files of the distributions a virtualenv
+#: bundles (wheels as the package index serves them).
+_VENV_TAGS = ('embedded-library', 'unstripped-binary-or-object',
+              'package-installs-ieee-data', 'shared-library-is-executable',
+              'privacy-breach-uses-embedded-file', 'privacy-breach-generic',
+              'shell-script-fails-syntax-check', 'script-not-executable',
+              'executable-not-elf-or-script', 'unusual-interpreter')
+
+
 def _lintian_overrides(package: PackageDescription,
                        files: tuple[GeneratedFile, ...]) -> GeneratedFile:
     """Debian only: the findings lintian reports that are by design."""
@@ -324,7 +333,7 @@ def _lintian_overrides(package: PackageDescription,
     text = _BUILTIN.get_template('lintian-overrides.j2').render(
         name=package.deb_name, install_path=str(package.install_path),
         opt=PurePosixPath('/opt') in package.install_path.parents,
-        pycache=not package.compile_at_install,
+        pycache=not package.compile_at_install, venv_tags=_VENV_TAGS,
         install_conffiles=any(PurePosixPath('/etc') not in p.parents
                               for p in config))
     return GeneratedFile(_LINTIAN_DIR / package.deb_name,
