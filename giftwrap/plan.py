@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -50,14 +51,18 @@ class Plan:
 
 def make(manifest_path: str | Path, *, version: str | None = None,
          types: Sequence[str] = (), projects: Sequence[str] = (),
-         output_dir: str | None = None, runner: Runner | None = None) -> Plan:
+         output_dir: str | None = None, runner: Runner | None = None,
+         trusted: Sequence[str] = ()) -> Plan:
     """Load the manifest and check every choice it and the command line make.
 
     :param types: ``-t`` words: builder names or 2014 build types.
     :param projects: ``-p`` names; empty means every project.
+    :param trusted: ``--interpreter`` paths: interpreters the operator
+        trusts though no system package owns them.
     :raises giftwrap.errors.GiftwrapError: the first problem found.
     """
     runner = runner or Runner()
+    _check_trusted(trusted)
     loaded = manifest.load(manifest_path, version=version,
                            output_dir=output_dir)
     override = tuple(b for t in types for b in manifest.build_type_builders(t))
@@ -69,8 +74,17 @@ def make(manifest_path: str | Path, *, version: str | None = None,
         if override:
             project = dataclasses.replace(project, builders=override)
         plans.append(_plan_project(project, interpreters, runner,
-                                   from_cli=bool(override)))
+                                   from_cli=bool(override), trusted=trusted))
     return Plan(loaded, tuple(plans))
+
+
+def _check_trusted(paths: Sequence[str]) -> None:
+    for path in paths:
+        if not os.path.isfile(os.path.realpath(path)):
+            raise errors.ManifestError(
+                f'the interpreter {path} does not exist',
+                where='--interpreter',
+                hint='give the path of an installed interpreter')
 
 
 def _selected(loaded: manifest.Manifest, wanted: Sequence[str]) -> list[str]:
@@ -84,7 +98,8 @@ def _selected(loaded: manifest.Manifest, wanted: Sequence[str]) -> list[str]:
     return [n for n in loaded.names if not wanted or n in wanted]
 
 
-def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
+def _plan_project(project, interpreters, runner, from_cli, trusted=()
+                  ) -> ProjectPlan:
     resolver = _choose(drivers.RESOLVERS, project.resolver,
                        project.resolver_options, project,
                        project.where_key('resolver'))
@@ -116,8 +131,10 @@ def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
                            _targets(project, builders))
     python = interpreters.get(project.python)
     if python is None:
-        python = interpreter.resolve(project.python, runner,
-                                     where=project.where_key('python'))
+        where = project.where_key('python')
+        real = interpreter.trusted(project.python, runner, trusted,
+                                   where=where)
+        python = interpreter.resolve(real, runner, where=where)
         interpreters[project.python] = python
     _check_interpreter(project, python, builders)
     return ProjectPlan(project, resolver, builders, python)

@@ -14,7 +14,7 @@ from pathlib import Path
 from cliff import lister
 
 from giftwrap import errors, limits, lockfile, plan
-from giftwrap.commands import QuickHelp
+from giftwrap.commands import QuickHelp, add_interpreter_option
 
 
 def default_cache_dir() -> Path:
@@ -60,6 +60,7 @@ class _Run(QuickHelp, lister.Lister):
                             help='keep the work directory for inspection')
         parser.add_argument('--offline', action='store_true',
                             help='use only cached answers from the network')
+        add_interpreter_option(parser)
         return parser
 
     def run(self, parsed_args):
@@ -70,7 +71,8 @@ class _Run(QuickHelp, lister.Lister):
     def _plan(self, args, types=()):
         return plan.make(args.manifest, version=args.version, types=types,
                          projects=_words(args.projects),
-                         output_dir=args.output_dir)
+                         output_dir=args.output_dir,
+                         trusted=args.interpreter)
 
     def _execute(self, the_plan, args, **extra):
         from giftwrap import build  # the build machinery, only when building
