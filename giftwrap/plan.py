@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from giftwrap import (drivers, errors, interpreter, manifest, patches,
-                      targets, venv)
+from giftwrap import (drivers, errors, interpreter, manifest, overrides,
+                      patches, targets, venv)
 from giftwrap.builders import engines
 from giftwrap.process import Runner, find_tool
 
@@ -122,6 +122,7 @@ def _plan_project(project, interpreters, runner, from_cli, trusted=()
         except errors.GiftwrapError as exc:
             raise exc.located(f'builder {choice.name} (project {project.name})')
     _check_patches(project)
+    check_values(project)
     try:
         venv.check_installer(project.installer)
     except errors.GiftwrapError as exc:
@@ -138,6 +139,17 @@ def _plan_project(project, interpreters, runner, from_cli, trusted=()
         interpreters[project.python] = python
     _check_interpreter(project, python, builders)
     return ProjectPlan(project, resolver, builders, python)
+
+
+def check_values(project) -> None:
+    """Every value of the rendered project that reaches pip, git or a
+    package and can be checked without its source.
+
+    The same functions check them again once the source is known.
+
+    :raises giftwrap.errors.ManifestError: naming the key's line.
+    """
+    overrides.check(project)
 
 
 def _targets(project, builders) -> tuple[targets.Target, ...]:

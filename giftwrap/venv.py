@@ -36,7 +36,7 @@ from giftwrap.installers import (INSTALLERS, SEEDED, InstallReport,  # noqa: F40
 from giftwrap.builders.base import StagedTree
 from giftwrap.interpreter import Interpreter
 from giftwrap.process import Runner, base_environment
-from giftwrap.sources.base import Pins
+from giftwrap.sources.base import Pin, Pins
 
 try:  # Python 3.11+
     import tomllib
@@ -195,7 +195,7 @@ def _build_tools(venv: Path, wanted: Mapping[str, str] | None,
     """
     seeded = installers.seeded(venv)
     if wanted is not None:
-        differ = [f'{n}=={v}' for n, v in sorted(wanted.items())
+        differ = [Pin(n, v).line().strip() for n, v in sorted(wanted.items())
                   if n in seeded and seeded[n] != v]
         if differ:
             runner.run([str(venv / 'bin' / 'python'), '-m', 'pip', 'install',
@@ -221,7 +221,7 @@ def _build_constraint_file(venv: Path, tools: Mapping[str, str],
                  installers.seeded(venv).get('pip'))
         return None
     path = work_dir / 'build-constraints.txt'
-    path.write_text(''.join(f'{n}=={v}\n' for n, v in tools.items()
+    path.write_text(''.join(Pin(n, v).line() for n, v in tools.items()
                             if n != 'pip'))
     return path
 

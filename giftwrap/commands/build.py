@@ -135,12 +135,12 @@ class Build(_Run):
 
     def take_action(self, parsed_args):
         the_plan = self._plan(parsed_args, _words(parsed_args.type))
-        if parsed_args.dry_run:
-            return self._dry_run(the_plan)
         extra = {}
-        if parsed_args.lock:
+        if parsed_args.lock:  # checked by --dry-run too
             lock_path = Path(parsed_args.lock).resolve()
             extra = {'lock': lockfile.read(lock_path), 'lock_path': lock_path}
+        if parsed_args.dry_run:
+            return self._dry_run(the_plan)
         columns, rows = self._execute(the_plan, parsed_args, **extra)
         if parsed_args.check_reproducible and not self.exit_status:
             rows = self._check_reproducible(the_plan, parsed_args, rows)
