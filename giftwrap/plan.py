@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from giftwrap import (drivers, errors, interpreter, manifest, overrides,
-                      patches, targets, venv)
-from giftwrap.builders import engines
+                      package, patches, schema, targets, venv)
+from giftwrap.builders import engines, scripts
 from giftwrap.process import Runner, find_tool
 
 
@@ -118,6 +118,7 @@ def _plan_project(project, interpreters, runner, from_cli, trusted=()
     for choice in builders:
         try:
             choice.driver.check_options(choice.options)
+            choice.driver.check_project(project)
             choice.driver.check_tools(choice.options)
         except errors.GiftwrapError as exc:
             raise exc.located(f'builder {choice.name} (project {project.name})')
@@ -150,6 +151,15 @@ def check_values(project) -> None:
     :raises giftwrap.errors.ManifestError: naming the key's line.
     """
     overrides.check(project)
+    venv.check_install_path(project.install_path,
+                            project.where_key('install_path'))
+    venv.check_extras(project.extras, project.where_key('extras'))
+    for key in ('pip_dependencies', 'postinstall_dependencies'):
+        # templates may render to what the raw value was checked against
+        schema.FIELDS[key].check(key, list(getattr(project, key)),
+                                 project.where_key(key))
+    package.check_project(project)
+    scripts.check_project(project)
 
 
 def _targets(project, builders) -> tuple[targets.Target, ...]:

@@ -109,8 +109,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     :raises giftwrap.errors.MissingToolError: ``installer`` is ``uv`` and
         uv is not installed.
     """
-    install_path = _check_install_path(install_path)
-    extras = _check_extras(extras)
+    install_path = check_install_path(install_path)
+    extras = check_extras(extras)
     check_installer(installer)
     source_dir = Path(os.path.abspath(source_dir))
     stage_root, work_dir = (Path(os.path.abspath(p)) for p in (stage_root, work_dir))
@@ -245,7 +245,7 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
     :raises giftwrap.errors.BuildError: the pins cannot be satisfied, or
         ``installer`` is unknown.
     """
-    extras = _check_extras(extras)
+    extras = check_extras(extras)
     if installer not in INSTALLERS:  # uv itself does not run here
         check_installer(installer)
     source_dir = Path(os.path.abspath(source_dir))
@@ -292,21 +292,32 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
                                      tools)))
 
 
-def _check_install_path(install_path: PurePosixPath) -> PurePosixPath:
+def check_install_path(install_path: PurePosixPath, where: str | None = None
+                       ) -> PurePosixPath:
+    """``install_path``, if plain: it is written into scripts and files.
+
+    :raises giftwrap.errors.ManifestError: spaces, ``$(...)``, ``..``.
+    """
     text = str(install_path)
     if not _SAFE_PATH.match(text) or '..' in install_path.parts:
-        raise errors.BuildError(
-            f'install_path {text!r} is not a plain absolute path',
+        raise errors.ManifestError(
+            f'install_path {text!r} is not a plain absolute path', where=where,
             hint='use an absolute path of letters, digits and . _ + - '
                  '(e.g. /opt/openstack/2025.1/nova)')
     return PurePosixPath(text)
 
 
-def _check_extras(extras: Sequence[str]) -> tuple[str, ...]:
+def check_extras(extras: Sequence[str], where: str | None = None
+                 ) -> tuple[str, ...]:
+    """``extras``, if each is a name: they go inside ``project[...]``.
+
+    :raises giftwrap.errors.ManifestError: ``]``, ``,`` or an option.
+    """
     for extra in extras:
         if not _EXTRA.match(extra):
-            raise errors.BuildError(f'{extra!r} is not an extra name',
-                                    hint='extras are names like "mysql"')
+            raise errors.ManifestError(f'{extra!r} is not an extra name',
+                                       where=where,
+                                       hint='extras are names like "mysql"')
     return tuple(extras)
 
 

@@ -164,10 +164,34 @@ def test_environment_does_not_leak_into_metadata(tmp_path, good_repo):
 
 
 def test_dollar_in_metadata_is_refused(tmp_path, good_repo):
+    # the manifest's own value: refused with the manifest, before cloning
     result = run(tmp_path, settings(maintainer='$HOME <x@example.com>') +
                  f"projects: [{{name: hello-app, giturl: '{good_repo}'}}]\n")
-    assert result.returncode == 7, result.stdout
-    assert '$' in result.stdout and 'hint:' in result.stdout
+    assert result.returncode == 2, result.stderr
+    assert '$' in result.stderr and 'hint:' in result.stderr
+    assert not (tmp_path / 'cache' / 'git').exists()
+    assert no_artifacts(tmp_path)
+
+
+@pytest.mark.parametrize('values, message', [
+    ({'install_path': '/opt/$(id)'}, 'install_path'),
+    ({'user': 'root;id'}, "user 'root;id'"),
+    ({'user': 'nova', 'directories': ['/etc']}, 'directory /etc'),
+    ({'systemd_units': {'../x.service': 'x'}}, 'systemd unit file name'),
+    ({'sudoers': {'a/b': 'x'}}, 'sudoers.d file name'),
+    ({'maintainer': 'a\nDepends: evil'}, 'control character'),
+    ({'extras': ['x]']}, 'extra name'),
+    ({'pip_dependencies': ['{{ "-" }}-index-url=http://127.0.0.1:9/']},
+     'which is not a requirement'),
+])
+def test_manifest_values_refused_before_cloning(tmp_path, good_repo, values,
+                                                message):
+    project = {'name': 'hello-app', 'giturl': str(good_repo), **values}
+    result = run(tmp_path, settings() + 'projects: ' + json.dumps([project]))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and 'manifest.yml:' in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 'cache' / 'git').exists()  # nothing was cloned
     assert no_artifacts(tmp_path)
 
 
