@@ -147,7 +147,7 @@ def install_locked(tool: '_Pip', spec: str, pins: Pins, work_dir: Path
             hint='regenerate the lock (giftwrap lock, or a build without '
                  '--lock) from a package index that serves hashes')
     locked = work_dir / 'locked-requirements.txt'
-    locked.write_text(''.join(f'{p} --hash=sha256:{p.sha256}\n'
+    locked.write_text(''.join(p.line(hashed=True)
                               for _, p in sorted(pins.pins.items())))
     tool.install('locked pins', ['--require-hashes', '--no-deps', '-r',
                                  str(locked)])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import giftwrap
-from giftwrap import atomic, errors
+from giftwrap import atomic, errors, identifiers
 from giftwrap.sources.base import Pin, Pins
 
 FILENAME = 'giftwrap.lock'
@@ -82,25 +82,60 @@ def entry_for(project, checkout, pins: Pins, report, interpreter) -> Entry:
         unpinned=tuple(sorted(report.unpinned)))
 
 
-def read(path: Path) -> dict[str, Entry]:
+def read(path: Path, *, check_values: bool = True) -> dict[str, Entry]:
     """The entries of the lock file at ``path``.
 
+    :param check_values: refuse values that are not plain (:func:`check`);
+        only for locks whose values go nowhere (``giftwrap diff`` shows
+        them; merging keeps other projects' entries as they are) may this
+        be False.
     :raises giftwrap.errors.ManifestError: unreadable or not a lock file.
     """
     try:
         data = json.loads(Path(path).read_text())
         if data.get('format') != FORMAT:
             raise ValueError(f'unknown lock format {data.get("format")!r}')
-        return {name: Entry(**{**e, 'unpinned': tuple(e.get('unpinned', ())),
-                               'patches': tuple(e.get('patches', ())),
-                               'system_python_packages': tuple(e.get(
-                                   'system_python_packages', ()))})
-                for name, e in data['projects'].items()}
+        entries = {name: Entry(**{**e,
+                                  'unpinned': tuple(e.get('unpinned', ())),
+                                  'patches': tuple(e.get('patches', ())),
+                                  'system_python_packages': tuple(e.get(
+                                      'system_python_packages', ()))})
+                   for name, e in data['projects'].items()}
+        for name, entry in entries.items() if check_values else ():
+            check(entry, where=f'{path}: project {name}')
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise errors.ManifestError(
             f'cannot read the lock file: {exc}', where=str(path),
             hint='give a giftwrap.lock written by giftwrap build or '
                  'giftwrap lock') from None
+    return entries
+
+
+def check(entry: Entry, *, where: str) -> None:
+    """Every value of ``entry`` that reaches git or pip, checked: the commit
+    (40 hex digits, never a branch), each pin's name, version and sha256,
+    each build tool's name and version, each patch's sha256.
+
+    :raises giftwrap.errors.ManifestError: the first that is not plain.
+    """
+    hint = ('the lock is not as giftwrap wrote it; regenerate it with '
+            'giftwrap lock')
+    identifiers.check('commit', entry.commit, 'commit', where=where, hint=hint)
+    for key, pin in entry.pins.items():
+        if not isinstance(pin, Mapping):
+            raise errors.ManifestError(f'pin {key!r} is not a mapping',
+                                       where=where, hint=hint)
+        for kind in ('name', 'version', 'sha256'):
+            if kind != 'sha256' or pin.get(kind) is not None:
+                identifiers.check(kind, pin.get(kind), f'pin {key!r}: {kind}',
+                                  where=where, hint=hint)
+    for name, version in entry.build_tools.items():
+        identifiers.check('name', name, 'build tool', where=where, hint=hint)
+        identifiers.check('version', version, f'build tool {name}: version',
+                          where=where, hint=hint)
+    for patch in entry.patches:
+        identifiers.check('sha256', patch.get('sha256'), 'patch sha256',
+                          where=where, hint=hint)
 
 
 def merge(path: Path, entries: Mapping[str, Entry]) -> None:
@@ -111,7 +146,8 @@ def merge(path: Path, entries: Mapping[str, Entry]) -> None:
     with atomic.locked_dir(path.parent):
         current: dict[str, Any] = {}
         if path.exists():
-            current = {k: v.to_json() for k, v in read(path).items()}
+            current = {k: v.to_json() for k, v in
+                       read(path, check_values=False).items()}
         current.update({k: v.to_json() for k, v in entries.items()})
         text = json.dumps({'format': FORMAT,
                            'giftwrap': giftwrap.__version__,

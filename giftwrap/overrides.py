@@ -7,10 +7,27 @@ departs from what upstream tested.
 from __future__ import annotations
 
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
-from giftwrap import errors
+from giftwrap import identifiers
 from giftwrap.sources.base import Pin, Pins
+
+
+def check(project) -> None:
+    """Every ``pip_overrides`` key a distribution name and value an exact
+    version, every ``pip_exclude`` item a name: they are written into
+    pip's constraints file.
+
+    :raises giftwrap.errors.ManifestError: naming the key's line.
+    """
+    where = project.where_key('pip_overrides')
+    for name, version in project.pip_overrides.items():
+        identifiers.check('name', name, 'pip_overrides key', where=where)
+        identifiers.check('version', version, f'pip_overrides: {name}:',
+                          where=where,
+                          hint='give an exact version, e.g. "9.1.0"')
+    for name in project.pip_exclude:
+        identifiers.check('name', name, 'pip_exclude item',
+                          where=project.where_key('pip_exclude'))
 
 
 def apply(pins: Pins, project) -> tuple[Pins, dict]:
@@ -20,14 +37,7 @@ def apply(pins: Pins, project) -> tuple[Pins, dict]:
     :returns: the pins and what changed, for the lock and the summary.
     :raises giftwrap.errors.ManifestError: an override is no exact version.
     """
-    for name, version in project.pip_overrides.items():
-        try:
-            Version(version)
-        except InvalidVersion:
-            raise errors.ManifestError(
-                f'pip_overrides: {version!r} is not a version of {name}',
-                where=project.where_key('pip_overrides'),
-                hint='give an exact version, e.g. "9.1.0"') from None
+    check(project)
 
     def was(name):
         pin = pins.pins.get(canonicalize_name(name))

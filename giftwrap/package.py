@@ -316,7 +316,7 @@ def describe(project, tree, interpreter, checkout=None, *, bindep=None,
     from giftwrap.builders import scripts  # templates need the description
 
     meta = project_metadata(tree.venv, project.name)
-    _check_relations(project)
+    check_relations(project)
     depends = sysdeps.for_format(project, None, first=(
         interpreter.package, *syspython.requested(project, None))).depends
     by_format = {fmt: sysdeps.for_format(
@@ -356,7 +356,18 @@ def describe(project, tree, interpreter, checkout=None, *, bindep=None,
     return scripts.complete(package, project, tree, docs=docs)
 
 
-def _check_relations(project) -> None:
+def check_project(project) -> None:
+    """What :func:`describe` checks of the manifest's values, without a
+    virtualenv: relations, epoch, user, group and directories.
+
+    :raises giftwrap.errors.ManifestError: naming the key's line.
+    """
+    check_relations(project)
+    _version(project)
+    _service(project)
+
+
+def check_relations(project) -> None:
     declared = [(k, v) for k, values in schema.per_format(
         project.system_dependencies).items() for v in values]
     for key, values in (('system_dependencies', [v for _, v in declared]),
@@ -400,7 +411,17 @@ _SYSTEM_DIRS = frozenset(PurePosixPath(p) for p in (
     '/run /sbin /srv /sys /tmp /usr /var /var/lib /var/log /var/cache '
     '/var/spool /var/tmp /var/opt /var/run /var/mail /var/local /var/backups '
     '/usr/lib /usr/lib64 /usr/share /usr/local /usr/bin /usr/sbin '
-    '/usr/libexec /usr/include /etc/opt /etc/systemd /etc/sudoers.d').split())
+    '/usr/libexec /usr/include /etc/opt /etc/systemd /etc/sudoers.d '
+    '/lib32 /libx32 /usr/lib32 /usr/libx32 /usr/src /usr/games /usr/local/bin '
+    '/usr/local/sbin /usr/local/lib /usr/local/share /usr/local/etc '
+    '/usr/local/include /usr/local/src /usr/local/games /usr/local/man '
+    '/usr/share/doc /usr/share/man /usr/share/info /usr/share/misc '
+    '/var/lock /var/crash /var/games /var/account /var/yp /etc/default '
+    '/etc/init.d /etc/X11 /etc/xml /etc/sgml /etc/skel /etc/apt /etc/yum.repos.d '
+    '/etc/pki /etc/ssl /etc/security /etc/pam.d /etc/cron.d '
+    '/etc/logrotate.d /etc/profile.d /etc/ld.so.conf.d /etc/sysctl.d '
+    '/etc/tmpfiles.d /etc/sysconfig /srv/www /var/www /var/lib/dpkg '
+    '/var/lib/rpm /var/lib/apt /var/lib/systemd /var/cache/apt').split())
 
 
 def _service(project) -> Service:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from giftwrap import (drivers, errors, interpreter, manifest, patches,
-                      syspython, targets, venv)
-from giftwrap.builders import engines
+from giftwrap import (drivers, errors, interpreter, manifest, overrides,
+                      package, patches, schema, syspython, targets, venv)
+from giftwrap.builders import engines, scripts
 from giftwrap.process import Runner, find_tool
 
 
@@ -50,14 +51,18 @@ class Plan:
 
 def make(manifest_path: str | Path, *, version: str | None = None,
          types: Sequence[str] = (), projects: Sequence[str] = (),
-         output_dir: str | None = None, runner: Runner | None = None) -> Plan:
+         output_dir: str | None = None, runner: Runner | None = None,
+         trusted: Sequence[str] = ()) -> Plan:
     """Load the manifest and check every choice it and the command line make.
 
     :param types: ``-t`` words: builder names or 2014 build types.
     :param projects: ``-p`` names; empty means every project.
+    :param trusted: ``--interpreter`` paths: interpreters the operator
+        trusts though no system package owns them.
     :raises giftwrap.errors.GiftwrapError: the first problem found.
     """
     runner = runner or Runner()
+    _check_trusted(trusted)
     loaded = manifest.load(manifest_path, version=version,
                            output_dir=output_dir)
     override = tuple(b for t in types for b in manifest.build_type_builders(t))
@@ -69,8 +74,17 @@ def make(manifest_path: str | Path, *, version: str | None = None,
         if override:
             project = dataclasses.replace(project, builders=override)
         plans.append(_plan_project(project, interpreters, runner,
-                                   from_cli=bool(override)))
+                                   from_cli=bool(override), trusted=trusted))
     return Plan(loaded, tuple(plans))
+
+
+def _check_trusted(paths: Sequence[str]) -> None:
+    for path in paths:
+        if not os.path.isfile(os.path.realpath(path)):
+            raise errors.ManifestError(
+                f'the interpreter {path} does not exist',
+                where='--interpreter',
+                hint='give the path of an installed interpreter')
 
 
 def _selected(loaded: manifest.Manifest, wanted: Sequence[str]) -> list[str]:
@@ -84,7 +98,8 @@ def _selected(loaded: manifest.Manifest, wanted: Sequence[str]) -> list[str]:
     return [n for n in loaded.names if not wanted or n in wanted]
 
 
-def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
+def _plan_project(project, interpreters, runner, from_cli, trusted=()
+                  ) -> ProjectPlan:
     resolver = _choose(drivers.RESOLVERS, project.resolver,
                        project.resolver_options, project,
                        project.where_key('resolver'))
@@ -103,10 +118,12 @@ def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
     for choice in builders:
         try:
             choice.driver.check_options(choice.options)
+            choice.driver.check_project(project)
             choice.driver.check_tools(choice.options)
         except errors.GiftwrapError as exc:
             raise exc.located(f'builder {choice.name} (project {project.name})')
     _check_patches(project)
+    check_values(project)
     try:
         venv.check_installer(project.installer)
     except errors.GiftwrapError as exc:
@@ -116,13 +133,35 @@ def _plan_project(project, interpreters, runner, from_cli) -> ProjectPlan:
                            _targets(project, builders))
     python = interpreters.get(project.python)
     if python is None:
-        python = interpreter.resolve(project.python, runner,
-                                     where=project.where_key('python'))
+        where = project.where_key('python')
+        real = interpreter.trusted(project.python, runner, trusted,
+                                   where=where)
+        python = interpreter.resolve(real, runner, where=where)
         interpreters[project.python] = python
     # First: with another interpreter the bindings' ABI is the problem.
     syspython.check_interpreter(project, python)
     _check_interpreter(project, python, builders)
     return ProjectPlan(project, resolver, builders, python)
+
+
+def check_values(project) -> None:
+    """Every value of the rendered project that reaches pip, git or a
+    package and can be checked without its source.
+
+    The same functions check them again once the source is known.
+
+    :raises giftwrap.errors.ManifestError: naming the key's line.
+    """
+    overrides.check(project)
+    venv.check_install_path(project.install_path,
+                            project.where_key('install_path'))
+    venv.check_extras(project.extras, project.where_key('extras'))
+    for key in ('pip_dependencies', 'postinstall_dependencies'):
+        # templates may render to what the raw value was checked against
+        schema.FIELDS[key].check(key, list(getattr(project, key)),
+                                 project.where_key(key))
+    package.check_project(project)
+    scripts.check_project(project)
 
 
 def _targets(project, builders) -> tuple[targets.Target, ...]:

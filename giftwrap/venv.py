@@ -37,7 +37,7 @@ from giftwrap.builders.base import StagedTree
 from giftwrap.interpreter import Interpreter
 from giftwrap.process import Runner, base_environment
 from giftwrap.sources import links
-from giftwrap.sources.base import Pins
+from giftwrap.sources.base import Pin, Pins
 
 try:  # Python 3.11+
     import tomllib
@@ -110,8 +110,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     :raises giftwrap.errors.MissingToolError: ``installer`` is ``uv`` and
         uv is not installed.
     """
-    install_path = _check_install_path(install_path)
-    extras = _check_extras(extras)
+    install_path = check_install_path(install_path)
+    extras = check_extras(extras)
     check_installer(installer)
     source_dir = Path(os.path.abspath(source_dir))
     stage_root, work_dir = (Path(os.path.abspath(p)) for p in (stage_root, work_dir))
@@ -196,7 +196,7 @@ def _build_tools(venv: Path, wanted: Mapping[str, str] | None,
     """
     seeded = installers.seeded(venv)
     if wanted is not None:
-        differ = [f'{n}=={v}' for n, v in sorted(wanted.items())
+        differ = [Pin(n, v).line().strip() for n, v in sorted(wanted.items())
                   if n in seeded and seeded[n] != v]
         if differ:
             runner.run([str(venv / 'bin' / 'python'), '-m', 'pip', 'install',
@@ -222,7 +222,7 @@ def _build_constraint_file(venv: Path, tools: Mapping[str, str],
                  installers.seeded(venv).get('pip'))
         return None
     path = work_dir / 'build-constraints.txt'
-    path.write_text(''.join(f'{n}=={v}\n' for n, v in tools.items()
+    path.write_text(''.join(Pin(n, v).line() for n, v in tools.items()
                             if n != 'pip'))
     return path
 
@@ -246,7 +246,7 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
     :raises giftwrap.errors.BuildError: the pins cannot be satisfied, or
         ``installer`` is unknown.
     """
-    extras = _check_extras(extras)
+    extras = check_extras(extras)
     if installer not in INSTALLERS:  # uv itself does not run here
         check_installer(installer)
     source_dir = Path(os.path.abspath(source_dir))
@@ -293,21 +293,32 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
                                      tools)))
 
 
-def _check_install_path(install_path: PurePosixPath) -> PurePosixPath:
+def check_install_path(install_path: PurePosixPath, where: str | None = None
+                       ) -> PurePosixPath:
+    """``install_path``, if plain: it is written into scripts and files.
+
+    :raises giftwrap.errors.ManifestError: spaces, ``$(...)``, ``..``.
+    """
     text = str(install_path)
     if not _SAFE_PATH.match(text) or '..' in install_path.parts:
-        raise errors.BuildError(
-            f'install_path {text!r} is not a plain absolute path',
+        raise errors.ManifestError(
+            f'install_path {text!r} is not a plain absolute path', where=where,
             hint='use an absolute path of letters, digits and . _ + - '
                  '(e.g. /opt/openstack/2025.1/nova)')
     return PurePosixPath(text)
 
 
-def _check_extras(extras: Sequence[str]) -> tuple[str, ...]:
+def check_extras(extras: Sequence[str], where: str | None = None
+                 ) -> tuple[str, ...]:
+    """``extras``, if each is a name: they go inside ``project[...]``.
+
+    :raises giftwrap.errors.ManifestError: ``]``, ``,`` or an option.
+    """
     for extra in extras:
         if not _EXTRA.match(extra):
-            raise errors.BuildError(f'{extra!r} is not an extra name',
-                                    hint='extras are names like "mysql"')
+            raise errors.ManifestError(f'{extra!r} is not an extra name',
+                                       where=where,
+                                       hint='extras are names like "mysql"')
     return tuple(extras)
 
 

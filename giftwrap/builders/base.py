@@ -126,6 +126,15 @@ class Builder(abc.ABC):
         """
 
     @classmethod
+    def check_project(cls, project) -> None:
+        """Check the manifest's values this builder writes (metadata in a
+        header, say) before any work; by default nothing.
+
+        :param project: the rendered :class:`giftwrap.manifest.Project`.
+        :raises giftwrap.errors.GiftwrapError: naming the key's line.
+        """
+
+    @classmethod
     def check_tools(cls, options: Mapping[str, object]) -> None:
         """Fail early when a tool this builder runs is missing.
 

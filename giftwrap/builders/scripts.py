@@ -41,7 +41,7 @@ LOG = logging.getLogger(__name__)
 _UNIT = re.compile(r'^[A-Za-z0-9][A-Za-z0-9@._:-]*\.'
                    r'(service|socket|timer|path|target|mount)$')
 # sudo skips files in /etc/sudoers.d whose name has a "." or ends in "~".
-_SUDOERS = re.compile(r'^[A-Za-z0-9_-]+$')
+_SUDOERS = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]*$')
 _PATH = re.compile(r'^(/[A-Za-z0-9._+@:,=~-]+)+$')
 _SUDOERS_DIR = PurePosixPath('/etc/sudoers.d')
 _LINTIAN_DIR = PurePosixPath('/usr/share/lintian/overrides')
@@ -105,13 +105,7 @@ def alternatives(project, tree) -> tuple[Alternative, ...]:
     """
     if not project.link_executables:
         return ()
-    directory = PurePosixPath(project.link_executables)
-    if not _PATH.match(project.link_executables) or \
-            '..' in directory.parts:
-        raise errors.ManifestError(
-            f'link_executables {project.link_executables!r} is not a plain '
-            f'absolute path', where=project.where_key('link_executables'),
-            hint='e.g. /usr/local/bin')
+    directory = _link_directory(project)
     names = [n for n in console_scripts(tree.venv, project.name)
              if _SCRIPT_NAME.match(n) and (tree.venv / 'bin' / n).is_file()]
     if not names:
@@ -134,6 +128,18 @@ def alternative_priority(version: versions.PackageVersion) -> int:
     major, minor, patch = numbers + [0] * (3 - len(numbers))
     return min(major, 2146) * 10 ** 6 + min(minor, 999) * 1000 + \
         min(patch, 999)
+
+
+def _link_directory(project) -> PurePosixPath:
+    directory = PurePosixPath(project.link_executables)
+    if project.link_executables and (
+            not _PATH.match(project.link_executables) or
+            '..' in directory.parts):
+        raise errors.ManifestError(
+            f'link_executables {project.link_executables!r} is not a plain '
+            f'absolute path', where=project.where_key('link_executables'),
+            hint='e.g. /usr/local/bin')
+    return directory
 
 
 def console_scripts(venv: Path, name: str) -> tuple[str, ...]:
@@ -265,48 +271,75 @@ def _manifest_dir(where: str) -> Path:
     return Path(path).parent if path and line.isdigit() else Path.cwd()
 
 
+# key -> (name pattern, directory, what a bad name is, hint)
+_NAMED = {
+    'systemd_units': (_UNIT, UNIT_DIR, 'is not a systemd unit file name',
+                      'e.g. nova-api.service (.socket, .timer, .path, '
+                      '.target and .mount too)'),
+    'sudoers': (_SUDOERS, _SUDOERS_DIR,
+                'is not a usable /etc/sudoers.d file name',
+                'a letter or digit, then letters, digits, _ and -: sudo skips names with a "." '
+                'or ending in "~"'),
+}
+
+
+def check_project(project) -> None:
+    """The names and paths of the files and links the package gets, from
+    the manifest alone: unit and sudoers file names, config_templates
+    paths, link_executables.
+
+    :raises giftwrap.errors.ManifestError: naming the key's line.
+    """
+    for key in _NAMED:
+        for name in getattr(project, key):
+            _check_name(project, key, name)
+    for dst in project.config_templates:
+        _config_path(project, dst)
+    _link_directory(project)
+
+
+def _check_name(project, key: str, name: str) -> None:
+    pattern, _, wrong, hint = _NAMED[key]
+    if not pattern.match(name):
+        raise errors.ManifestError(f'{name!r} {wrong}',
+                                   where=project.where_key(key), hint=hint)
+
+
 def _units(project, ctx) -> tuple[GeneratedFile, ...]:
-    return _named_files(
-        project, ctx, 'systemd_units', _UNIT, UNIT_DIR,
-        'is not a systemd unit file name',
-        'e.g. nova-api.service (.socket, .timer, .path, .target and .mount '
-        'too)')
+    return _named_files(project, ctx, 'systemd_units')
 
 
 def _sudoers(project, ctx) -> tuple[GeneratedFile, ...]:
-    return _named_files(
-        project, ctx, 'sudoers', _SUDOERS, _SUDOERS_DIR,
-        'is not a usable /etc/sudoers.d file name',
-        'letters, digits, _ and - only: sudo skips names with a "." or '
-        'ending in "~"', mode=0o440, config=True)
+    return _named_files(project, ctx, 'sudoers', mode=0o440, config=True)
 
 
-def _named_files(project, ctx, key: str, pattern: re.Pattern,
-                 directory: PurePosixPath, wrong: str, hint: str,
-                 **attributes) -> tuple[GeneratedFile, ...]:
+def _named_files(project, ctx, key: str, **attributes
+                 ) -> tuple[GeneratedFile, ...]:
     """The files of a ``name: template`` manifest mapping (``key``), each
-    name checked against ``pattern`` and written under ``directory``."""
+    name checked and written under the key's directory."""
     files = []
     for name, value in getattr(project, key).items():
-        if not pattern.match(name):
-            raise errors.ManifestError(f'{name!r} {wrong}',
-                                       where=project.where_key(key),
-                                       hint=hint)
+        _check_name(project, key, name)
         text = render_value(value, project, key, ctx)
-        files.append(GeneratedFile(directory / name, _ends_line(text),
+        files.append(GeneratedFile(_NAMED[key][1] / name, _ends_line(text),
                                    **attributes))
     return tuple(files)
+
+
+def _config_path(project, dst: str) -> PurePosixPath:
+    path = PurePosixPath(dst)
+    if not _PATH.match(dst) or '..' in path.parts or str(path) != dst:
+        raise errors.ManifestError(
+            f'config_templates path {dst!r} is not a plain absolute '
+            f'path', where=project.where_key('config_templates'),
+            hint='e.g. /etc/nova/rootwrap.conf')
+    return path
 
 
 def _config_templates(project, ctx) -> tuple[GeneratedFile, ...]:
     files = []
     for dst, value in project.config_templates.items():
-        path = PurePosixPath(dst)
-        if not _PATH.match(dst) or '..' in path.parts or str(path) != dst:
-            raise errors.ManifestError(
-                f'config_templates path {dst!r} is not a plain absolute '
-                f'path', where=project.where_key('config_templates'),
-                hint='e.g. /etc/nova/rootwrap.conf')
+        path = _config_path(project, dst)
         text = render_value(value, project, 'config_templates', ctx)
         files.append(GeneratedFile(path, _ends_line(text), config=True))
     return tuple(files)

@@ -11,3 +11,11 @@ class QuickHelp:
 
     def get_epilog(self) -> str:
         return self._epilog or ''
+
+
+def add_interpreter_option(parser) -> None:
+    parser.add_argument(
+        '--interpreter', metavar='PATH', action='append', default=[],
+        help='trust this interpreter though no system package owns it (a '
+             'pyenv build, say); the manifest\'s "python" may then name it '
+             '(repeatable)')

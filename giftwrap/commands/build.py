@@ -14,7 +14,7 @@ from pathlib import Path
 from cliff import lister
 
 from giftwrap import errors, limits, lockfile, plan
-from giftwrap.commands import QuickHelp
+from giftwrap.commands import QuickHelp, add_interpreter_option
 
 
 def default_cache_dir() -> Path:
@@ -63,6 +63,7 @@ class _Run(QuickHelp, lister.Lister):
                             help='keep the work directory for inspection')
         parser.add_argument('--offline', action='store_true',
                             help='use only cached answers from the network')
+        add_interpreter_option(parser)
         return parser
 
     def run(self, parsed_args):
@@ -73,7 +74,8 @@ class _Run(QuickHelp, lister.Lister):
     def _plan(self, args, types=()):
         return plan.make(args.manifest, version=args.version, types=types,
                          projects=_words(args.projects),
-                         output_dir=args.output_dir)
+                         output_dir=args.output_dir,
+                         trusted=args.interpreter)
 
     def _execute(self, the_plan, args, **extra):
         from giftwrap import build  # the build machinery, only when building
@@ -142,15 +144,15 @@ class Build(_Run):
 
     def take_action(self, parsed_args):
         the_plan = self._plan(parsed_args, _words(parsed_args.type))
-        if parsed_args.dry_run:
-            return self._dry_run(the_plan)
-        if parsed_args.verify:
+        if parsed_args.verify and not parsed_args.dry_run:
             from giftwrap.commands import verify
             verify.check_plan(the_plan, verify.options(parsed_args, 'verify-'))
         extra = {}
-        if parsed_args.lock:
+        if parsed_args.lock:  # checked by --dry-run too
             lock_path = Path(parsed_args.lock).resolve()
             extra = {'lock': lockfile.read(lock_path), 'lock_path': lock_path}
+        if parsed_args.dry_run:
+            return self._dry_run(the_plan)
         columns, rows = self._execute(the_plan, parsed_args, **extra)
         if parsed_args.check_reproducible and not self.exit_status:
             rows = self._check_reproducible(the_plan, parsed_args, rows)

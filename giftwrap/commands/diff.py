@@ -25,8 +25,9 @@ class Diff(QuickHelp, lister.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        old = lockfile.read(Path(parsed_args.old))
-        new = lockfile.read(Path(parsed_args.new))
+        # shown, never passed to pip or git: old locks' values too
+        old = lockfile.read(Path(parsed_args.old), check_values=False)
+        new = lockfile.read(Path(parsed_args.new), check_values=False)
         changes = lockdiff.diff(old, new)
         if not changes:
             LOG.info('%s and %s lock the same commits and pins',

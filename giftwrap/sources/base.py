@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, ClassVar, Mapping
 
 from packaging.utils import canonicalize_name
 
+from giftwrap import errors, identifiers
+
 if TYPE_CHECKING:  # pragma: no cover
     from giftwrap.drivers import Option
     from giftwrap.interpreter import Interpreter
@@ -75,6 +77,24 @@ class Pin:
     def __str__(self) -> str:
         return f'{self.name}=={self.version}'
 
+    def line(self, *, hashed: bool = False) -> str:
+        """``name==version`` (with ``--hash``) for a requirements file, the
+        name and version checked: a resolver's answer, a lock or the
+        manifest may hold anything.
+
+        :raises giftwrap.errors.ResolveError: a value is not plain.
+        """
+        what = f'the pin {self.name!r}'
+        identifiers.check('name', self.name, f'{what}: name',
+                          error=errors.ResolveError)
+        identifiers.check('version', self.version, f'{what}: version',
+                          error=errors.ResolveError)
+        if not hashed:
+            return f'{self}\n'
+        identifiers.check('sha256', self.sha256, f'{what}: sha256',
+                          error=errors.ResolveError)
+        return f'{self} --hash=sha256:{self.sha256}\n'
+
 
 @dataclasses.dataclass(frozen=True)
 class Pins:
@@ -113,7 +133,7 @@ class Pins:
 
     def constraints_text(self) -> str:
         """The pins as a pip constraints file."""
-        return ''.join(f'{p}\n' for _, p in sorted(self.pins.items()))
+        return ''.join(p.line() for _, p in sorted(self.pins.items()))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,14 +36,14 @@ def good_repo(tmp_path_factory) -> Path:
     return path
 
 
-def run(tmp_path: Path, manifest: str, *args: str, env=None, preexec=None
-        ) -> subprocess.CompletedProcess:
+def run(tmp_path: Path, manifest: str, *args: str, env=None, preexec=None,
+        cwd=None) -> subprocess.CompletedProcess:
     path = tmp_path / 'manifest.yml'
     path.write_text(textwrap.dedent(manifest))
     return subprocess.run(
         ['giftwrap', 'build', '-m', str(path), '-o', str(tmp_path / 'out'),
          '--cache-dir', str(tmp_path / 'cache'), *args],
-        capture_output=True, text=True, env=env, preexec_fn=preexec)
+        capture_output=True, text=True, env=env, preexec_fn=preexec, cwd=cwd)
 
 
 def no_artifacts(tmp_path: Path) -> bool:
@@ -164,10 +164,34 @@ def test_environment_does_not_leak_into_metadata(tmp_path, good_repo):
 
 
 def test_dollar_in_metadata_is_refused(tmp_path, good_repo):
+    # the manifest's own value: refused with the manifest, before cloning
     result = run(tmp_path, settings(maintainer='$HOME <x@example.com>') +
                  f"projects: [{{name: hello-app, giturl: '{good_repo}'}}]\n")
-    assert result.returncode == 7, result.stdout
-    assert '$' in result.stdout and 'hint:' in result.stdout
+    assert result.returncode == 2, result.stderr
+    assert '$' in result.stderr and 'hint:' in result.stderr
+    assert not (tmp_path / 'cache' / 'git').exists()
+    assert no_artifacts(tmp_path)
+
+
+@pytest.mark.parametrize('values, message', [
+    ({'install_path': '/opt/$(id)'}, 'install_path'),
+    ({'user': 'root;id'}, "user 'root;id'"),
+    ({'user': 'nova', 'directories': ['/etc']}, 'directory /etc'),
+    ({'systemd_units': {'../x.service': 'x'}}, 'systemd unit file name'),
+    ({'sudoers': {'a/b': 'x'}}, 'sudoers.d file name'),
+    ({'maintainer': 'a\nDepends: evil'}, 'control character'),
+    ({'extras': ['x]']}, 'extra name'),
+    ({'pip_dependencies': ['{{ "-" }}-index-url=http://127.0.0.1:9/']},
+     'which is not a requirement'),
+])
+def test_manifest_values_refused_before_cloning(tmp_path, good_repo, values,
+                                                message):
+    project = {'name': 'hello-app', 'giturl': str(good_repo), **values}
+    result = run(tmp_path, settings() + 'projects: ' + json.dumps([project]))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and 'manifest.yml:' in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 'cache' / 'git').exists()  # nothing was cloned
     assert no_artifacts(tmp_path)
 
 
@@ -248,3 +272,52 @@ def test_no_stray_output_after_success(tmp_path, good_repo):
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ''
+
+
+def test_manifest_cannot_name_a_program_to_run(tmp_path, good_repo):
+    marker = tmp_path / 'ran'
+    script = tmp_path / 'evil.sh'
+    script.write_text(f'#!/bin/sh\ntouch {marker}\n')
+    script.chmod(0o755)
+    for python in ('./evil.sh', str(script)):
+        result = run(tmp_path, settings(python=python) +
+                     f"projects: [{{name: hello-app, giturl: '{good_repo}'}}]\n",
+                     cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert 'manifest.yml:1' in result.stderr and 'hint:' in result.stderr
+        assert 'Traceback' not in result.stderr
+    assert not marker.exists()
+    assert not (tmp_path / 'cache' / 'git').exists()  # nothing was cloned
+    assert no_artifacts(tmp_path)
+
+
+def test_pip_overrides_key_cannot_add_an_index(tmp_path, good_repo):
+    with httpserver.LoopbackServer() as server:
+        evil = server.url('/simple/')
+        key = json.dumps(f'six\n--extra-index-url {evil}')
+        result = run(tmp_path, settings() + textwrap.dedent(f"""
+            projects:
+              - name: hello-app
+                giturl: '{good_repo}'
+                pip_overrides: {{{key}: '1.16.0'}}
+            """))
+        assert server.requests == []
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert 'pip_overrides key' in result.stderr
+    assert not (tmp_path / 'cache' / 'git').exists()
+    assert no_artifacts(tmp_path)
+
+
+def test_lock_commit_must_be_a_commit_id(tmp_path, good_repo):
+    lock = tmp_path / 'giftwrap.lock'
+    lock.write_text(json.dumps({'format': 1, 'projects': {'hello-app': {
+        'giturl': str(good_repo), 'gitref': 'master', 'commit': 'master',
+        'resolver': 'requirements-file', 'provenance': {}, 'pins': {},
+        'interpreter': {}}}}))
+    result = run(tmp_path, settings() +
+                 f"projects: [{{name: hello-app, giturl: '{good_repo}'}}]\n",
+                 '--lock', str(lock))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "commit 'master' is not a full commit id" in result.stderr
+    assert not (tmp_path / 'cache' / 'git').exists()
+    assert no_artifacts(tmp_path)

@@ -134,7 +134,7 @@ def test_pyenv_interpreter_refused_for_packages(cli, tmp_path):
     import shutil
     import subprocess
     real = Path(sys.executable).resolve()
-    owned = subprocess.run(['dpkg-query', '-S', str(real)],
+    owned = subprocess.run(['dpkg-query', '-S', '--', str(real)],
                            capture_output=True).returncode == 0 \
         if shutil.which('dpkg-query') else True
     if owned:
@@ -143,7 +143,12 @@ def test_pyenv_interpreter_refused_for_packages(cli, tmp_path):
         settings: {{version: '1.0', builders: [nfpm-deb], python: '{real}'}}
         projects: [{{name: nova}}]
         """)
+    # not run at all unless the operator trusts it
     result = cli('validate', '-m', path)
+    assert result.status == errors.ManifestError.exit_code
+    assert f'--interpreter {real}' in result.stderr
+    # trusted, it still cannot be a package's dependency
+    result = cli('validate', '--interpreter', str(real), '-m', path)
     assert result.status == errors.BuildError.exit_code
     assert 'belongs to no system package' in result.stderr
 

@@ -62,3 +62,49 @@ def test_bytes(data):
             manifest.load(path)
         except errors.GiftwrapError:
             pass
+
+
+# Values that reach pip, git or a package: whatever the text, either a
+# ManifestError or a value that cannot be an option or a second line.
+VALUE_KEYS = st.sampled_from(['pip_overrides', 'pip_exclude', 'extras',
+                              'user', 'directories', 'install_path',
+                              'systemd_units', 'sudoers'])
+HOSTILE = st.text(max_size=12) | st.sampled_from(
+    ['-r x', 'a\n--extra-index-url x', 'a]', '/etc', '/var/lib', '/',
+     '$(id)', '../x', 'root;id', 'a b', 'x.service', '..'])
+
+
+def _value(key, text):
+    if key == 'pip_overrides':
+        return {text: text}
+    if key in ('systemd_units', 'sudoers'):
+        return {text: 'x\n'}
+    if key in ('pip_exclude', 'extras', 'directories'):
+        return [text]
+    if key == 'install_path':
+        return '/opt/' + text
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUE_KEYS, HOSTILE)
+def test_checked_values(key, text):
+    from giftwrap import plan
+    extra = {'user': 'nova'} if key == 'directories' else {}
+    data = {'settings': {'version': '1.0'},
+            'projects': [{'name': 'nova', key: _value(key, text), **extra}]}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / 'manifest.yml'
+        path.write_text(yaml.safe_dump(data))
+        try:
+            project = manifest.load(path).render('nova')
+            plan.check_values(project)
+        except errors.ManifestError as exc:
+            assert exc.where and str(exc)
+            return
+    # accepted: no option, no second line, no shell or path trick
+    assert '\n' not in text and '\r' not in text
+    assert key == 'install_path' or not text.startswith('-')
+    assert ' ' not in text and '$' not in text and ';' not in text and ']' not in text
+    if key == 'directories':
+        assert text not in ('/', '/etc', '/var/lib')

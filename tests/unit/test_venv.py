@@ -232,14 +232,14 @@ def test_pip_install_failure_is_a_build_error_with_output(tmp_path):
 @pytest.mark.parametrize('path', ['opt/app', '/opt/../etc', '/opt/my app',
                                   "/opt/a'b", '/opt/$HOME'])
 def test_install_path_must_be_plain_and_absolute(path):
-    with pytest.raises(errors.BuildError):
-        venv._check_install_path(PurePosixPath(path))
+    with pytest.raises(errors.ManifestError):
+        venv.check_install_path(PurePosixPath(path))
 
 
 @pytest.mark.parametrize('extra', ['-x', 'a]', 'a,b', ''])
 def test_extras_must_be_names(extra):
-    with pytest.raises(errors.BuildError):
-        venv._check_extras((extra,))
+    with pytest.raises(errors.ManifestError):
+        venv.check_extras((extra,))
 
 
 def test_environment_maps_build_dirs_for_compilers(tmp_path):
