@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import io
 import json
 import shutil
 import textwrap
@@ -14,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, patches, shell
+from giftwrap import errors, patches
 from giftwrap.process import Runner, find_tool
 from tests import projectutil
+from tests.cli import giftwrap
 
 pytestmark = pytest.mark.skipif(shutil.which('patch') is None,
                                 reason='GNU patch is not installed '
@@ -92,12 +92,6 @@ def repo(tmp_path_factory) -> Path:
         path, requirements=['six'], extras={'idn': ['idna']},
         extra_files={'requirements.txt': 'six==1.16.0\nidna==3.7\n'})
     return path
-
-
-def giftwrap(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = shell.GiftwrapApp(stdout=out, stderr=err).run(list(argv))
-    return status, out.getvalue(), err.getvalue()
 
 
 def build(tmp_path: Path, repo: Path, patch_text: str, **project) -> tuple:

@@ -4,7 +4,6 @@ ldconfig and dpkg-query, the Depends of a .deb and the Requires of an .rpm.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import shutil
@@ -14,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, shell, shlibs, sysdeps
+from giftwrap import errors, shlibs, sysdeps
 from giftwrap.process import Runner, find_tool
 from tests import projectutil
+from tests.cli import giftwrap
 
 pytestmark = [
     pytest.mark.skipif(find_tool('nfpm') is None, reason='nfpm is not installed'),
@@ -36,12 +36,6 @@ libyaml-devel [platform:rpm compile]
 mysql-server [test]
 graphviz [doc]
 """
-
-
-def giftwrap(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = shell.GiftwrapApp(stdout=out, stderr=err).run(list(argv))
-    return status, out.getvalue(), err.getvalue()
 
 
 def build(base: Path, bindep: str, builders: str, **settings) -> tuple:

@@ -6,7 +6,6 @@ not installed)."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -18,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import shell
 from giftwrap.process import find_tool
 from tests import projectutil
+from tests.cli import giftwrap
 
 PACKAGE = 'python3-apt'
 
@@ -35,12 +34,6 @@ def installed(package: str) -> bool:
     result = subprocess.run(['dpkg-query', '-W', '-f', '${db:Status-Status}',
                              package], capture_output=True, text=True)
     return result.stdout == 'installed'
-
-
-def giftwrap(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = shell.GiftwrapApp(stdout=out, stderr=err).run(list(argv))
-    return status, out.getvalue(), err.getvalue()
 
 
 def build(base: Path, system_python: list, *, requirements=('six',),
