@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import errno
 import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, ClassVar, Mapping
@@ -223,11 +224,14 @@ class Publisher:
             raise ArtifactExists(target)
         staging, fd = atomic.stage(out, filename)
         try:
-            if _same_fs(built, out):
-                # Same filesystem as the output directory: renames are atomic.
+            try:
                 os.replace(built, staging)
                 fd = atomic.relock(staging, fd)
-            else:
+            except OSError as exc:
+                # Another filesystem, or another mount of the same one (a
+                # bind-mounted output directory): rename fails with EXDEV.
+                if exc.errno != errno.EXDEV:
+                    raise
                 _copy(built, staging)
         except BaseException:
             staging.unlink(missing_ok=True)
@@ -270,10 +274,6 @@ class ArtifactExists(errors.BuildError):
         super().__init__(what, hint='remove it, bump the version, or set '
                                     'force_overwrite: true in the manifest')
         self.path = path
-
-
-def _same_fs(a: Path, b: Path) -> bool:
-    return os.stat(a).st_dev == os.stat(b).st_dev
 
 
 def _copy(src: Path, dst: Path) -> None:

@@ -1,0 +1,56 @@
+"""Publishing into a bind-mounted output directory (issue: the container
+workflow's ``-v /work:/work``).
+
+A rename across two mounts of one filesystem fails with EXDEV although
+both have the same ``st_dev``; giftwrap copies into its locked staging
+file then.  The build runs in a mount namespace of its own (``unshare
+-m``, as root) where the output directory is a bind mount of another
+directory of the same filesystem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests import projectutil
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which('unshare') is None,
+    reason='needs root and unshare (util-linux) for a mount namespace')
+
+# Runs inside the namespace: bind-mount, then build; no shell involved.
+_INSIDE = '''
+import subprocess, sys
+source, target, *build = sys.argv[1:]
+subprocess.run(['mount', '--bind', source, target], check=True)
+sys.exit(subprocess.run(build).returncode)
+'''
+
+
+def test_a_build_publishes_into_a_bind_mounted_output_dir(tmp_path):
+    manifest = projectutil.pinned_manifest(tmp_path,
+                                           builders='[nfpm-deb, nfpm-rpm]')
+    real, mount = tmp_path / 'real-output', tmp_path / 'output'
+    real.mkdir()
+    mount.mkdir()
+    result = subprocess.run(
+        ['unshare', '-m', '--propagation', 'private', '--', sys.executable,
+         '-c', _INSIDE, str(real), str(mount), shutil.which('giftwrap'),
+         'build', '-m', str(manifest), '-o', str(mount), '--cache-dir',
+         str(tmp_path / 'cache'), '-f', 'json'],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr + result.stdout
+    rows = json.loads(result.stdout)
+    assert {r['Status'] for r in rows} == {'built'}
+    # outside the namespace the mount is gone: the files are in the source
+    names = sorted(p.name for p in real.iterdir() if not p.name.startswith('.'))
+    assert any(n.endswith('.deb') for n in names)
+    assert any(n.endswith('.rpm') for n in names)
+    assert 'giftwrap.lock' in names
+    assert not [p for p in real.iterdir() if '.giftwrap-tmp-' in p.name]
