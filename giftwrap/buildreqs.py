@@ -40,7 +40,7 @@ from packaging.utils import canonicalize_name
 from giftwrap import atomic, errors, installers
 from giftwrap.buildsystem import normalized, project_requires, sdist_requires
 from giftwrap.interpreter import Interpreter
-from giftwrap.process import Runner
+from giftwrap.process import Runner, network_hint
 
 try:  # Python 3.11+
     import tomllib
@@ -294,7 +294,13 @@ def _resolve_rounds(ctx: Context, sources: dict[str, tuple[str, ...]],
 
 def _diagnose(ctx: Context, sources: Mapping[str, Sequence[str]],
               fixed: Path, exc: errors.CommandError) -> errors.BuildError:
-    """Which source cannot be met, or which two conflict."""
+    """Which source cannot be met, or which two conflict (or the network
+    failed, which is neither)."""
+    if network_hint(exc.output):
+        return errors.BuildError(
+            'the build requirements could not be resolved: the package '
+            'index cannot be reached', output=exc.output,
+            hint=network_hint(exc.output))
     alone = {label: _alone(ctx, label, requires, fixed)
              for label, requires in sources.items()}
     for name in sorted({n for v in alone.values() for n in v}):
@@ -315,6 +321,11 @@ def _alone(ctx: Context, label: str, requires: Sequence[str], fixed: Path
            ) -> dict[str, str]:
     """The resolution of one source's build requirements on their own."""
     def failed(exc: errors.CommandError) -> errors.BuildError:
+        if network_hint(exc.output):
+            return errors.BuildError(
+                f'the build requirements of {label} could not be resolved: '
+                'the package index cannot be reached', output=exc.output,
+                hint=network_hint(exc.output))
         return errors.BuildError(
             f'the build requirements of {label} cannot be met: '
             + ', '.join(requires), output=exc.output,

@@ -20,7 +20,7 @@ from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from giftwrap import errors
-from giftwrap.process import Runner, find_tool
+from giftwrap.process import Runner, find_tool, network_hint
 from giftwrap.sources.base import Pins
 
 try:  # Python 3.11+
@@ -128,8 +128,9 @@ def pip_install(venv: Path, phase: str, specs: Sequence[str],
     try:
         runner.run(argv, env=env, what=f'pip install ({phase})')
     except errors.CommandError as exc:
-        hint = ('the pins (constraints) and the requirements conflict, or a '
-                'pinned version does not exist: see pip\'s output above')
+        hint = network_hint(exc.output) or (
+            'the pins (constraints) and the requirements conflict, or a '
+            'pinned version does not exist: see pip\'s output above')
         raise errors.BuildError(
             f'pip could not install the {phase.replace("_", " ")}',
             output=exc.output,
@@ -235,9 +236,10 @@ class _Uv(_Pip):
             raise errors.BuildError(
                 f'uv could not install the {phase.replace("_", " ")}',
                 output=exc.output,
-                hint='the pins (constraints) and the requirements conflict, '
-                     'or a pinned version does not exist: see uv\'s output'
-                     + (f'; {exc.hint}' if exc.hint else '')) from exc
+                hint=network_hint(exc.output) or (
+                    'the pins (constraints) and the requirements conflict, '
+                    'or a pinned version does not exist: see uv\'s output'
+                    + (f'; {exc.hint}' if exc.hint else ''))) from exc
 
     def install_resolved(self, phase: str, lock: Path,
                          specs: Sequence[str]) -> None:

@@ -12,6 +12,7 @@ import dataclasses
 import errno
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,31 @@ def system_hint(exc: OSError) -> str:
     """What an operator can do about a failed system call."""
     return _ERRNO_HINTS.get(exc.errno, 'check the machine\'s resources and '
                             'the directories giftwrap writes')
+
+
+# What pip, uv and git print when the network (not the request) failed.
+_NETWORK = re.compile(
+    r'Temporary failure in name resolution|Name or service not known|'
+    r'nodename nor servname|dns error|failed to lookup address|'
+    r'Could not resolve host|Failed to establish a new connection|'
+    r'Connection refused|Network is unreachable|No route to host|'
+    r'Connection timed out|Read timed out|operation timed out|'
+    r'ConnectTimeoutError|NewConnectionError|ProxyError|'
+    r'error sending request|tcp connect error|Failed to connect to',
+    re.IGNORECASE)
+
+#: The hint for a command that failed because the network did.
+NETWORK_HINT = ('the network failed, not the pins: check the connection, the '
+                'proxy and the package index (PIP_INDEX_URL, UV_INDEX_URL); '
+                'to build without a network, build once with it (the caches '
+                'fill), then use --offline')
+
+
+def network_hint(output: str | None) -> str | None:
+    """:data:`NETWORK_HINT` if ``output`` shows a network failure."""
+    if output and _NETWORK.search(output):
+        return NETWORK_HINT
+    return None
 
 
 def find_tool(name: str) -> str | None:

@@ -39,3 +39,27 @@ def test_an_interrupt_stops_its_run_and_no_later_one():
     with Runner.scope():
         assert Runner().run([sys.executable, '-c', 'print(1)']).output == '1\n'
     assert Runner().run([sys.executable, '-c', 'print(2)']).output == '2\n'
+
+
+@pytest.mark.parametrize('output', [
+    "WARNING: Retrying (Retry(total=4)) after connection broken by "
+    "'NewConnectionError(': Failed to establish a new connection: [Errno -3] "
+    "Temporary failure in name resolution')'",
+    'error: Failed to fetch: `https://pypi.org/simple/six/`\n  Caused by: '
+    'error sending request for url\n  Caused by: dns error',
+    "fatal: unable to access 'https://opendev.org/x/': Could not resolve host",
+    'ERROR: Could not install packages due to an OSError: '
+    "HTTPSConnectionPool: Read timed out.",
+])
+def test_network_failures_get_the_network_hint(output):
+    from giftwrap.process import NETWORK_HINT, network_hint
+    assert network_hint(output) == NETWORK_HINT
+    assert 'not the pins' in NETWORK_HINT and '--offline' in NETWORK_HINT
+
+
+def test_a_resolution_conflict_gets_no_network_hint():
+    from giftwrap.process import network_hint
+    assert network_hint('ERROR: Cannot install six==1.0 and six==2.0 because '
+                        'these package versions have conflicting '
+                        'dependencies.') is None
+    assert network_hint('') is None and network_hint(None) is None
