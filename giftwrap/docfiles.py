@@ -188,13 +188,9 @@ def short_name(meta) -> str:
     expression = _one_line(meta.get('License-Expression') or '')
     if expression:
         return _spdx(expression)
-    value = (meta.get('License') or '').strip()
-    if value and '\n' not in value:
-        known = _NAMES.get(value.lower()) or _SPDX.get(value.lower())
-        if known:
-            return known
-        if _SHORT.match(value) and value.upper() != 'UNKNOWN':
-            return value
+    named = _named(meta.get('License') or '')
+    if named:
+        return named
     classifiers = [c.split('::')[-1].strip()
                    for c in meta.get_all('Classifier') or ()
                    if c.startswith('License ::')]
@@ -202,6 +198,19 @@ def short_name(meta) -> str:
     if names:
         return ' or '.join(dict.fromkeys(names))
     return 'other'
+
+
+def _named(value: str) -> str | None:
+    """A license field that is a known name or a short identifier, spelled
+    for DEP-5 (``MIT License`` -> ``Expat``); else None."""
+    value = value.strip()
+    if not value or '\n' in value:
+        return None
+    known = _NAMES.get(value.lower()) or _SPDX.get(value.lower())
+    if known:
+        return known
+    return value if _SHORT.match(value) and value.upper() != 'UNKNOWN' \
+        else None
 
 
 def _spdx(expression: str) -> str:
@@ -405,10 +414,7 @@ def files(package, project, tree, *, commit: str, epoch: int,
     own_meta = email.parser.HeaderParser().parsestr(
         (own / 'METADATA').read_text(encoding='utf-8', errors='replace')
         if own and (own / 'METADATA').is_file() else '')
-    license_ = (_NAMES.get(package.license.lower()) or _SPDX.get(
-        package.license.lower()) or (package.license if _SHORT.match(
-            package.license) else '')) if package.license else ''
-    license_ = license_ or short_name(own_meta)
+    license_ = _named(package.license) or short_name(own_meta)
     source = _source(project.provenance_url, package.homepage)
     doc = DOC_DIR / package.deb_name
     only_deb = frozenset({'deb'})
