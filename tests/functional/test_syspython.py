@@ -38,7 +38,7 @@ def installed(package: str) -> bool:
 
 def build(base: Path, system_python: list, *, requirements=('six',),
           pins='six==1.16.0\n', python='/usr/bin/python3',
-          command='build') -> tuple[int, list, str, str]:
+          command='build', extra=()) -> tuple[int, list, str, str]:
     repo = base / 'hello-app'
     projectutil.sample_repo(repo, requirements=list(requirements),
                             extra_files={'requirements.txt': pins})
@@ -56,7 +56,7 @@ def build(base: Path, system_python: list, *, requirements=('six',),
             giturl: {repo}
             system_python_packages: {json.dumps(system_python)}
         """))
-    args = ['-m', str(base / 'manifest.yml'), '-f', 'json']
+    args = ['-m', str(base / 'manifest.yml'), '-f', 'json', *extra]
     if command == 'build':
         args += ['-o', str(base / 'out'), '--cache-dir', str(base / 'cache')]
     else:
@@ -196,8 +196,11 @@ def test_a_package_that_is_not_installed_fails_with_the_install_hint(tmp_path):
 def test_another_interpreter_is_refused_before_any_work(tmp_path):
     if os.path.realpath(sys.executable).startswith('/usr/bin/'):
         pytest.skip('needs a Python that is not the distribution\'s')
-    status, rows, stderr, _ = build(tmp_path, [PACKAGE],
-                                    python=os.path.realpath(sys.executable))
+    # trusted on the command line (else it is refused as untrusted, exit
+    # 2): the bindings' ABI is what refuses it then
+    python = os.path.realpath(sys.executable)
+    status, rows, stderr, _ = build(tmp_path, [PACKAGE], python=python,
+                                    extra=('--interpreter', python))
     assert status == 7
     assert 'needs the distribution\'s interpreter' in stderr
     assert 'ABI' in stderr
