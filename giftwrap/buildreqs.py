@@ -37,7 +37,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from giftwrap import atomic, errors, installers
+from giftwrap import atomic, errors, identifiers, installers
 from giftwrap.buildsystem import normalized, project_requires, sdist_requires
 from giftwrap.interpreter import Interpreter
 from giftwrap.process import Runner, network_hint
@@ -53,8 +53,9 @@ LOG = logging.getLogger(__name__)
 EXPIRY = 24 * 3600
 #: Resolutions of build requirements that are sdists themselves, at most.
 _ROUNDS = 3
-#: 2: setup_requires count (an sdist's entry says what it declares)
-_CACHE_FORMAT = 2
+#: 2: setup_requires count (an sdist's entry says what it declares);
+#: 3: a resolution keeps the hashes of what it resolved
+_CACHE_FORMAT = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +71,10 @@ class Found:
     sdist: str | None = None
     sha256: str | None = None
     directory: Path | None = None
+    #: the sha256 of every file of this version the index offers that
+    #: suits the interpreter (pip: the one it chose; uv: each wheel and the
+    #: sdist): a locked build tool may be any of them.
+    hashes: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,10 +103,14 @@ class Pinned:
         resolution covered every phase: its exact versions spare the
         install a second resolution, and it holds the hashes the lock file
         records.
+    :ivar hashes: name -> the sha256 of the files the index offers for the
+        resolved version, of each build requirement it reported them for.
     """
 
     versions: Mapping[str, str]
     lock: Path | None = None
+    hashes: Mapping[str, tuple[str, ...]] = dataclasses.field(
+        default_factory=dict)
 
 
 def pin(ctx: Context, *, seeded: Mapping[str, str], source_dir: Path,
@@ -126,8 +135,9 @@ def pin(ctx: Context, *, seeded: Mapping[str, str], source_dir: Path,
     builds = _source_builds(ctx, found, sources, skip=source_dir)
     check_fixed(builds, fixed, ctx.interpreter)
     sources.update(builds)
-    versions = _cached_union(ctx, sources, seeded, fixed)
-    return Pinned(dict(sorted({**versions, **seeded}.items())), lock)
+    versions, hashes = _cached_union(ctx, sources, seeded, fixed)
+    return Pinned(dict(sorted({**versions, **seeded}.items())), lock,
+                  dict(sorted(hashes.items())))
 
 
 def _requirements_file(ctx: Context, name: str, lines: Iterable[str]
@@ -257,25 +267,31 @@ def check_fixed(sources: Mapping[str, Sequence[str]],
 
 def _cached_union(ctx: Context, sources: dict[str, tuple[str, ...]],
                   seeded: Mapping[str, str], fixed: Mapping[str, str]
-                  ) -> dict[str, str]:
-    """The union's resolution, from the cache when it is young enough."""
+                  ) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """The union's resolution (versions, and the hashes the index gave),
+    from the cache when it is young enough."""
     union = sorted({r for requires in sources.values() for r in requires})
     key = cache_key(union, ctx.interpreter, seeded, ctx.installer)
     path = _cache_path(ctx, 'resolved', key)
     versions = read_resolution(path) if path else None
     if versions is not None:
         LOG.info('build requirements from the cache: %s', path)
-        return versions
+        return versions, read_hashes(path)
     fixed_file = _requirements_file(
         ctx, 'fixed', [f'{n}=={v}' for n, v in fixed.items()])
-    versions = _resolve_rounds(ctx, sources, fixed_file)
+    # The seeded tools resolved too, so the lock has their hashes as well.
+    found = _resolve_rounds(ctx, {**sources, 'the seeded tools': tuple(
+        f'{n}=={v}' for n, v in fixed.items())}, fixed_file)
+    versions = {canonicalize_name(f.name): f.version for f in found}
+    hashes = {canonicalize_name(f.name): f.hashes for f in found if f.hashes}
     if path is not None:
-        _write(path, {'resolved_at': time.time(), 'versions': versions})
-    return versions
+        _write(path, {'resolved_at': time.time(), 'versions': versions,
+                      'hashes': {k: list(v) for k, v in hashes.items()}})
+    return versions, hashes
 
 
 def _resolve_rounds(ctx: Context, sources: dict[str, tuple[str, ...]],
-                    fixed: Path) -> dict[str, str]:
+                    fixed: Path) -> list[Found]:
     """Resolve the union, then again with what its sdists declare."""
     for _ in range(_ROUNDS):
         union = [r for requires in sources.values() for r in requires]
@@ -289,7 +305,7 @@ def _resolve_rounds(ctx: Context, sources: dict[str, tuple[str, ...]],
     else:
         LOG.warning('build requirements built from sdists %d levels deep; '
                     'the deepest are not constrained', _ROUNDS)
-    return {canonicalize_name(f.name): f.version for f in found}
+    return found
 
 
 def _diagnose(ctx: Context, sources: Mapping[str, Sequence[str]],
@@ -369,6 +385,20 @@ def read_resolution(path: Path, now: float | None = None
     return versions if 0 <= age < EXPIRY else None
 
 
+def read_hashes(path: Path) -> dict[str, tuple[str, ...]]:
+    """The hashes a cached resolution recorded; none where unreadable, or
+    not each a sha256 (the cache is giftwrap's, but checked all the same:
+    they reach a constraints file)."""
+    try:
+        data = json.loads(path.read_text()).get('hashes', {})
+        hashes = {canonicalize_name(str(k)): tuple(str(h) for h in v)
+                  for k, v in data.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+    return {k: v for k, v in hashes.items()
+            if v and all(identifiers.is_valid('sha256', h) for h in v)}
+
+
 def _cache_path(ctx: Context, kind: str, key: str) -> Path | None:
     if ctx.cache_dir is None:
         return None
@@ -408,13 +438,14 @@ def _pip_found(item: Mapping) -> Found:
     """A ``pip --report`` entry: a wheel, an sdist or a local tree."""
     meta, info = item['metadata'], item.get('download_info', {})
     url = info.get('url', '')
-    found = Found(meta['name'], meta['version'])
+    sha = info.get('archive_info', {}).get('hashes', {}).get('sha256')
+    found = Found(meta['name'], meta['version'],
+                  hashes=(sha,) if identifiers.is_valid('sha256', sha) else ())
     if 'dir_info' in info and url.startswith('file:'):
         path = urllib.request.url2pathname(urllib.parse.urlsplit(url).path)
         return dataclasses.replace(found, directory=Path(path))
     if 'archive_info' in info and not \
             urllib.parse.urlsplit(url).path.endswith('.whl'):
-        sha = info['archive_info'].get('hashes', {}).get('sha256')
         return dataclasses.replace(found, sdist=url, sha256=sha)
     return found
 
@@ -442,7 +473,10 @@ def _lock_file(ctx: Context, what: str) -> Path:
 def _uv_found(package: Mapping, base: Path) -> Found:
     """A pylock.toml entry; uv lists only the wheels that suit the
     interpreter, so one with none is built from its sdist."""
-    found = Found(package['name'], package.get('version', ''))
+    files = [*package.get('wheels', ()), package.get('sdist') or {}]
+    hashes = sorted({f.get('hashes', {}).get('sha256') for f in files} - {None})
+    found = Found(package['name'], package.get('version', ''),
+                  hashes=tuple(h for h in hashes if identifiers.is_valid('sha256', h)))
     if 'directory' in package:
         return dataclasses.replace(
             found, directory=base / package['directory']['path'])

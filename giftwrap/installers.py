@@ -12,6 +12,7 @@ import dataclasses
 import importlib.metadata
 import json
 import logging
+import re
 import types
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -59,6 +60,10 @@ class InstallReport:
     #: name -> version of the build tools: what virtualenv seeded (pip,
     #: setuptools, wheel) and what builds of sdists were constrained to.
     build_tools: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType({}))
+    #: name -> the sha256s the index gave for each build tool's version
+    #: (any file of it: the wheels and the sdist), where it gave them.
+    build_tool_hashes: Mapping[str, tuple[str, ...]] = dataclasses.field(
         default_factory=lambda: types.MappingProxyType({}))
 
 
@@ -111,6 +116,27 @@ def uv_environment(env: Mapping[str, str], cache_dir: Path | None
     return env
 
 
+#: What pip and uv print when a file has another hash than a lock's.
+_HASH_MISMATCH = re.compile(
+    r'DO NOT MATCH THE HASHES|Hash mismatch for|In --require-hashes mode, '
+    r'all requirements must have')
+
+
+def failure_hint(output: str | None, tool: str) -> str:
+    """What to do about a failed install, from ``tool``'s output: the
+    network, a file that is not the one a lock recorded, or the pins."""
+    if network_hint(output):
+        return network_hint(output)
+    if output and _HASH_MISMATCH.search(output):
+        return ('a file the index serves does not have the sha256 the lock '
+                'recorded (see the expected and the computed hashes above): '
+                'the index now serves other bytes for that version, a '
+                're-uploaded or tampered release; find out why before '
+                'regenerating the lock with giftwrap lock')
+    return ('the pins (constraints) and the requirements conflict, or a '
+            f'pinned version does not exist: see {tool}\'s output above')
+
+
 def pip_install(venv: Path, phase: str, specs: Sequence[str],
                 constraints: Path, work_dir: Path, cache_dir: Path | None,
                 runner: Runner, env: dict[str, str], *,
@@ -128,9 +154,7 @@ def pip_install(venv: Path, phase: str, specs: Sequence[str],
     try:
         runner.run(argv, env=env, what=f'pip install ({phase})')
     except errors.CommandError as exc:
-        hint = network_hint(exc.output) or (
-            'the pins (constraints) and the requirements conflict, or a '
-            'pinned version does not exist: see pip\'s output above')
+        hint = failure_hint(exc.output, 'pip')
         raise errors.BuildError(
             f'pip could not install the {phase.replace("_", " ")}',
             output=exc.output,
@@ -236,10 +260,8 @@ class _Uv(_Pip):
             raise errors.BuildError(
                 f'uv could not install the {phase.replace("_", " ")}',
                 output=exc.output,
-                hint=network_hint(exc.output) or (
-                    'the pins (constraints) and the requirements conflict, '
-                    'or a pinned version does not exist: see uv\'s output'
-                    + (f'; {exc.hint}' if exc.hint else ''))) from exc
+                hint=failure_hint(exc.output, 'uv')
+                + (f'; {exc.hint}' if exc.hint else '')) from exc
 
     def install_resolved(self, phase: str, lock: Path,
                          specs: Sequence[str]) -> None:

@@ -370,6 +370,8 @@ class Job:
             runner=variant.runner, installer=project.installer,
             require_hashes=inputs.locked is not None,
             build_tools=inputs.locked.build_tools if inputs.locked else None,
+            build_tool_hashes=(inputs.locked.build_tool_hashes
+                               if inputs.locked else None),
             creator='venv' if variant.target else 'virtualenv',
             bytecode_cache=self.options.bytecode_cache,
             forbidden=(self.options.work_dir, self.options.cache_dir))))

@@ -19,7 +19,10 @@ from giftwrap import atomic, errors, identifiers
 from giftwrap.sources.base import Pin, Pins
 
 FILENAME = 'giftwrap.lock'
-FORMAT = 1
+#: 2: ``build_tool_hashes`` (the sha256s of each locked build tool).
+#: Format 1 locks still load; their build tools are checked by version.
+FORMAT = 2
+READABLE = (1, 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +39,9 @@ class Entry:
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: pip, setuptools, wheel and build backends the build used
     build_tools: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: name -> the sha256s any file of that build tool's version may have
+    build_tool_hashes: Mapping[str, tuple[str, ...]] = dataclasses.field(
+        default_factory=dict)
     unpinned: tuple[str, ...] = ()
     #: the patches applied after checkout: ``{"file": ..., "sha256": ...}``
     #: in order (giftwrap.patches).
@@ -55,6 +61,8 @@ class Entry:
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data['unpinned'] = list(self.unpinned)
+        data['build_tool_hashes'] = {n: list(h) for n, h in
+                                     sorted(self.build_tool_hashes.items())}
         data['patches'] = [dict(p) for p in self.patches]
         # Only where there are some: other locks stay as they were.
         data['system_python_packages'] = [
@@ -79,6 +87,8 @@ def entry_for(project, checkout, pins: Pins, report, interpreter) -> Entry:
         interpreter={'path': str(interpreter.path),
                      'version': interpreter.version},
         build_tools=dict(report.build_tools),
+        build_tool_hashes={n: tuple(h) for n, h in
+                           report.build_tool_hashes.items()},
         unpinned=tuple(sorted(report.unpinned)))
 
 
@@ -93,9 +103,14 @@ def read(path: Path, *, check_values: bool = True) -> dict[str, Entry]:
     """
     try:
         data = json.loads(Path(path).read_text())
-        if data.get('format') != FORMAT:
-            raise ValueError(f'unknown lock format {data.get("format")!r}')
+        if data.get('format') not in READABLE:
+            raise ValueError(f'unknown lock format {data.get("format")!r} '
+                             f'(this giftwrap reads formats '
+                             f'{", ".join(map(str, READABLE))})')
         entries = {name: Entry(**{**e,
+                                  'build_tool_hashes': {
+                                      n: tuple(h) for n, h in
+                                      e.get('build_tool_hashes', {}).items()},
                                   'unpinned': tuple(e.get('unpinned', ())),
                                   'patches': tuple(e.get('patches', ())),
                                   'system_python_packages': tuple(e.get(
@@ -114,7 +129,7 @@ def read(path: Path, *, check_values: bool = True) -> dict[str, Entry]:
 def check(entry: Entry, *, where: str) -> None:
     """Every value of ``entry`` that reaches git or pip, checked: the commit
     (40 hex digits, never a branch), each pin's name, version and sha256,
-    each build tool's name and version, each patch's sha256.
+    each build tool's name, version and sha256s, each patch's sha256.
 
     :raises giftwrap.errors.ManifestError: the first that is not plain.
     """
@@ -133,6 +148,14 @@ def check(entry: Entry, *, where: str) -> None:
         identifiers.check('name', name, 'build tool', where=where, hint=hint)
         identifiers.check('version', version, f'build tool {name}: version',
                           where=where, hint=hint)
+    for name, hashes in entry.build_tool_hashes.items():
+        if name not in entry.build_tools or isinstance(hashes, str):
+            raise errors.ManifestError(
+                f'build tool hashes {name!r}: not a list for a locked build '
+                'tool', where=where, hint=hint)
+        for sha in hashes:
+            identifiers.check('sha256', sha, f'build tool {name}: sha256',
+                              where=where, hint=hint)
     for patch in entry.patches:
         identifiers.check('sha256', patch.get('sha256'), 'patch sha256',
                           where=where, hint=hint)

@@ -29,7 +29,7 @@ from typing import Iterator, Mapping, Sequence
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from giftwrap import buildreqs, errors, installers
+from giftwrap import buildreqs, errors, identifiers, installers
 # What other modules read here: the report type and the installer checks.
 from giftwrap.installers import (INSTALLERS, SEEDED, InstallReport,  # noqa: F401
                                  check_installer, site_packages)
@@ -74,6 +74,7 @@ def build(*, interpreter: Interpreter, stage_root: Path,
           installer: str = 'pip',
           creator: str = 'virtualenv',
           build_tools: Mapping[str, str] | None = None,
+          build_tool_hashes: Mapping[str, Sequence[str]] | None = None,
           bytecode_cache: bool = True
           ) -> tuple[StagedTree, InstallReport]:
     """Build, install, relocate and check the virtualenv of one project.
@@ -95,6 +96,9 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     :param build_tools: the build tools to use (a lock's): seeded pip
         and setuptools are brought to these versions and sdists build under
         them; default: the seeded ones.
+    :param build_tool_hashes: the lock's sha256s of those tools (name ->
+        the hashes any of its files may have): sdists then build only with
+        files that have them.
     :param creator: ``virtualenv`` (giftwrap's, on the build host) or
         ``venv`` (the interpreter's own, e.g. inside a target's container).
     :param require_hashes: replay a lock: ``pins`` is the whole closure,
@@ -122,7 +126,9 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
-    tools = _build_tools(venv, build_tools, runner, env, cache_dir)
+    tools = _build_tools(venv, build_tools, runner, env, cache_dir,
+                         build_tool_hashes or {}, work_dir)
+    hashes = dict(build_tool_hashes or {})
     phases = [('pip_dependencies', tuple(pip_dependencies)),
               ('project', (spec, *pins.requirements)),
               ('postinstall_dependencies', tuple(postinstall_dependencies))]
@@ -133,15 +139,16 @@ def build(*, interpreter: Interpreter, stage_root: Path,
                               cache_dir, runner, env),
             seeded=tools, source_dir=source_dir, constraints=constraints,
             phases=[specs for _, specs in phases])
-        tools = dict(pinned.versions)
+        tools, hashes = dict(pinned.versions), dict(pinned.hashes)
         # One phase, resolved already: install that resolution as it is.
         if pinned.lock and sum(1 for _, s in phases if s) == 1 and \
                 _keeps_seeded(pinned.lock, venv):
             resolved = pinned.lock
     tool = installers.CLASSES[installer](
         venv, constraints, work_dir, cache_dir, runner, env,
-        build_constraints=_build_constraint_file(venv, tools, work_dir,
-                                                 installer))
+        build_constraints=_build_constraint_file(
+            venv, tools, work_dir, installer,
+            hashes if build_tools is not None else {}))
     if require_hashes:
         installers.install_locked(tool, spec, pins, work_dir)
     elif resolved is not None:
@@ -151,8 +158,10 @@ def build(*, interpreter: Interpreter, stage_root: Path,
             if specs:
                 tool.install(name, ['--', *specs])
     tool.check()
-    report = dataclasses.replace(tool.report(pins),
-                                 build_tools=types.MappingProxyType(tools))
+    report = dataclasses.replace(
+        tool.report(pins), build_tools=types.MappingProxyType(tools),
+        build_tool_hashes=types.MappingProxyType(
+            {n: h for n, h in sorted(hashes.items()) if n in tools}))
     tool.tidy()
     relocate(venv, install_path)
     _compile(venv, install_path, runner, env, work_dir,
@@ -182,7 +191,9 @@ def _keeps_seeded(lock: Path, venv: Path) -> bool:
 
 def _build_tools(venv: Path, wanted: Mapping[str, str] | None,
                  runner: Runner, env: dict[str, str],
-                 cache_dir: Path | None) -> dict[str, str]:
+                 cache_dir: Path | None,
+                 hashes: Mapping[str, Sequence[str]] = types.MappingProxyType({}),
+                 work_dir: Path | None = None) -> dict[str, str]:
     """The seeded tools, or a lock's build tools, made so in the venv.
 
     Without a lock: the seeded pip, setuptools and wheel (:func:`build`
@@ -192,16 +203,22 @@ def _build_tools(venv: Path, wanted: Mapping[str, str] | None,
     build tools; the seeded ones are reinstalled at the locked versions if
     they differ (another virtualenv release seeds others), and nothing that
     was not seeded is installed (a locked build requirement such as wheel
-    only constrains builds).
+    only constrains builds).  Those the lock has hashes for are installed
+    in pip's hash-checking mode.
     """
     seeded = installers.seeded(venv)
     if wanted is not None:
-        differ = [Pin(n, v).line().strip() for n, v in sorted(wanted.items())
-                  if n in seeded and seeded[n] != v]
+        differ = {n: v for n, v in sorted(wanted.items())
+                  if n in seeded and seeded[n] != v}
         if differ:
+            hashed = all(hashes.get(n) for n in differ)
+            requirements = (work_dir or venv) / 'locked-build-tools.txt'
+            requirements.write_text(''.join(
+                _hashed_line(n, v, hashes if hashed else {})
+                for n, v in differ.items()))
             runner.run([str(venv / 'bin' / 'python'), '-m', 'pip', 'install',
                         '--no-compile', *installers.pip_cache_args(cache_dir),
-                        '--', *differ], env=env,
+                        '-r', str(requirements)], env=env,
                        what='pip install (locked build tools)')
         return dict(sorted({**seeded, **wanted}.items()))
     return dict(sorted(seeded.items()))
@@ -215,16 +232,38 @@ def _takes_build_constraints(venv: Path, installer: str) -> bool:
 
 
 def _build_constraint_file(venv: Path, tools: Mapping[str, str],
-                           work_dir: Path, installer: str) -> Path | None:
-    """Constraints for building sdists, where the installer takes them."""
+                           work_dir: Path, installer: str,
+                           hashes: Mapping[str, Sequence[str]] = types.MappingProxyType({})
+                           ) -> Path | None:
+    """Constraints for building sdists, where the installer takes them.
+
+    :param hashes: a lock's hashes of the build tools: the installer then
+        takes only files that have them.  A lock records one for every
+        build tool the index gave one for; with any, pip checks every build
+        requirement (its hash-checking mode is all or nothing).
+    """
     if not _takes_build_constraints(venv, installer):
         LOG.info('pip %s cannot constrain build dependencies',
                  installers.seeded(venv).get('pip'))
         return None
+    constrained = {n: v for n, v in tools.items() if n != 'pip'}
+    unhashed = sorted(n for n in constrained if hashes and not hashes.get(n))
+    if unhashed:
+        LOG.warning('the lock has no hash for the build tools %s',
+                    ', '.join(unhashed))
     path = work_dir / 'build-constraints.txt'
-    path.write_text(''.join(Pin(n, v).line() for n, v in tools.items()
-                            if n != 'pip'))
+    path.write_text(''.join(_hashed_line(n, v, hashes)
+                            for n, v in constrained.items()))
     return path
+
+
+def _hashed_line(name: str, version: str,
+                 hashes: Mapping[str, Sequence[str]]) -> str:
+    """``name==version``, with its ``--hash`` options where there are any
+    (name, version and hashes are checked: a lock's values)."""
+    line = Pin(name, version).line().rstrip('\n')
+    return line + ''.join(f' --hash=sha256:{identifiers.check("sha256", h, name)}'
+                          for h in hashes.get(name, ())) + '\n'
 
 
 def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
@@ -259,16 +298,18 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
     constraints.write_text(pins.constraints_text())
     spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
     tools = installers.seeded(scratch)
+    tool_hashes: dict[str, tuple[str, ...]] = {}
     build_constraints = []
     if _takes_build_constraints(scratch, 'pip'):
         # The lock records the build requirements a build would pin, so a
         # rebuild from it builds the project with the same pbr.
-        tools = dict(buildreqs.pin(
+        pinned = buildreqs.pin(
             buildreqs.Context(scratch, 'pip', interpreter, work_dir,
                               cache_dir, runner, env),
             seeded=tools, source_dir=source_dir, constraints=constraints,
             phases=[tuple(pip_dependencies), (spec, *pins.requirements),
-                    tuple(postinstall_dependencies)]).versions)
+                    tuple(postinstall_dependencies)])
+        tools, tool_hashes = dict(pinned.versions), dict(pinned.hashes)
         build_constraints = ['--build-constraint', str(_build_constraint_file(
             scratch, tools, work_dir, 'pip'))]
     report = installers.pip_install(
@@ -288,9 +329,10 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
         if sha:
             hashes[name] = sha
     unpinned = {n: v for n, v in closure.items() if n not in pins.pins}
+    tool_hashes = {n: h for n, h in tool_hashes.items() if n in tools}
     return InstallReport(*(types.MappingProxyType(dict(sorted(m.items())))
                            for m in (closure, hashes, unpinned, closure,
-                                     tools)))
+                                     tools, tool_hashes)))
 
 
 def check_install_path(install_path: PurePosixPath, where: str | None = None

@@ -7,10 +7,12 @@ version the build used is in the built distribution's ``WHEEL`` file
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -92,13 +94,57 @@ def test_lock_records_the_build_backend_and_replays_an_older_one(
     assert generator == f'hatchling {tools["hatchling"]}'
     assert tools['hatchling'] != OLDER_HATCHLING
 
+    hashes = lock['projects']['hello-app']['build_tool_hashes']
+    assert _sha256(tmp_path, 'hatchling', tools['hatchling']) in \
+        hashes['hatchling']
+    assert set(hashes) >= {'hatchling', 'pluggy'} and set(hashes) <= set(tools)
+
     tools['hatchling'] = OLDER_HATCHLING
+    hashes['hatchling'] = [_sha256(tmp_path, 'hatchling', OLDER_HATCHLING)]
     lock_path.write_text(json.dumps(lock))
     generator = _build(cli, top, manifest, tmp_path / 'two', '--lock',
                        str(lock_path))
     assert generator == f'hatchling {OLDER_HATCHLING}'
     relocked = json.loads((tmp_path / 'two' / 'giftwrap.lock').read_text())
     assert relocked['projects']['hello-app']['build_tools'] == tools
+
+
+def _sha256(tmp_path: Path, name: str, version: str) -> str:
+    """The sha256 of the wheel pip downloads for ``name==version``."""
+    dest = tmp_path / 'downloads' / name / version
+    subprocess.run([sys.executable, '-m', 'pip', 'download', '-q',
+                    '--no-deps', '--only-binary', ':all:', '-d', str(dest),
+                    f'{name}=={version}'], check=True)
+    wheel, = dest.glob('*.whl')
+    return hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize('installer', ['pip', 'uv'])
+def test_a_build_tool_whose_file_has_another_hash_is_refused(
+        cli, top, tmp_path, installer):
+    """The lock's hashes of the build tools are checked when the sdists
+    (here: the project) build: a hatchling file with other bytes than the
+    lock recorded (a compromised index, a re-uploaded release) fails."""
+    manifest = _manifest(top, f'tampered-{installer}', textwrap.dedent('''\
+        [build-system]
+        requires = ["hatchling"]
+        build-backend = "hatchling.build"
+        '''), installer=installer)
+    _build(cli, top, manifest, tmp_path / 'one')
+    lock_path = tmp_path / 'one' / 'giftwrap.lock'
+    lock = json.loads(lock_path.read_text())
+    lock['projects']['hello-app']['build_tool_hashes']['hatchling'] = \
+        ['0' * 64]
+    lock_path.write_text(json.dumps(lock))
+    # not from the caches: those hold files checked when they were fetched
+    result = cli('build', '-m', str(manifest), '-o', str(tmp_path / 'two'),
+                 '--cache-dir', str(tmp_path / 'cold'), '-f', 'json',
+                 '--lock', str(lock_path))
+    assert result.status == 7, result.stderr + result.stdout
+    row, = json.loads(result.stdout)
+    assert 'hash' in row['Message'].lower(), row['Message']
+    assert 'lock' in row['Message'], row['Message']
+    assert not list((tmp_path / 'two').glob('*.deb'))
 
 
 def test_a_build_requirement_the_seeded_setuptools_cannot_meet(

@@ -37,7 +37,8 @@ ENTRY = st.fixed_dictionaries({
     'pins': st.dictionaries(TEXT, PIN, max_size=3) | ANY,
     'interpreter': st.fixed_dictionaries({'path': TEXT, 'version': TEXT})
     | ANY,
-}, optional={'overrides': ANY, 'build_tools': ANY, 'unpinned': ANY,
+}, optional={'overrides': ANY, 'build_tools': ANY,
+             'build_tool_hashes': ANY, 'unpinned': ANY,
              'patches': ANY, 'system_python_packages': ANY, 'bogus': ANY})
 LOCKS = st.fixed_dictionaries({
     'format': st.sampled_from([lockfile.FORMAT, 1, 2, 'x', None]),

@@ -121,6 +121,13 @@ def test_lock_pin_without_hash_reads(tmp_path):
     ({'build_tools': {'-r x': '1.0'}}, "build tool '-r x'"),
     ({'patches': [{'file': 'fix.patch', 'sha256': 'nope'}]}, 'patch sha256'),
     ({'build_tools': ['setuptools']}, 'cannot read the lock file'),
+    ({'build_tool_hashes': {'setuptools': ['d' * 63 + '\n-r x']}},
+     'build tool setuptools: sha256'),
+    ({'build_tool_hashes': {'setuptools': 'd' * 64}},
+     'build tool setuptools: sha256'),
+    ({'build_tool_hashes': {'pbr': ['d' * 64]}},
+     "build tool hashes 'pbr': not a list for a locked build tool"),
+    ({'build_tool_hashes': ['setuptools']}, 'cannot read the lock file'),
 ])
 def test_bad_lock_values(tmp_path, changes, message):
     with pytest.raises(errors.ManifestError) as caught:
@@ -149,3 +156,35 @@ def test_resolver_pins_are_checked_when_written():
         Pin('six', '1.0', 'x' * 64).line(hashed=True)
     assert Pin('six', '1.0', 'a' * 64).line(hashed=True) == \
         f'six==1.0 --hash=sha256:{"a" * 64}\n'
+
+
+def test_build_tool_hashes_round_trip(tmp_path):
+    path = lock(tmp_path, build_tool_hashes={'setuptools': ['d' * 64,
+                                                            'e' * 64]})
+    entry = lockfile.read(path)['nova']
+    assert entry.build_tool_hashes == {'setuptools': ('d' * 64, 'e' * 64)}
+    assert entry.to_json()['build_tool_hashes'] == {
+        'setuptools': ['d' * 64, 'e' * 64]}
+
+
+def test_a_format_1_lock_still_loads(tmp_path):
+    """Locks written before build tools had hashes: their build tools are
+    checked by version only."""
+    path = tmp_path / 'giftwrap.lock'
+    entry = json.loads(open(lock(tmp_path)).read())['projects']['nova']
+    path.write_text(json.dumps({'format': 1, 'projects': {'nova': entry}}))
+    loaded = lockfile.read(path)['nova']
+    assert loaded.build_tools == {'setuptools': '80.9.0'}
+    assert loaded.build_tool_hashes == {}
+    lockfile.merge(path, {})
+    lockfile.merge(path, {'nova': loaded})
+    assert json.loads(path.read_text())['format'] == lockfile.FORMAT == 2
+
+
+def test_an_unknown_lock_format_says_which_it_reads(tmp_path):
+    path = tmp_path / 'giftwrap.lock'
+    path.write_text(json.dumps({'format': 3, 'projects': {}}))
+    with pytest.raises(errors.ManifestError) as caught:
+        lockfile.read(path)
+    assert 'unknown lock format 3 (this giftwrap reads formats 1, 2)' in \
+        str(caught.value)
