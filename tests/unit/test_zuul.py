@@ -18,8 +18,9 @@ def test_zuul_jobs_name_real_tox_envs_and_playbooks():
     (project,) = [item['project'] for item in config if 'project' in item]
     for job in jobs:
         assert job['vars']['tox_envlist'] in envs
-        assert (TOP / job['run']).is_file()
-        yaml.safe_load((TOP / job['run']).read_text())
+        if 'run' in job:  # else the parent's tox playbook runs the env
+            assert (TOP / job['run']).is_file()
+            yaml.safe_load((TOP / job['run']).read_text())
     names = {j['name'] for j in jobs}
     for pipeline in ('check', 'gate'):
         local = [j for j in project[pipeline]['jobs'] if j.startswith('giftwrap')]
