@@ -24,6 +24,14 @@ LOG = logging.getLogger(__name__)
 BUILDERS = 'giftwrap.builders'
 RESOLVERS = 'giftwrap.resolvers'
 
+#: The driver API (major, minor) this giftwrap provides: what
+#: :mod:`giftwrap.api` exports and the contexts drivers receive.  The minor
+#: grows when something is added (a driver written for 1.0 loads in 1.3);
+#: the major when something is removed or changes meaning (a driver for 1.x
+#: does not load in 2.0).  A driver states the version it is written
+#: against as its ``api_version`` class attribute.
+API_VERSION = (1, 0)
+
 _KIND = {BUILDERS: 'builder', RESOLVERS: 'resolver'}
 
 
@@ -84,7 +92,42 @@ def load(namespace: str, name: str, *, where: str | None = None) -> type:
         raise
     except Exception as exc:  # stevedore wraps import errors variously
         _load_error(namespace, name, exc)
+    check_api(namespace, name, mgr.driver)
     return mgr.driver
+
+
+def check_api(namespace: str, name: str, cls: type) -> None:
+    """Refuse a driver written for a driver API this giftwrap lacks.
+
+    :raises giftwrap.errors.DriverError: naming both versions.
+    """
+    wanted = getattr(cls, 'api_version', API_VERSION)
+    try:
+        major, minor = (int(n) for n in wanted)
+    except (TypeError, ValueError):
+        raise errors.DriverError(
+            f'the {_KIND[namespace]} {name!r} declares api_version '
+            f'{wanted!r}, not (major, minor)',
+            hint='report it to the package that provides it') from None
+    if major != API_VERSION[0] or minor > API_VERSION[1]:
+        have = '.'.join(map(str, API_VERSION))
+        raise errors.DriverError(
+            f'the {_KIND[namespace]} {name!r} is written for giftwrap\'s '
+            f'driver API {major}.{minor}; this giftwrap provides {have}',
+            hint=('upgrade giftwrap' if major >= API_VERSION[0] else
+                  f'install a release of that driver made for API '
+                  f'{API_VERSION[0]}.x'))
+
+
+def fill_defaults(context, schema: Mapping[str, 'Option']):
+    """``context`` with every option of ``schema`` in its ``options``: the
+    plan fills them in already, so this changes only contexts a test or a
+    third-party caller built by hand, and no driver needs a fallback."""
+    missing = {k: o.default for k, o in schema.items()
+               if k not in context.options}
+    if not missing:
+        return context
+    return dataclasses.replace(context, options={**context.options, **missing})
 
 
 def describe(namespace: str) -> list[DriverInfo]:

@@ -25,6 +25,7 @@ from giftwrap import (errors, interpreter, lockfile, overrides, package,
                       venv)
 from giftwrap.builders.base import ArtifactExists, BuildContext, Publisher
 from giftwrap.process import Runner, system_hint
+from giftwrap.projectinfo import ProjectInfo
 from giftwrap.sources import git
 from giftwrap.sources.base import Checkout, Pins, ResolveContext
 
@@ -426,7 +427,8 @@ class Job:
         # is renamed into place, then recorded in the index.
         publisher = Publisher()
         context = BuildContext(
-            project=project, package=built.description,
+            project_info=ProjectInfo.of(project), legacy_project=project,
+            package=built.description,
             interpreter=variant.interpreter, checkout=inputs.checkout,
             pins=inputs.pins, options=choice.options,
             work_dir=variant.work / 'build' / choice.name,
@@ -564,7 +566,8 @@ class Job:
         """The project's resolver (``checkout`` None: for its fingerprint)."""
         choice = self.pp.resolver
         return choice.driver(ResolveContext(
-            project=project, checkout=checkout, interpreter=interpreter,
+            project_info=ProjectInfo.of(project), legacy_project=project,
+            checkout=checkout, interpreter=interpreter,
             options=choice.options, work_dir=self.work / 'resolve',
             cache_dir=self.options.cache_dir / 'resolvers' / choice.name,
             runner=self.runner, http=self.http, offline=self.options.offline))

@@ -23,6 +23,7 @@ import threading
 from pathlib import Path, PurePosixPath
 from typing import Mapping, Sequence
 
+from giftwrap import testing
 from giftwrap import versions
 from giftwrap.interpreter import Interpreter
 from giftwrap.manifest import Project
@@ -210,8 +211,8 @@ def resolve_context(tmp_path: Path, *, http: HttpClient, options=None,
     interpreter = Interpreter(path=Path('/usr/bin/python3'),
                               version=python_version,
                               platform_machine='x86_64')
-    return ResolveContext(
-        project=project, checkout=checkout_obj, interpreter=interpreter,
+    return testing.resolve_context(
+        tmp_path, project=project, checkout=checkout_obj, interpreter=interpreter,
         options=dict(options or {}), work_dir=tmp_path / 'work',
         cache_dir=tmp_path / 'cache', runner=Runner(), http=http,
         offline=http.offline)

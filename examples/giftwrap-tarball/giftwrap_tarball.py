@@ -3,8 +3,11 @@
 OpenStack-Ansible ships its virtualenvs this way: a tarball whose members
 are relative to ``/``, so ``tar -xzf nova-10.0-1.tar.gz -C /`` installs
 the virtualenv at its install path.  The tarball is reproducible: members
-are sorted, owned by root (0:0) and dated ``SOURCE_DATE_EPOCH`` (or 0),
-and the gzip header carries no file name and the same date.
+are sorted, owned by root (0:0) and dated the build's time
+(``context.source_date_epoch``: the operator's ``SOURCE_DATE_EPOCH``, else
+the commit's), and the gzip header carries no file name and the same date.
+
+It imports only :mod:`giftwrap.api`, the driver API giftwrap keeps stable.
 """
 
 from __future__ import annotations
@@ -14,9 +17,8 @@ import logging
 import os
 import tarfile
 from pathlib import Path, PurePosixPath
-from giftwrap import errors
-from giftwrap.builders.base import Artifact, Builder, StagedTree
-from giftwrap.drivers import Option
+
+from giftwrap.api import Artifact, Builder, BuildError, Option, StagedTree
 
 LOG = logging.getLogger(__name__)
 
@@ -28,11 +30,13 @@ class TarballBuilder(Builder):
         range(1, 10)), help='the gzip compression level, 1 (fast) to 9')}
     # Python's tarfile and gzip do the work: no external tools.
     tools = ()
+    #: written against giftwrap's driver API 1.0
+    api_version = (1, 0)
 
     def build(self, tree: StagedTree) -> Artifact:
         """Write ``<package_name>-<version>.tar.gz`` and publish it.
 
-        :raises giftwrap.errors.BuildError: a file cannot be archived, or
+        :raises giftwrap.api.BuildError: a file cannot be archived, or
             the artifact exists already.
         """
         package = self.context.package
@@ -40,27 +44,31 @@ class TarballBuilder(Builder):
         work = self.context.work_dir
         work.mkdir(parents=True, exist_ok=True)
         built = work / filename
-        level = self.context.options.get(
-            'compresslevel', self.options['compresslevel'].default)
-        write_tarball(tree, built, mtime=source_date_epoch(),
-                      compresslevel=level)
+        write_tarball(tree, built, mtime=self.mtime(),
+                      compresslevel=self.context.options['compresslevel'])
         path = self.publish(built, filename)
         LOG.info('built %s', path)
         return Artifact(name=path.name, path=path)
 
+    def mtime(self) -> int:
+        """The date of every member: the build's time.
 
-def source_date_epoch() -> int:
-    """The date of every member: ``SOURCE_DATE_EPOCH``, else 0.
+        giftwrap always sets ``context.source_date_epoch`` in a build; a
+        context made without one (a test's) dates members 0.
 
-    :raises giftwrap.errors.BuildError: it is set but not a number.
-    """
-    value = os.environ.get('SOURCE_DATE_EPOCH', '0')
-    try:
-        return int(value)
-    except ValueError:
-        raise errors.BuildError(
-            f'SOURCE_DATE_EPOCH is not a number of seconds: {value!r}',
-            where='the environment', hint='unset it or set it to an integer')
+        :raises giftwrap.api.BuildError: it is not a whole number of
+            seconds from 1970 to 2106 (what gzip's header can hold).
+        """
+        value = self.context.source_date_epoch
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                not 0 <= value < 2 ** 32:
+            raise BuildError(f'cannot date the tarball {value!r}',
+                             where='source_date_epoch',
+                             hint='SOURCE_DATE_EPOCH must be seconds since '
+                                  '1970, at most 4294967295')
+        return value
 
 
 def members(tree: StagedTree) -> list[Path]:
@@ -71,7 +79,7 @@ def members(tree: StagedTree) -> list[Path]:
     unpacking does not change their owner, mode or date.
     """
     def fail(exc: OSError) -> None:
-        raise errors.BuildError(f'cannot read the staged tree: {exc}')
+        raise BuildError(f'cannot read the staged tree: {exc}')
 
     found = [tree.venv]
     for dirpath, dirnames, filenames in os.walk(tree.venv, onerror=fail):
@@ -87,7 +95,7 @@ def write_tarball(tree: StagedTree, target: Path, *, mtime: int,
                   compresslevel: int = 9) -> None:
     """Archive ``tree`` into ``target`` with members relative to ``/``.
 
-    :raises giftwrap.errors.BuildError: a socket, fifo or device file.
+    :raises giftwrap.api.BuildError: a socket, fifo or device file.
     """
     with open(target, 'wb') as raw, \
             gzip.GzipFile(filename='', mode='wb', fileobj=raw, mtime=mtime,
@@ -104,7 +112,7 @@ def _add(tar: tarfile.TarFile, tree: StagedTree, path: Path,
     info = tar.gettarinfo(str(path), arcname=str(arcname))
     if info is None or not (info.isreg() or info.isdir() or info.issym()
                             or info.islnk()):
-        raise errors.BuildError(
+        raise BuildError(
             f'/{arcname} is a socket, fifo or device and cannot be archived',
             where=str(path), hint='remove it from the virtualenv')
     info.uid = info.gid = 0

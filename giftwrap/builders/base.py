@@ -13,15 +13,16 @@ import dataclasses
 import errno
 import os
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from giftwrap import atomic, errors
+from giftwrap.drivers import fill_defaults
 from giftwrap.process import find_tool
+from giftwrap.projectinfo import DeprecatedProject, ProjectInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from giftwrap.drivers import Option
     from giftwrap.interpreter import Interpreter
-    from giftwrap.manifest import Project
     from giftwrap.package import PackageDescription
     from giftwrap.process import Runner
     from giftwrap.sources.base import Checkout, Pins
@@ -62,15 +63,21 @@ class StagedTree:
 
 
 @dataclasses.dataclass(frozen=True)
-class BuildContext:
+class BuildContext(DeprecatedProject):
     """Everything a builder may use; it writes only to work_dir/output_dir.
 
-    :ivar options: this builder's validated ``builder_options``.
+    :ivar project_info: the project (:class:`giftwrap.api.ProjectInfo`).
+    :ivar package: what the package is made of: name, versions,
+        dependencies, scripts (:class:`giftwrap.api.PackageDescription`).
+    :ivar options: this builder's ``builder_options``, every option of
+        :attr:`Builder.options` present (defaults filled in).
     :ivar work_dir: scratch space of this builder for this project.
     :ivar output_dir: where finished artifacts go (see :meth:`Builder.publish`).
+    :ivar runner: runs every command (:class:`giftwrap.api.Runner`); each
+        gets ``SOURCE_DATE_EPOCH`` in its environment.
     """
 
-    project: 'Project'
+    project_info: ProjectInfo
     package: 'PackageDescription'
     interpreter: 'Interpreter'
     checkout: 'Checkout'
@@ -85,6 +92,9 @@ class BuildContext:
     #: stages what :meth:`Builder.publish` publishes, for the job to commit
     #: after the SBOM; ``None``: publish at once
     publisher: 'Publisher | None' = None
+    #: the core's own project, behind the deprecated ``context.project``
+    legacy_project: object = dataclasses.field(default=None, repr=False,
+                                               compare=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,9 +124,17 @@ class Builder(abc.ABC):
     #: True if the artifact depends on the target's system interpreter, so
     #: the virtualenv must be built with a packaged one (not a pyenv build).
     needs_system_python: ClassVar[bool] = True
+    #: The driver API (major, minor) this builder is written against: it
+    #: loads where giftwrap's :data:`giftwrap.api.API_VERSION` has the
+    #: same major and at least this minor.
+    api_version: ClassVar[tuple[int, int]] = (1, 0)
 
     def __init__(self, context: BuildContext):
-        self.context = context
+        self.context = fill_defaults(context, self.options)
+
+    def option(self, name: str) -> Any:
+        """This builder's option ``name`` (its default when not set)."""
+        return self.context.options[name]
 
     @classmethod
     def check_options(cls, options: Mapping[str, object]) -> None:
@@ -166,6 +184,15 @@ class Builder(abc.ABC):
         :raises giftwrap.errors.BuildError: packaging failed.
         """
 
+    def before_publish(self, built: Path) -> None:
+        """A last step on the finished file before :meth:`publish` moves it
+        into the output directory (the rpm builders sign there); by
+        default nothing.  A builder calls it from :meth:`build`.
+
+        :param built: the finished artifact in :attr:`BuildContext.work_dir`.
+        :raises giftwrap.errors.BuildError: the step failed.
+        """
+
     def publish(self, built: Path, filename: str) -> Path:
         """Move a finished file into the output directory under ``filename``.
 
@@ -181,7 +208,7 @@ class Builder(abc.ABC):
         """
         publisher = self.context.publisher or Publisher()
         target = publisher.stage(built, self.context.output_dir, filename,
-                                 replace=self.context.project.force_overwrite)
+                                 replace=self.context.project_info.force_overwrite)
         if self.context.publisher is None:
             publisher.commit(target)
         return target

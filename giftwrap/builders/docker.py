@@ -98,10 +98,6 @@ class DockerBuilder(Builder):
         """
         engines.choose(options.get('engine'), _settings(options))
 
-    def option(self, name: str) -> Any:
-        """A builder option, or its default if the context lacks it."""
-        return self.context.options.get(name, self.options[name].default)
-
     def build(self, tree: StagedTree) -> Artifact:
         """Build the image, then name, save and push it.
 
@@ -130,7 +126,7 @@ class DockerBuilder(Builder):
         name = self.option('image_name') or package.name.replace('+', '-')
         tag = self.option('image_tag') or re.sub(r'[^A-Za-z0-9_.-]', '_',
                                                  str(package.version))
-        where = self.context.project.where_key('builder_options')
+        where = self.context.project_info.where_key('builder_options')
         if not _NAME.match(name):
             raise errors.BuildError(
                 f'{name!r} is not a valid image name', where=where,
@@ -148,17 +144,16 @@ class DockerBuilder(Builder):
         template = self.option('template')
         if not template:
             return None
-        manifest = Path(self.context.project.where.rsplit(':', 1)[0])
-        return manifest.parent / template
+        return self.context.project_info.manifest_dir / template
 
     def template_values(self, tree: StagedTree, reference: str
                         ) -> dict[str, Any]:
         """The names the Dockerfile template is rendered with."""
         ctx, interp = self.context, self.context.interpreter
         base = self.option('base_image')
-        _check_word(base, 'base_image', _IMAGE, ctx.project)
+        _check_word(base, 'base_image', _IMAGE, ctx.project_info)
         install = _check_word(str(tree.install_path), 'install_path',
-                              re.compile(r'^/[^\s"\'$\\`]*$'), ctx.project)
+                              re.compile(r'^/[^\s"\'$\\`]*$'), ctx.project_info)
         python = f'{install}/bin/python'
         major, minor = interp.short_version.split('.')[:2]
         return {
@@ -174,9 +169,9 @@ class DockerBuilder(Builder):
                             f'base image that has it',
             'packages': runtime_packages(ctx),
             'project': {
-                'name': ctx.project.name, 'package_name': ctx.package.name,
+                'name': ctx.project_info.name, 'package_name': ctx.package.name,
                 'version': ctx.package.version.deb,
-                'giturl': ctx.project.giturl, 'gitref': ctx.project.gitref,
+                'giturl': ctx.project_info.giturl, 'gitref': ctx.project_info.gitref,
                 'commit': ctx.checkout.commit},
             'image': reference,
         }
@@ -188,7 +183,7 @@ class DockerBuilder(Builder):
         :raises giftwrap.errors.BuildError: explaining what failed.
         """
         iidfile.unlink(missing_ok=True)
-        LOG.info('building the image of %s with %s', self.context.project.name,
+        LOG.info('building the image of %s with %s', self.context.project_info.name,
                  engine.name)
         result = engine.build(context_dir / 'Dockerfile', context_dir,
                               labels=oci_labels(self.context),
@@ -204,7 +199,7 @@ class DockerBuilder(Builder):
         The archive is published last, so a failed push leaves none.
         """
         registry = self.option('push')
-        pushed = _push_name(registry, reference, self.context.project) \
+        pushed = _push_name(registry, reference, self.context.project_info) \
             if registry else None
         archive = self.context.work_dir.resolve() / 'image.tar'
         tagged: list[str] = []
@@ -231,7 +226,7 @@ class DockerBuilder(Builder):
         """Fail before building if the archive could not be published."""
         target = self.context.output_dir / archive_name(reference)
         if self.option('save') and target.exists() and \
-                not self.context.project.force_overwrite:
+                not self.context.project_info.force_overwrite:
             raise errors.BuildError(
                 f'{target} exists already and was not replaced',
                 hint='remove it, bump the version, or set force_overwrite: '
@@ -278,7 +273,7 @@ def runtime_packages(context) -> tuple[str, ...]:
         if not _PACKAGE.match(name):
             raise errors.BuildError(
                 f'system dependency {depend!r} is not a package name',
-                where=context.project.where_key('system_dependencies'),
+                where=context.project_info.where_key('system_dependencies'),
                 hint='list distribution package names, e.g. libxml2')
         packages.append(name)
     return tuple(dict.fromkeys(packages))
@@ -297,7 +292,7 @@ def oci_labels(context) -> dict[str, str]:
     return {
         OCI + 'title': context.package.name,
         OCI + 'version': context.package.version.deb,
-        OCI + 'source': context.project.provenance_url,
+        OCI + 'source': context.project_info.provenance_url,
         OCI + 'revision': context.checkout.commit,
         OCI + 'created': created(
             {'SOURCE_DATE_EPOCH': str(context.source_date_epoch)}

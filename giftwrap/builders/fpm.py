@@ -54,7 +54,7 @@ import re
 import shutil
 import urllib.parse
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar, Mapping
+from typing import ClassVar, Mapping
 
 from giftwrap import docfiles, errors
 from giftwrap.builders import rpmsign, scripts
@@ -142,10 +142,6 @@ class FpmBuilder(Builder):
     compressions: ClassVar[Mapping[str, str]] = {}
     tools = (Tool('fpm', FPM_HINT),)
 
-    def option(self, name: str) -> Any:
-        """A builder option, or its default if the context lacks it."""
-        return self.context.options.get(name, self.options[name].default)
-
     def spell(self, target: Target) -> Target:
         """``target`` with its text made safe for this format's tools.
 
@@ -168,7 +164,7 @@ class FpmBuilder(Builder):
     def _refuse(self, field: str, what: str, hint: str) -> None:
         raise errors.BuildError(
             f'the {field} of package {self.context.package.name} {what}',
-            where=self.context.project.where_key(
+            where=self.context.project_info.where_key(
                 _MANIFEST_KEY.get(field, field)), hint=hint)
 
     def with_homepage(self, target: Target) -> Target:
@@ -177,7 +173,7 @@ class FpmBuilder(Builder):
         of its own).  Credentials in the URL are left out."""
         if target.homepage:
             return target
-        url = urllib.parse.urlsplit(self.context.project.giturl)
+        url = urllib.parse.urlsplit(self.context.project_info.giturl)
         if url.scheme not in ('http', 'https') or not url.hostname:
             return target
         host = url.netloc.rpartition('@')[2]
@@ -266,9 +262,6 @@ class FpmBuilder(Builder):
         path = self.publish(output, target.filename)
         LOG.info('built %s', path)
         return Artifact(name=path.name, path=path)
-
-    def before_publish(self, built: Path) -> None:
-        """A last step on the finished package (rpm signing)."""
 
 
 def inputs(tree: StagedTree, files: Path | None) -> list[str]:

@@ -306,10 +306,6 @@ class NfpmBuilder(Builder):
     def filename(self) -> str:
         """The artifact's file name in the output directory."""
 
-    def option(self, name: str) -> Any:
-        """A builder option, or its default if the context lacks it."""
-        return self.context.options.get(name, self.options[name].default)
-
     @classmethod
     def check_options(cls, options: Mapping[str, object]) -> None:
         level, compression = options.get('compression_level'), \
@@ -337,7 +333,7 @@ class NfpmBuilder(Builder):
 
     def config(self, tree: StagedTree) -> dict[str, Any]:
         """The nfpm configuration for ``tree`` (see :func:`nfpm_config`)."""
-        project = self.context.project
+        project = self.context.project_info
         work = self.context.work_dir.resolve()
         target = self.context.package.target(self.packager)
         return nfpm_config(
@@ -368,9 +364,6 @@ class NfpmBuilder(Builder):
         path = self.publish(built, self.filename())
         LOG.info('built %s', path)
         return Artifact(name=path.name, path=path)
-
-    def before_publish(self, built: Path) -> None:
-        """A last step on the finished package (rpm signing)."""
 
 
 class NfpmDeb(NfpmBuilder):

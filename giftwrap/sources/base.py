@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, ClassVar, Mapping
 from packaging.utils import canonicalize_name
 
 from giftwrap import errors, identifiers
+from giftwrap.drivers import fill_defaults
+from giftwrap.projectinfo import DeprecatedProject, ProjectInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from giftwrap.drivers import Option
     from giftwrap.interpreter import Interpreter
-    from giftwrap.manifest import Project
     from giftwrap.process import Runner
     from giftwrap.sources.http import HttpClient
 
@@ -137,15 +138,19 @@ class Pins:
 
 
 @dataclasses.dataclass(frozen=True)
-class ResolveContext:
+class ResolveContext(DeprecatedProject):
     """Everything a resolver may use; it touches nothing else.
 
-    :ivar options: this resolver's validated ``resolver_options``.
+    :ivar project_info: the project (:class:`giftwrap.api.ProjectInfo`).
+    :ivar checkout: the source at the commit being built; None while
+        :meth:`Resolver.fingerprint` runs.
+    :ivar options: this resolver's ``resolver_options``, every option of
+        :attr:`Resolver.options` present (defaults filled in).
     :ivar cache_dir: a directory of its own for cached answers.
     :ivar offline: use only caches; fail clearly when something is missing.
     """
 
-    project: 'Project'
+    project_info: ProjectInfo
     checkout: Checkout
     interpreter: 'Interpreter'
     options: Mapping[str, object]
@@ -154,6 +159,9 @@ class ResolveContext:
     runner: 'Runner'
     http: 'HttpClient'
     offline: bool = False
+    #: the core's own project, behind the deprecated ``context.project``
+    legacy_project: object = dataclasses.field(default=None, repr=False,
+                                               compare=False)
 
 
 class Resolver(abc.ABC):
@@ -165,9 +173,12 @@ class Resolver(abc.ABC):
 
     #: The options this resolver accepts, validated before any work.
     options: ClassVar[Mapping[str, 'Option']] = {}
+    #: The driver API (major, minor) this resolver is written against (see
+    #: :attr:`giftwrap.api.Builder.api_version`).
+    api_version: ClassVar[tuple[int, int]] = (1, 0)
 
     def __init__(self, context: ResolveContext):
-        self.context = context
+        self.context = fill_defaults(context, self.options)
 
     def fingerprint(self) -> str | None:
         """What the pins depend on besides the commit, read without it.

@@ -86,7 +86,7 @@ class GerritLogs(Resolver):
             return self._fallback(exc, facts, fallback_options)
 
     def _where(self) -> str:
-        project = self.context.project
+        project = self.context.project_info
         return project.where_key('resolver_options') or f'project {project.name}'
 
     def _from_ci(self, facts: dict[str, str]) -> Pins:
@@ -95,7 +95,7 @@ class GerritLogs(Resolver):
         found = gerrit.find_change_commit(checkout.path, checkout.commit)
         if found.depth:
             LOG.info('%s: the nearest reviewed commit is %s, %d commits back',
-                     self.context.project.name, found.commit[:12], found.depth)
+                     self.context.project_info.name, found.commit[:12], found.depth)
         facts.update(change_id=found.change_id, change_commit=found.commit)
         review = gerrit.Gerrit(self.context.http,
                                str(self.context.options['gerrit_url']),
@@ -111,7 +111,7 @@ class GerritLogs(Resolver):
         pins, method = self._pins_from_logs(build, project, facts)
         facts['method'] = method
         LOG.info('%s: %d pins from %s of %s (change %s, patch set %s)',
-                 self.context.project.name, len(pins), method, job.name,
+                 self.context.project_info.name, len(pins), method, job.name,
                  change.number, patchset)
         # A CI job's freeze is the whole closure: the build refuses to
         # install anything it does not pin.
@@ -119,7 +119,7 @@ class GerritLogs(Resolver):
 
     def _target(self) -> tuple[str, str]:
         """The Gerrit project and branch: the options, else giturl/gitref."""
-        options, project = self.context.options, self.context.project
+        options, project = self.context.options, self.context.project_info
         name = options.get('project') or project_from_url(project.giturl)
         if not name:
             raise errors.ResolveError(
@@ -240,7 +240,7 @@ class GerritLogs(Resolver):
                 'line, no pip freeze, no "Successfully installed" line of tox',
                 hint=_FALLBACK_HINT)
         own = reqfiles.project_name(self.context.checkout.path,
-                                    self.context.project.name)
+                                    self.context.project_info.name)
         drop = {own, project.rsplit('/', 1)[-1], *found.source_names}
         pins, method = list(found.pins), found.method
         if method == cilogs.PIP:

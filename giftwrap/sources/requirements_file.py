@@ -116,18 +116,18 @@ class RequirementsFile(Resolver):
         reader.read(source, constraint=False, chain=(),
                     where=self._where())
         own = reqfiles.project_name(self.context.checkout.path,
-                                    self.context.project.name)
+                                    self.context.project_info.name)
         pins = [p for p in reader.pins if not reqfiles.same_name(p.name, own)]
         requirements = [r for r in dict.fromkeys(reader.requirements)
                         if not reqfiles.same_name(_name(r), own)]
         LOG.info('%s: %d pins and %d unpinned requirements from %s',
-                 self.context.project.name, len(pins), len(requirements),
+                 self.context.project_info.name, len(pins), len(requirements),
                  source.location)
         return Pins.of(pins, {'resolver': 'requirements-file',
                               'file': source.shown}, requirements)
 
     def _where(self) -> str:
-        project = self.context.project
+        project = self.context.project_info
         return project.where_key('resolver_options') or f'project {project.name}'
 
     def _root_source(self) -> _Source:

@@ -81,7 +81,7 @@ class UpperConstraints(Resolver):
             text, location, facts = requirements_repo.read(
                 self.context, repo=options.get('repo') or REQUIREMENTS_REPO,
                 ref=options.get('ref') or series_ref(
-                    self.context.project.gitref),
+                    self.context.project_info.gitref),
                 date=options.get('date'))
             return self._pins([(location, text)], 'requirements repository',
                               facts)
@@ -97,7 +97,7 @@ class UpperConstraints(Resolver):
             return None
         values = self._explicit_values()
         if not values:
-            series = series_of(self.context.project.gitref)
+            series = series_of(self.context.project_info.gitref)
             if not series:
                 return None  # tox.ini, in the checkout, names the file
             values = [self._release_url(series)]
@@ -124,7 +124,7 @@ class UpperConstraints(Resolver):
                     hint='check that the URL serves an upper-constraints.txt')
             pins.extend(found)
         own = reqfiles.project_name(self.context.checkout.path,
-                                    self.context.project.name)
+                                    self.context.project_info.name)
         provenance = {'resolver': 'upper-constraints',
                       'constraints_url': ' '.join(locations),
                       'constraints_from': origin, **facts}
@@ -136,7 +136,7 @@ class UpperConstraints(Resolver):
         return result
 
     def _where(self) -> str:
-        project = self.context.project
+        project = self.context.project_info
         return project.where_key('resolver_options') or f'project {project.name}'
 
     def _locations(self) -> tuple[list[str], str]:
@@ -144,15 +144,15 @@ class UpperConstraints(Resolver):
         explicit = self._explicit()
         if explicit:
             return explicit, 'resolver_options'
-        series = series_of(self.context.project.gitref)
+        series = series_of(self.context.project_info.gitref)
         if series:
-            return [self._release_url(series)], f'gitref {self.context.project.gitref}'
+            return [self._release_url(series)], f'gitref {self.context.project_info.gitref}'
         url = tox_constraints_url(self.context.checkout.path)
         if url:
             return [self._tox_location(url)], 'tox.ini'
         raise errors.ResolveError(
             'cannot tell which upper-constraints to use: the gitref '
-            f'{self.context.project.gitref!r} names no stable/ or '
+            f'{self.context.project_info.gitref!r} names no stable/ or '
             'unmaintained/ series and tox.ini names no constraints file',
             where=self._where(),
             hint='set resolver_options: {upper-constraints: {release: '

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 import requests
 
+from giftwrap import testing
 from giftwrap import errors, interpreter, package, venv, versions
 from giftwrap.builders import docker, engines
 from giftwrap.builders.base import BuildContext
@@ -71,8 +72,8 @@ class Staged:
         checkout = Checkout(work / 'src', project.giturl, 'master', COMMIT,
                             datetime.datetime(2025, 1, 1,
                                               tzinfo=datetime.timezone.utc))
-        return BuildContext(
-            project=project, checkout=checkout, pins=Pins.of([]),
+        return testing.build_context(
+            work, project=project, checkout=checkout, pins=Pins.of([]),
             package=package.describe(project, self.tree, self.interpreter,
                                      checkout),
             interpreter=self.interpreter, work_dir=work / 'work',

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from giftwrap import testing
 from giftwrap import errors, versions
 from giftwrap.builders import nfpm
 from giftwrap.builders.base import BuildContext, StagedTree
@@ -70,8 +71,8 @@ def context(tmp_path: Path, name: str, install: PurePosixPath, *,
     checkout = Checkout(tmp_path / 'src', project.giturl, 'master', 'a' * 40,
                         datetime.datetime(2025, 1, 1,
                                           tzinfo=datetime.timezone.utc))
-    return BuildContext(
-        project=project, package=package,
+    return testing.build_context(
+        tmp_path, project=project, package=package,
         interpreter=Interpreter(Path('/usr/bin/python3.11'), '3.11.2'),
         checkout=checkout, pins=Pins.of([]), options=options or {},
         work_dir=tmp_path / 'work', output_dir=tmp_path / 'out',

@@ -16,9 +16,10 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from giftwrap import testing
 from giftwrap import package, versions
 from giftwrap.builders import nfpm
-from giftwrap.builders.base import BuildContext, StagedTree
+from giftwrap.builders.base import StagedTree
 from giftwrap.interpreter import Interpreter
 from giftwrap.manifest import Project
 from giftwrap.process import Runner, find_tool
@@ -85,8 +86,8 @@ def build(builder, tmp_path: Path, name: str, version: str = '10.0-bbc1',
     checkout = Checkout(tmp_path / 'src', project.giturl, 'master', 'a' * 40,
                         datetime.datetime(2025, 1, 1,
                                           tzinfo=datetime.timezone.utc))
-    context = BuildContext(
-        project=project, package=package.describe(project, tree, PYTHON),
+    context = testing.build_context(
+        tmp_path, project=project, package=package.describe(project, tree, PYTHON),
         interpreter=PYTHON, checkout=checkout, pins=Pins.of([]),
         options=options or {},
         work_dir=tmp_path / 'work', output_dir=tmp_path / 'out',

@@ -16,9 +16,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 from packaging.utils import canonicalize_name
 
+from giftwrap import testing
 from giftwrap import interpreter, package, sbom, venv, versions
 from giftwrap.builders import nfpm
-from giftwrap.builders.base import BuildContext
 from giftwrap.manifest import Project
 from giftwrap.process import Runner, find_tool
 from giftwrap.sources.base import Checkout, Pin, Pins
@@ -56,8 +56,8 @@ def built(tmp_path_factory):
                         datetime.datetime(2025, 1, 1,
                                           tzinfo=datetime.timezone.utc))
     description = package.describe(project, tree, python, checkout)
-    context = BuildContext(
-        project=project, package=description, interpreter=python,
+    context = testing.build_context(
+        base, project=project, package=description, interpreter=python,
         checkout=checkout, pins=Pins.of([]), options={},
         work_dir=base / 'nfpm', output_dir=base / 'out',
         runner=Runner(base / 'build.log'))

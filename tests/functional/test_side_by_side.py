@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from giftwrap import testing
 from giftwrap import manifest, package
 from giftwrap.builders import nfpm
-from giftwrap.builders.base import BuildContext, StagedTree
+from giftwrap.builders.base import StagedTree
 from giftwrap.interpreter import Interpreter
 from giftwrap.process import Runner, find_tool
 from giftwrap.sources.base import Checkout, Pins
@@ -76,8 +77,8 @@ def build(tmp_path: Path, proj, script: str) -> Path:
     checkout = Checkout(tmp_path / 'src', proj.giturl, 'master', 'a' * 40,
                         datetime.datetime(2025, 1, 1,
                                           tzinfo=datetime.timezone.utc))
-    context = BuildContext(
-        project=proj, package=package.describe(proj, tree, PYTHON),
+    context = testing.build_context(
+        tmp_path, project=proj, package=package.describe(proj, tree, PYTHON),
         interpreter=PYTHON, checkout=checkout, pins=Pins.of([]), options={},
         work_dir=tmp_path / 'work', output_dir=tmp_path / 'out',
         runner=Runner(tmp_path / 'build.log'))

@@ -15,9 +15,10 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from giftwrap import testing
 from giftwrap import errors, signing, versions
 from giftwrap.builders import nfpm
-from giftwrap.builders.base import BuildContext, StagedTree
+from giftwrap.builders.base import StagedTree
 from giftwrap.interpreter import Interpreter
 from giftwrap.manifest import Project
 from giftwrap.package import PackageDescription
@@ -108,8 +109,8 @@ def build_package(builder, tmp_path: Path, name: str,
                                           tzinfo=datetime.timezone.utc))
     work = tmp_path / f'work-{builder.__name__}'
     work.mkdir(parents=True, exist_ok=True)
-    context = BuildContext(
-        project=project, package=package,
+    context = testing.build_context(
+        tmp_path, project=project, package=package,
         interpreter=Interpreter(Path('/usr/bin/python3.11'), '3.11.2'),
         checkout=checkout, pins=Pins.of([]), options=options or {},
         work_dir=work,

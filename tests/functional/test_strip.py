@@ -15,9 +15,10 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from giftwrap import testing
 from giftwrap import interpreter, package, strip, venv, versions
 from giftwrap.builders import nfpm
-from giftwrap.builders.base import BuildContext, StagedTree
+from giftwrap.builders.base import StagedTree
 from giftwrap.manifest import Project
 from giftwrap.process import Runner, find_tool
 from giftwrap.sources.base import Checkout, Pin, Pins
@@ -114,8 +115,8 @@ def test_byte_code_compiled_on_install_and_cleaned_on_removal(built,
         builders=('nfpm-deb',), resolver_options={}, builder_options={},
         strip=('pycache', 'tests'), where=f'{tmp_path}/manifest.yml:1')
     python3 = interpreter.resolve('/usr/bin/python3', Runner())
-    context = BuildContext(
-        project=project, package=package.describe(project, tree, python3),
+    context = testing.build_context(
+        tmp_path, project=project, package=package.describe(project, tree, python3),
         interpreter=python3,
         checkout=Checkout(tmp_path, project.giturl, 'master', 'a' * 40,
                           datetime.datetime(2025, 1, 1,

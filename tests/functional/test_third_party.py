@@ -7,10 +7,10 @@ own builders; its tarball is checked directly.
 
 from __future__ import annotations
 
-import datetime
 import gzip
 import importlib.util
 import json
+import os
 import shutil
 import sys
 import tarfile
@@ -18,13 +18,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from giftwrap import drivers, errors, versions
+from giftwrap import errors, testing
 from giftwrap.builders.base import BuildContext, StagedTree
-from giftwrap.interpreter import Interpreter
-from giftwrap.manifest import Project
-from giftwrap.package import PackageDescription
 from giftwrap.process import Runner, base_environment
-from giftwrap.sources.base import Checkout, Pins
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / 'examples' / 'giftwrap-tarball'
@@ -64,32 +60,23 @@ def stage(root: Path) -> StagedTree:
         INSTALL / 'etc' / 'hello.conf', PurePosixPath('/etc/hello/api.ini')))
 
 
-def context(tmp_path: Path, builder_options=None) -> BuildContext:
-    version = versions.parse('10.0-bbc1')
-    project = Project(
-        name='hello', package_name='acme-hello', version='10.0-bbc1',
-        package_version=version, install_path=INSTALL,
-        giturl='https://example.invalid/hello', gitref='master',
-        gitdepth=None, python='/usr/bin/python3.11', resolver='none',
-        builders=('tarball',), resolver_options={}, builder_options={},
-        output_dir=tmp_path / 'out')
-    package = PackageDescription(name='acme-hello', version=version,
-                                 install_path=INSTALL, summary='hello')
-    checkout = Checkout(tmp_path / 'src', project.giturl, 'master', 'a' * 40,
-                        datetime.datetime(2025, 1, 1,
-                                          tzinfo=datetime.timezone.utc))
-    return BuildContext(
-        project=project, package=package,
-        interpreter=Interpreter(Path('/usr/bin/python3.11'), '3.11.2'),
-        checkout=checkout, pins=Pins.of([]), options=builder_options or {},
-        work_dir=tmp_path / 'work', output_dir=tmp_path / 'out',
-        runner=Runner())
+def context(tmp_path: Path, tarball, builder_options=None,
+            source_date_epoch: int | None = 1700000000) -> BuildContext:
+    """The context a build gives the example, from giftwrap's test kit."""
+    return testing.build_context(
+        tmp_path, builder=tarball.TarballBuilder, options=builder_options,
+        project=testing.project_info('hello', giturl='https://example.invalid/hello'),
+        package=testing.package_description(
+            'acme-hello', '10.0-bbc1', install_path=str(INSTALL),
+            summary='hello'),
+        runner=Runner(), source_date_epoch=source_date_epoch)
 
 
 def test_tarball_members_are_rooted_and_owned_by_root(tmp_path, tarball,
                                                       monkeypatch):
-    monkeypatch.setenv('SOURCE_DATE_EPOCH', '1700000000')
-    builder = tarball.TarballBuilder(context(tmp_path))
+    # the context's date, whatever the environment says
+    monkeypatch.setenv('SOURCE_DATE_EPOCH', '1')
+    builder = tarball.TarballBuilder(context(tmp_path, tarball))
     artifact = builder.build(stage(tmp_path / 'stage'))
     assert artifact.path == tmp_path / 'out' / 'acme-hello-10.0-bbc1.tar.gz'
     with tarfile.open(artifact.path) as tar:
@@ -109,11 +96,10 @@ def test_tarball_members_are_rooted_and_owned_by_root(tmp_path, tarball,
     assert artifact.path.read_bytes()[4:8] == (1700000000).to_bytes(4, 'little')
 
 
-def test_tarball_is_reproducible(tmp_path, tarball, monkeypatch):
-    monkeypatch.delenv('SOURCE_DATE_EPOCH', raising=False)
+def test_tarball_is_reproducible(tmp_path, tarball):
     built = []
     for run in ('a', 'b'):
-        ctx = context(tmp_path / run)
+        ctx = context(tmp_path / run, tarball)
         built.append(tarball.TarballBuilder(ctx).build(
             stage(tmp_path / run / 'stage')).path.read_bytes())
     assert built[0] == built[1]
@@ -122,7 +108,7 @@ def test_tarball_is_reproducible(tmp_path, tarball, monkeypatch):
 def test_tarball_unpacks_at_root(tmp_path, tarball):
     if shutil.which('tar') is None:
         pytest.skip('tar is not installed')
-    artifact = tarball.TarballBuilder(context(tmp_path)).build(
+    artifact = tarball.TarballBuilder(context(tmp_path, tarball)).build(
         stage(tmp_path / 'stage'))
     dest = tmp_path / 'dest'
     dest.mkdir()
@@ -133,15 +119,22 @@ def test_tarball_unpacks_at_root(tmp_path, tarball):
     assert (dest / 'etc/hello/api.ini').read_text() == '[api]\n'
 
 
-def test_tarball_options_and_bad_date(tmp_path, tarball, monkeypatch):
-    schema = tarball.TarballBuilder.options
+def test_tarball_options_and_bad_date(tmp_path, tarball):
     with pytest.raises(errors.DriverError):
-        drivers.validate_options(schema, {'compresslevel': 0},
-                                 driver_name='tarball')
-    monkeypatch.setenv('SOURCE_DATE_EPOCH', 'yesterday')
+        context(tmp_path, tarball, {'compresslevel': 0})
     with pytest.raises(errors.BuildError, match='SOURCE_DATE_EPOCH'):
-        tarball.TarballBuilder(context(tmp_path, {'compresslevel': 1})).build(
-            stage(tmp_path / 'stage'))
+        tarball.TarballBuilder(context(
+            tmp_path, tarball, {'compresslevel': 1}, source_date_epoch=-1)
+        ).build(stage(tmp_path / 'stage'))
+
+
+def test_tarball_imports_only_the_api():
+    """The example is what a third-party author copies: giftwrap.api only."""
+    source = (EXAMPLE / 'giftwrap_tarball.py').read_text()
+    imports = [line for line in source.splitlines()
+               if line.startswith(('import giftwrap', 'from giftwrap'))]
+    assert imports == ['from giftwrap.api import Artifact, Builder, '
+                       'BuildError, Option, StagedTree']
 
 
 @pytest.fixture(scope='module')
@@ -182,7 +175,7 @@ def test_list_builders_shows_it(venv):
 def test_build_with_it_from_a_manifest(venv, tmp_path):
     from tests import projectutil
     repo = tmp_path / 'hello-app'
-    projectutil.pinned_repo(repo)
+    commit = projectutil.pinned_repo(repo)
     manifest = tmp_path / 'manifest.yml'
     manifest.write_text(
         "settings: {version: '1.0-1', builders: [tarball],"
@@ -197,3 +190,10 @@ def test_build_with_it_from_a_manifest(venv, tmp_path):
     with tarfile.open(tmp_path / 'out' / 'openstack-hello-app-1.0-1.tar.gz') as tar:
         names = tar.getnames()
     assert 'opt/openstack/hello-app/bin/hello-app' in names
+    # dated the build's time (the commit's, unless the operator sets one)
+    from dulwich.repo import Repo
+    with Repo(str(repo)) as git:
+        when = git[commit.encode()].commit_time
+    with tarfile.open(tmp_path / 'out' / 'openstack-hello-app-1.0-1.tar.gz') as tar:
+        assert {m.mtime for m in tar.getmembers()} == {
+            int(os.environ.get('SOURCE_DATE_EPOCH') or when)}

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from giftwrap import testing
 from giftwrap import drivers, errors, manifest, versions
 from giftwrap.builders import docker, engines
 from giftwrap.builders.base import BuildContext, StagedTree
@@ -97,7 +98,7 @@ def make_context(tmp_path, runner, options=None, *, depends=('python3.11',),
         giturl='https://opendev.org/openstack/nova', gitref='master',
         python='/usr/bin/python3.11', resolver='upper-constraints',
         builders=('docker',), resolver_options={}, builder_options={},
-        where=f'{tmp_path}/manifest.yml:3')
+        where=f'{tmp_path}/manifest.yml:3', manifest_dir=tmp_path)
     fields.update(project)
     package = PackageDescription(
         name=fields['package_name'], version=fields['package_version'],
@@ -105,12 +106,12 @@ def make_context(tmp_path, runner, options=None, *, depends=('python3.11',),
     checkout = Checkout(tmp_path / 'src', fields['giturl'], 'master', COMMIT,
                         datetime.datetime(2025, 1, 1,
                                           tzinfo=datetime.timezone.utc))
-    return BuildContext(
-        project=Project(**fields), package=package,
+    return testing.build_context(
+        tmp_path, project=Project(**fields), package=package,
         interpreter=Interpreter(Path('/usr/bin/python3.11'), '3.11.2'),
         checkout=checkout, pins=Pins.of([]), options=options or {},
         work_dir=tmp_path / 'work', output_dir=tmp_path / 'out',
-        runner=runner)
+        runner=runner, source_date_epoch=None)
 
 
 def build(tmp_path, options=None, runner=None, **kw):
@@ -480,9 +481,10 @@ def test_context_is_replaced_not_merged(tmp_path, installed):
     assert not stale.exists()
 
 
-def test_project_where_locates_the_template(tmp_path):
+def test_the_manifests_directory_locates_the_template(tmp_path):
     context = make_context(tmp_path, EngineRunner(), {'template': 't.j2'},
-                           where=f'{tmp_path}/sub/giftwrap.yml:12')
+                           where=f'{tmp_path}/sub/giftwrap.yml:12',
+                           manifest_dir=tmp_path / 'sub')
     assert docker.DockerBuilder(context).template_path() == tmp_path / 'sub' / 't.j2'
 
 

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from giftwrap import testing
 from giftwrap import drivers, errors, manifest
 from giftwrap import package as packaging
 from giftwrap.builders import fpm
@@ -70,12 +71,13 @@ def make_context(tmp_path, options=None, **fields) -> BuildContext:
     checkout = Checkout(tmp_path / 'src', project.giturl, 'master', 'a' * 40,
                         datetime.datetime(2025, 1, 1,
                                           tzinfo=datetime.timezone.utc))
-    return BuildContext(
-        project=project, package=packaging.describe(project, tree, PYTHON,
-                                                    checkout),
+    return testing.build_context(
+        tmp_path, project=project,
+        package=packaging.describe(project, tree, PYTHON, checkout),
         interpreter=PYTHON, checkout=checkout, pins=Pins.of([]),
         options=options or {}, work_dir=tmp_path / 'work',
-        output_dir=tmp_path / 'out', runner=RecordingRunner())
+        output_dir=tmp_path / 'out', runner=RecordingRunner(),
+        source_date_epoch=None)
 
 
 def build(tmp_path, builder, options=None, **fields):

@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from giftwrap import testing
 from giftwrap import drivers, errors, versions
 from giftwrap.builders import nfpm
 from giftwrap.builders.base import BuildContext, StagedTree
@@ -267,8 +268,8 @@ def make_context(tmp_path, runner, options=None, **project) -> BuildContext:
     checkout = Checkout(tmp_path / 'src', 'https://opendev.org/openstack/nova',
                         'master', 'a' * 40,
                         datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc))
-    return BuildContext(
-        project=make_project(**project), package=make_package(),
+    return testing.build_context(
+        tmp_path, project=make_project(**project), package=make_package(),
         interpreter=Interpreter(Path('/usr/bin/python3.11'), '3.11.2'),
         checkout=checkout, pins=Pins.of([]), options=options or {},
         work_dir=tmp_path / 'work', output_dir=tmp_path / 'out',

@@ -1,0 +1,52 @@
+"""giftwrap's public driver API: everything a third-party builder,
+resolver or command imports, and nothing else.
+
+Import from here only::
+
+    from giftwrap.api import Artifact, Builder, Option, StagedTree
+
+The modules these names live in may move between releases; these names
+do not, within a major :data:`API_VERSION`.  What bumps it:
+
+* the minor, when something is added (a name, a context field, an
+  optional hook with a default): drivers written for 1.0 load in 1.1;
+* the major, when something is removed or changes meaning: a driver
+  declares the version it is written against as its ``api_version``
+  class attribute (default ``(1, 0)``), and giftwrap refuses to load one
+  whose major differs from its own, or whose minor is newer, with an error
+  naming both.
+
+Builders receive a :class:`BuildContext`, resolvers a
+:class:`ResolveContext`: each holds a :class:`ProjectInfo` (the project),
+the driver's options with every default filled in, a work directory, and
+a :class:`Runner` that runs every command (with ``SOURCE_DATE_EPOCH`` in
+its environment).  :mod:`giftwrap.testing` builds them for unit tests.
+"""
+
+from giftwrap.builders.base import (Artifact, BuildContext, Builder,
+                                    StagedTree, Tool)
+from giftwrap.drivers import API_VERSION, Option
+from giftwrap.errors import (BuildError, CommandError, DriverError,
+                             GiftwrapError, ManifestError, MissingToolError,
+                             ResolveError, SourceError)
+from giftwrap.interpreter import Interpreter
+from giftwrap.package import PackageDescription
+from giftwrap.process import Result, Runner
+from giftwrap.projectinfo import ProjectInfo
+from giftwrap.sources.base import (Checkout, Pin, Pins, ResolveContext,
+                                   Resolver)
+from giftwrap.versions import PackageVersion
+
+__all__ = [
+    'API_VERSION',
+    # builders
+    'Artifact', 'BuildContext', 'Builder', 'PackageDescription',
+    'PackageVersion', 'StagedTree', 'Tool',
+    # resolvers
+    'Checkout', 'Pin', 'Pins', 'ResolveContext', 'Resolver',
+    # what both receive
+    'Interpreter', 'Option', 'ProjectInfo', 'Result', 'Runner',
+    # errors: each carries what failed, where and a hint
+    'BuildError', 'CommandError', 'DriverError', 'GiftwrapError',
+    'ManifestError', 'MissingToolError', 'ResolveError', 'SourceError',
+]
