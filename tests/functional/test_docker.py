@@ -68,7 +68,8 @@ class Staged:
             gitref='master', python=SYSTEM_PYTHON, resolver='requirements-file',
             builders=('docker',), resolver_options={}, builder_options={},
             system_dependencies=(self.interpreter.package, RUNTIME_PACKAGE),
-            output_dir=work / 'out', where=f'{work}/giftwrap.yml:5')
+            output_dir=work / 'out', where=f'{work}/giftwrap.yml:5',
+            manifest_dir=work)
         checkout = Checkout(work / 'src', project.giturl, 'master', COMMIT,
                             datetime.datetime(2025, 1, 1,
                                               tzinfo=datetime.timezone.utc))
@@ -78,6 +79,7 @@ class Staged:
                                      checkout),
             interpreter=self.interpreter, work_dir=work / 'work',
             output_dir=project.output_dir, runner=self.runner,
+            source_date_epoch=None,
             options={'engine': 'podman', 'isolation': 'chroot',
                      'base_image': images.base_image(self.runner),
                      'image_name': f'giftwrap-test/hello-{self.suffix}',

@@ -61,7 +61,6 @@ def built(tmp_path_factory):
         checkout=checkout, pins=Pins.of([]), options={},
         work_dir=base / 'nfpm', output_dir=base / 'out',
         runner=Runner(base / 'build.log'))
-    context.work_dir.mkdir()
     artifact = nfpm.NfpmDeb(context).build(tree).path
     path = sbom.write(artifact, project=project, checkout=checkout,
                       report=report, package_description=description,
