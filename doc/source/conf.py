@@ -20,5 +20,7 @@ exclude_patterns = []
 pygments_style = 'sphinx'
 # alabaster ships with Sphinx: no theme to download, nothing fetched at build.
 html_theme = 'alabaster'
-html_theme_options = {'description': 'versioned virtualenv packages of '
-                                      'OpenStack and other Python projects'}
+html_theme_options = {
+    'description': 'versioned virtualenv packages of OpenStack and other '
+                   'Python projects',
+}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from giftwrap import series
 
@@ -44,3 +46,53 @@ def test_2025_2_constraints_are_vendored_beside_the_manifest():
     assert 'url: ./upper-constraints.txt' in (here / 'manifest.yml').read_text()
     text = (here / 'upper-constraints.txt').read_text()
     assert 'oslo.config===' in text and 'gunicorn===' in text
+
+
+def _literal_blocks(text: str):
+    """The literal blocks (after ``::``) of a reStructuredText page."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if not line.rstrip().endswith('::'):
+            continue
+        block = []
+        for following in lines[index + 1:]:
+            if following.strip() and not following.startswith(' '):
+                break
+            block.append(following)
+        yield textwrap.dedent('\n'.join(block)).strip('\n')
+
+
+def _doc_manifests():
+    for page in sorted((EXAMPLES.parent / 'doc' / 'source').glob('*.rst')):
+        for block in _literal_blocks(page.read_text()):
+            try:
+                data = yaml.safe_load(block)
+            except yaml.YAMLError:
+                continue
+            if isinstance(data, dict) and 'projects' in data:
+                yield page.name, block
+
+
+DOC_MANIFESTS = list(_doc_manifests())
+
+
+def test_the_docs_show_manifests():
+    assert 'manifest.rst' in {page for page, _ in DOC_MANIFESTS}
+
+
+@pytest.mark.parametrize('page, block', DOC_MANIFESTS,
+                         ids=[page for page, _ in DOC_MANIFESTS])
+def test_manifest_in_the_docs_validates(cli, tmp_path, page, block):
+    path = tmp_path / 'manifest.yml'
+    path.write_text(block + '\n')
+    result = cli('validate', '-m', str(path))
+    assert result.status == 0, (page, block, result.stderr)
+
+
+def test_the_manifest_page_example_builds_a_supported_series(cli, tmp_path):
+    page, block = next(d for d in DOC_MANIFESTS if d[0] == 'manifest.rst')
+    path = tmp_path / 'manifest.yml'
+    path.write_text(block + '\n')
+    warned = 'OpenStack ' in cli('validate', '-m', str(path)).stderr
+    phase, _ = series.find('2025.2').phase(datetime.date.today())
+    assert warned == (phase in series.UNSUPPORTED)
