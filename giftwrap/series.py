@@ -144,14 +144,14 @@ def named_by(project) -> Iterator[tuple[Series, str, str]]:
     options = project.resolver_options.get(project.resolver, {})
     where = project.where_key('resolver_options') or project.where_key(
         'constraints')
-    checks = [('release', find), ('ref', of_ref), ('branch', of_ref),
-              ('url', of_url)]
-    for key, look in checks:
-        if isinstance(options.get(key), str) and look(options[key]):
-            yield look(options[key]), f'{key} {options[key]}', where
-    for url in options.get('urls') or ():
-        if isinstance(url, str) and of_url(url):
-            yield of_url(url), f'constraints {url}', where
+    values = [(key, options.get(key), look) for key, look in (
+        ('release', find), ('ref', of_ref), ('branch', of_ref),
+        ('url', of_url))]
+    values += [('constraints', url, of_url) for url in options.get('urls') or ()]
+    for key, value, look in values:
+        found = look(value) if isinstance(value, str) else None
+        if found:
+            yield found, f'{key} {value}', where
 
 
 def unsupported(projects: Iterable, today: datetime.date | None = None
@@ -188,7 +188,11 @@ def _message(found: Series, names: list[str], today: datetime.date) -> str:
                    'coordinated security releases')
     current = ', '.join(s.release_id for s in TABLE
                         if s.phase(today)[0] == MAINTAINED)
-    return (f'OpenStack {found.label} is {status}{when} ({SOURCE}, as of '
-            f'{AS_OF.isoformat()}): {consequence}; built by '
+    # a transition after the table was copied was scheduled, not seen
+    source = (f'as scheduled by {SOURCE} on {AS_OF.isoformat()}'
+              if since and since > AS_OF else
+              f'{SOURCE}, as of {AS_OF.isoformat()}')
+    return (f'OpenStack {found.label} is {status}{when} ({source}): '
+            f'{consequence}; built by '
             f'{", ".join(names)}; consider a maintained series '
             f'({current})')

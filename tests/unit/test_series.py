@@ -131,3 +131,13 @@ def test_warnings_are_logged(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger='giftwrap.series'):
         series.warn_unsupported(projects(loaded), DAY)
     assert 'OpenStack juno is end of life since 2015-12-07' in caplog.text
+
+
+def test_a_transition_after_the_table_says_it_was_scheduled(tmp_path):
+    loaded = write(tmp_path, """
+        projects: [{name: nova, version: '1.0', gitref: stable/2025.1}]
+        """)
+    message, = series.unsupported(projects(loaded), DAY)
+    assert message.startswith(
+        'OpenStack 2025.1 (epoxy) is unmaintained since 2026-10-02 (as '
+        'scheduled by https://releases.openstack.org on 2026-08-21): ')
