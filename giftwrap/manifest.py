@@ -24,6 +24,10 @@ from giftwrap.schema import FIELDS, REJECTED, Field
 
 LOG = logging.getLogger(__name__)
 
+#: where an operator reads about manifests: the published page's title and
+#: its source in the repository (the same text)
+MANIFEST_DOCS = ('see "The manifest" in giftwrap\'s documentation '
+                 '(doc/source/manifest.rst)')
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
 _BARE = {'name': ('project', 'name'), 'version': ('project', 'version'),
          'gitref': ('project', 'gitref')}
@@ -182,7 +186,7 @@ def load(path: Path | str, *, version: str | None = None,
     if not isinstance(data, dict):
         raise errors.ManifestError(
             'the manifest must be a mapping with "settings" and "projects"',
-            where=f'{path}:1', hint='see the manifest reference in README.rst')
+            where=f'{path}:1', hint=MANIFEST_DOCS)
     _check_keys(data, ('settings', 'projects'), path, 'the manifest')
     settings = data.get('settings') or yamlfile.LocatedDict()
     _expect(settings, dict, 'settings', path, data.lines.get('settings', 1))
@@ -281,7 +285,7 @@ def _expect(value, kind, what, path, line):
         raise errors.ManifestError(
             f'{what} must be a {"mapping" if kind is dict else "list"}, not '
             f'{type(value).__name__}', where=f'{path}:{line}',
-            hint='see the manifest reference in README.rst')
+            hint=MANIFEST_DOCS)
 
 
 def _merge(settings: Mapping[str, Any], project: Mapping[str, Any]) -> dict:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from giftwrap import (drivers, errors, interpreter, manifest, overrides,
-                      package, patches, schema, syspython, targets, venv)
+                      package, patches, schema, series, syspython, targets,
+                      venv)
 from giftwrap.builders import engines, scripts
 from giftwrap.process import Runner, find_tool
 
@@ -75,6 +76,8 @@ def make(manifest_path: str | Path, *, version: str | None = None,
             project = dataclasses.replace(project, builders=override)
         plans.append(_plan_project(project, interpreters, runner,
                                    from_cli=bool(override), trusted=trusted))
+    # a warning, not an error: rebuilding an old release must stay possible
+    series.warn_unsupported([p.project for p in plans])
     return Plan(loaded, tuple(plans))
 
 

@@ -36,7 +36,7 @@ fi
 python3 -m pip install -q --disable-pip-version-check 'tox>=4' 2>&1 \
   | grep -v 'Running pip as the' || true
 
-envs=${1:-pep8,py3,minimums,functional}
+envs=${1:-pep8,py3,minimums,functional,docs,releasenotes}
 rm -f .tox/*/log/junit.xml
 status=0
 python3 -m tox -q -e "$envs" || status=$?

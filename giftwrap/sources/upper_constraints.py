@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import urllib.parse
 from pathlib import Path
@@ -56,7 +57,8 @@ class UpperConstraints(Resolver):
 
     options = {
         'url': Option(str, None, help='a constraints file: an http(s) URL, '
-                      'or a path (relative to the checkout)'),
+                      'a path relative to the checkout, or one starting '
+                      'with ./ or ../, relative to the manifest'),
         'urls': Option(list, None, help='several constraints files, merged '
                        'in order (later wins); the 2014 settings.constraints'),
         'release': Option(str, None, help='an OpenStack series (master, '
@@ -104,6 +106,7 @@ class UpperConstraints(Resolver):
         digest = hashlib.sha256()
         for value in map(self._normal, values):
             # A path in the checkout is a function of the commit.
+            value = self._beside_manifest(value)
             text = self._read(value) if is_remote(value) or \
                 value.startswith('file:') or Path(value).is_absolute() \
                 else 'checkout:' + value
@@ -193,11 +196,19 @@ class UpperConstraints(Resolver):
 
     def _location(self, value: str) -> str:
         """A URL as is; a path relative to the checkout made absolute."""
-        value = self._normal(value)
+        value = self._beside_manifest(self._normal(value))
         if is_remote(value) or value.startswith('file:'):
             return value
         return str(self.context.checkout.path / value.replace(
             '{toxinidir}', str(self.context.checkout.path)))
+
+    def _beside_manifest(self, value: str) -> str:
+        """``./uc.txt`` or ``../uc.txt``: a file of the release repository,
+        beside the manifest (vendored constraints), made absolute; any
+        other relative path stays one in the checkout."""
+        if value.startswith(('./', '../')):
+            return os.path.normpath(self.context.project.manifest_dir / value)
+        return value
 
     def _tox_location(self, value: str) -> str:
         """What tox.ini names: an http(s) URL, or a file in the checkout.

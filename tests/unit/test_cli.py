@@ -12,6 +12,7 @@ import pytest
 from giftwrap import errors
 
 MANIFESTS = Path(__file__).parent / 'manifests'
+EXAMPLES = Path(__file__).parents[2] / 'examples'
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -50,8 +51,8 @@ def test_build_v_is_the_release_version(cli, tmp_path):
         assert (row['Rpm version'], row['Rpm release']) == ('2025.1', 'acme1')
 
 
-def test_dry_run_2014_manifest(cli, reference):
-    path = reference / 'giftwrap-2014' / '2014-12-manifest.yml'
+def test_dry_run_2014_manifest(cli):
+    path = EXAMPLES / 'giftwrap-2014' / '2014-12-manifest.yml'
     result = cli('build', '-m', str(path), '--dry-run', '-f', 'json')
     assert result.status == 0, result.stderr
     row, = json.loads(result.stdout)

@@ -66,7 +66,7 @@ def run(*argv: str) -> int:
     text = err.getvalue()
     assert 'Traceback' not in text, text
     assert 'internal error' not in text, text
-    assert status in range(8), (status, text)  # README's exit statuses
+    assert status in range(8), (status, text)  # doc/source/cli.rst's exit statuses
     return status
 
 

@@ -10,6 +10,7 @@ import pytest
 from giftwrap import errors, manifest
 
 HERE = Path(__file__).parent / 'manifests'
+EXAMPLES = Path(__file__).parents[2] / 'examples'
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -38,7 +39,8 @@ BAD = [
     ('bad_version.yml', 2, 'cannot be used for packages', 'UPSTREAM-RELEASE'),
     ('duplicate_key.yml', 3, "duplicate key 'version'", None),
     ('no_projects.yml', 1, 'lists no projects', 'projects:'),
-    ('not_mapping.yml', 1, 'must be a mapping', 'README'),
+    ('not_mapping.yml', 1, 'must be a mapping',
+     'The manifest" in giftwrap\'s documentation (doc/source/manifest.rst)'),
     ('template_security.yml', 2, 'not allowed', None),
     ('pip_option.yml', 5, "lists '--extra-index-url=", 'PIP_INDEX_URL'),
 ]
@@ -181,7 +183,7 @@ def test_version_override(tmp_path):
 
 
 # (file, package name, install path) as the 2014 tool rendered them: see
-# shared/reference/giftwrap-2014/README.md
+# examples/giftwrap-2014/README.rst (copies of shared/reference/giftwrap-2014)
 RENDERED_2014 = [
     ('2014-06-sample.yml', 'glance', 'openstack-glance-9.0-bbc5',
      '/opt/giftwrap/openstack-9.0-bbc5/glance'),
@@ -199,9 +201,8 @@ RENDERED_2014 = [
 
 
 @pytest.mark.parametrize('name,project,package,path', RENDERED_2014)
-def test_2014_manifests_render_as_they_did(reference, name, project, package,
-                                           path):
-    m = manifest.load(reference / 'giftwrap-2014' / name)
+def test_2014_manifests_render_as_they_did(name, project, package, path):
+    m = manifest.load(EXAMPLES / 'giftwrap-2014' / name)
     p = m.render(project)
     assert p.package_name == package
     assert str(p.install_path) == path

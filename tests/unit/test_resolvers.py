@@ -150,6 +150,28 @@ def test_relative_url_is_in_the_checkout(tmp_path, http):
     assert str(pins.pins['six']) == 'six==1.0'
 
 
+def test_dot_relative_url_is_beside_the_manifest(tmp_path, http):
+    # constraints vendored in the release repository, as in
+    # examples/openstack-2025.2; a checkout file of that name is not read
+    write(tmp_path / 'release' / 'uc.txt', 'six===1.0\n')
+    write(tmp_path / 'src' / 'uc.txt', 'six===9.9\n')
+    context = resolve_context(tmp_path, http=http, options=drivers.validate_options(
+        UpperConstraints.options, {'url': './uc.txt'}, driver_name='test'))
+    project = dataclasses.replace(context.project,
+                                  manifest_dir=tmp_path / 'release' / 'sub')
+    context = dataclasses.replace(context, project=project)
+    with pytest.raises(errors.ResolveError):  # ./ is the manifest's directory
+        UpperConstraints(context).resolve()
+    write(tmp_path / 'release' / 'sub' / 'uc.txt', 'six===1.1\n')
+    pins = UpperConstraints(context).resolve()
+    assert str(pins.pins['six']) == 'six==1.1'
+    assert pins.provenance['constraints_url'] == str(
+        tmp_path / 'release' / 'sub' / 'uc.txt')
+    options = dict(context.options, url='../uc.txt')
+    pins = UpperConstraints(dataclasses.replace(context, options=options)).resolve()
+    assert str(pins.pins['six']) == 'six==1.0'
+
+
 def test_release_from_stable_gitref(tmp_path, http):
     # offline and uncacheable: the error shows which URL it would fetch
     with pytest.raises(HttpError) as info:
