@@ -260,3 +260,21 @@ def test_an_invalid_manifest_as_json(cli, tmp_path):
     table = cli('validate', '-m', path)
     assert table.status == errors.DriverError.exit_code
     assert table.stdout == ''  # a table: the error alone, on stderr
+
+
+def test_a_failed_verification_in_the_build_summary():
+    from giftwrap import verify
+    from giftwrap.commands.verify import _build_row
+    failed = verify.Outcome(Path('out/nova.deb'), 'debian:bookworm',
+                            verify.FAILED, ('libfoo1', 'nova'),
+                            'smoke command nova failed with exit status 3',
+                            details='boom')
+    row = dict(zip(('Project', 'Builder', 'Status', 'Artifact', 'Message',
+                    *output.DETAIL_COLUMNS), _build_row('nova', failed)))
+    assert row['Message'] == ('debian:bookworm: smoke command nova failed '
+                              'with exit status 3')
+    assert row['Details'] == 'boom\nadded 2: libfoo1 nova'
+    passed = verify.Outcome(Path('out/nova.deb'), 'debian:bookworm',
+                            verify.PASSED, ('nova',), 'installed')
+    assert _build_row('nova', passed)[4:] == (
+        'debian:bookworm: installed\n  added 1: nova', '', '', '')
