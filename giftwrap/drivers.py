@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib.metadata
+import inspect
 import logging
 from typing import Any, Mapping
 
@@ -35,6 +36,12 @@ API_VERSION = (1, 0)
 _KIND = {BUILDERS: 'builder', RESOLVERS: 'resolver'}
 
 
+def kind(namespace: str) -> str:
+    """What one driver of ``namespace`` is called: ``giftwrap.executors``
+    has executors."""
+    return _KIND.get(namespace) or namespace.rpartition('.')[2].rstrip('s')
+
+
 @dataclasses.dataclass(frozen=True)
 class Option:
     """One option a driver accepts under ``builder_options``/``resolver_options``.
@@ -52,6 +59,21 @@ class Option:
 
 
 @dataclasses.dataclass(frozen=True)
+class DriverDetails:
+    """What ``show-builder``/``show-resolver`` show about one driver.
+
+    :ivar options: (name, declaration) pairs, sorted by name.
+    """
+
+    name: str
+    summary: str
+    description: str
+    distribution: str
+    entry_point: str
+    options: tuple[tuple[str, Option], ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class DriverInfo:
     """What ``list-builders``/``list-resolvers`` show about one driver."""
 
@@ -62,7 +84,7 @@ class DriverInfo:
 
 def _load_error(namespace, name, exc):
     raise errors.DriverError(
-        f'the {_KIND[namespace]} {name!r} could not be loaded: {exc}',
+        f'the {kind(namespace)} {name!r} could not be loaded: {exc}',
         hint='reinstall the package that provides it') from exc
 
 
@@ -83,7 +105,7 @@ def load(namespace: str, name: str, *, where: str | None = None) -> type:
         close = difflib.get_close_matches(name, names, n=1)
         hint = f'did you mean {close[0]!r}? ' if close else ''
         raise errors.DriverError(
-            f'unknown {_KIND[namespace]} {name!r}', where=where,
+            f'unknown {kind(namespace)} {name!r}', where=where,
             hint=f'{hint}available: {", ".join(names) or "none installed"}')
     try:
         mgr = driver.DriverManager(namespace, name, invoke_on_load=False,
@@ -147,8 +169,25 @@ def describe(namespace: str) -> list[DriverInfo]:
     return infos
 
 
+def show(namespace: str, name: str) -> DriverDetails:
+    """One installed driver, its documentation and options.
+
+    :raises giftwrap.errors.DriverError: as :func:`load` does.
+    """
+    cls = load(namespace, name)
+    summary, _, description = (inspect.getdoc(cls) or '').partition('\n')
+    found = [ep for ep in importlib.metadata.entry_points(group=namespace)
+             if ep.name == name]
+    dist = found[0].dist if found else None
+    return DriverDetails(
+        name, summary.strip(), description.strip(),
+        f'{dist.name} {dist.version}' if dist else 'unknown',
+        found[0].value if found else '',
+        tuple(sorted(dict(getattr(cls, 'options', None) or {}).items())))
+
+
 def _warn_broken(manager, entrypoint, exc):
-    LOG.warning('cannot load %s %r: %s', _KIND.get(manager.namespace, 'driver'),
+    LOG.warning('cannot load %s %r: %s', kind(manager.namespace),
                 entrypoint.name, exc)
 
 

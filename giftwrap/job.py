@@ -51,9 +51,31 @@ class Outcome:
     builder: str
     status: str
     artifact: str = ''
+    #: one line; a failure's says what failed and in which stage
     message: str = ''
+    #: a failure's further lines: the failing command's output tail
+    details: str = ''
+    #: what to do about a failure
+    hint: str = ''
+    #: the project's log file, when a failure wrote one
+    log: str = ''
     error: errors.GiftwrapError | None = dataclasses.field(
         default=None, compare=False, repr=False)
+
+    @classmethod
+    def failed(cls, project: str, builder: str, exc: errors.GiftwrapError,
+               log_file: Path | None = None) -> 'Outcome':
+        """The summary's row of ``exc``: its first line as the message."""
+        first, _, rest = exc.what.partition('\n')
+        details = [rest.strip('\n')] if rest.strip() else []
+        if exc.output and exc.output.strip():
+            details.append(exc.output.rstrip())
+        log = str(log_file) if log_file is not None and \
+            log_file.exists() else ''
+        return cls(project, builder, FAILED,
+                   message=f'{exc.where}: {first}' if exc.where else first,
+                   details='\n'.join(details), hint=exc.hint or '', log=log,
+                   error=exc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,10 +176,7 @@ class Job:
     def _failed(self, exc: errors.GiftwrapError) -> list[Outcome]:
         builders = ['lock'] if self.options.lock_only else [
             c.name for c in self.pp.builders]
-        message = str(exc)
-        if self.log_file.exists() and str(self.log_file) not in message:
-            message += f'\n  log: {self.log_file}'
-        return [Outcome(self.name, b, FAILED, message=message, error=exc)
+        return [Outcome.failed(self.name, b, exc, self.log_file)
                 for b in builders]
 
     def _internal(self, exc: Exception) -> errors.GiftwrapError:
@@ -460,8 +479,7 @@ class Job:
             exc = ArtifactExists(exists.path, reuse.changed(
                 variant.output_dir, exists.path.name, key))
             exc.where = place
-            return Outcome(variant.key, choice.name, FAILED,
-                           message=str(exc), error=exc)
+            return Outcome.failed(variant.key, choice.name, exc)
         except BaseException as exc:
             # Nothing partial stays: no artifact without its SBOM and entry.
             publisher.discard()
@@ -471,8 +489,8 @@ class Job:
             if not isinstance(exc, errors.GiftwrapError):
                 raise
             exc.where = f'{place}: {exc.where}' if exc.where else place
-            return Outcome(variant.key, choice.name, FAILED,
-                           message=f'{exc}\n  log: {self.log_file}', error=exc)
+            return Outcome.failed(variant.key, choice.name, exc,
+                                  self.log_file)
         self.runner.note(f'== package with {choice.name}: '
                          f'{time.monotonic() - started:.2f} s')
         return Outcome(variant.key, choice.name, BUILT,

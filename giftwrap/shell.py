@@ -17,11 +17,26 @@ from cliff import app, commandmanager
 
 import giftwrap
 from giftwrap import errors
+from giftwrap.commands import HelpFormatter
 from giftwrap.process import Runner
 
 LOG = logging.getLogger(__name__)
 
 _CONSOLE_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO}
+
+#: What ``giftwrap`` (alone, or with --help) says it is.
+DESCRIPTION = """\
+Build pinned, versioned virtualenv packages (.deb, .rpm, container images)
+of OpenStack and other Python projects, from git, as a manifest describes
+them.
+
+getting started:
+  giftwrap validate -m manifest.yml         # check manifest and drivers
+  giftwrap build -m manifest.yml --dry-run  # what would be built
+  giftwrap build -m manifest.yml            # build; a summary at the end
+  giftwrap help build                       # options and examples
+
+Every listing takes -f json (or yaml, csv, value) for scripts."""
 
 # Global options that take a value, so the command name can be found.
 _VALUED_GLOBALS = ('--log-file',)
@@ -32,15 +47,16 @@ class GiftwrapApp(app.App):
 
     def __init__(self, stdin=None, stdout=None, stderr=None):
         super().__init__(
-            description=__doc__.splitlines()[0],
+            description=DESCRIPTION,
             version=giftwrap.__version__,
             command_manager=commandmanager.CommandManager('giftwrap.commands'),
             deferred_help=True, stdin=stdin, stdout=stdout, stderr=stderr)
         self._error: BaseException | None = None
 
     def build_option_parser(self, description, version, argparse_kwargs=None):
-        parser = super().build_option_parser(description, version,
-                                             argparse_kwargs)
+        parser = super().build_option_parser(
+            description, version,
+            {'formatter_class': HelpFormatter, **(argparse_kwargs or {})})
         global_parse = parser.parse_known_args
 
         def parse_known_args(args=None, namespace=None):

@@ -27,7 +27,10 @@ from giftwrap.process import Result, Runner
 LOG = logging.getLogger(__name__)
 
 PASSED, FAILED, NOT_VERIFIED = 'passed', 'failed', 'not verified'
-COLUMNS = ('Artifact', 'Image', 'Status', 'Added', 'Packages', 'Message')
+#: The report's columns; ``Details`` (a failure's output tail) and ``Hint``
+#: are shown below a table, not in it.
+COLUMNS = ('Artifact', 'Image', 'Status', 'Added', 'Packages', 'Message',
+           'Details', 'Hint')
 
 #: Where the artifact appears (read-only) inside the container; the host's
 #: CA bundle appears at :data:`giftwrap.targets.CA_IN_CONTAINER`, not over
@@ -105,11 +108,16 @@ class Outcome:
     image: str
     status: str
     added: tuple[str, ...] = ()
+    #: one line; a failure's says what failed
     message: str = ''
+    #: a failure's further lines: the failing command's output tail
+    details: str = ''
+    hint: str = ''
 
     def row(self) -> tuple:
+        """The report's row (:data:`COLUMNS`); the packages as a tuple."""
         return (str(self.artifact), self.image, self.status, len(self.added),
-                ' '.join(self.added), self.message)
+                self.added, self.message, self.details, self.hint)
 
 
 # -- what to verify -------------------------------------------------------
@@ -443,16 +451,17 @@ def _not_found(result: Result) -> bool:
 
 def _command_failed(check: Check, result: Result, argv, added, kind=''
                     ) -> Outcome:
-    tail = result.tail(_OUTPUT_LINES)
     return Outcome(check.artifact.path, check.image, FAILED, added,
                    f'{kind}command {shlex.join(argv)} failed with exit '
-                   f'status {result.returncode}:\n' + '\n'.join(
-                       '    ' + line for line in tail.splitlines()))
+                   f'status {result.returncode}',
+                   details=result.tail(_OUTPUT_LINES).rstrip())
 
 
 def _failed(check: Check, exc: errors.GiftwrapError) -> Outcome:
     return Outcome(check.artifact.path, check.image or '', FAILED,
-                   message=str(exc))
+                   message=f'{exc.where}: {exc.what}' if exc.where
+                   else exc.what,
+                   details=(exc.output or '').rstrip(), hint=exc.hint or '')
 
 
 def summary_error(outcomes: Sequence[Outcome]) -> errors.VerifyError | None:

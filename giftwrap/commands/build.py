@@ -14,7 +14,12 @@ from pathlib import Path
 from cliff import lister
 
 from giftwrap import errors, limits, lockfile, plan
-from giftwrap.commands import QuickHelp, add_interpreter_option
+from giftwrap.commands import QuickHelp, add_interpreter_option, output
+
+#: The summary's columns; a table folds the last three away (see
+#: :class:`giftwrap.commands.output.Summary`).
+COLUMNS = ('Project', 'Builder', 'Status', 'Artifact', 'Message',
+           *output.DETAIL_COLUMNS)
 
 
 def default_cache_dir() -> Path:
@@ -36,7 +41,7 @@ def _words(value: str | None) -> list[str]:
     return [w.strip() for w in (value or '').split(',') if w.strip()]
 
 
-class _Run(QuickHelp, lister.Lister):
+class _Run(QuickHelp, output.Summary, lister.Lister):
     """Options and running shared by ``build`` and ``lock``."""
 
     def get_parser(self, prog_name):
@@ -100,9 +105,9 @@ class _Run(QuickHelp, lister.Lister):
         failed = [o for o in outcomes if o.status == build.FAILED]
         if failed:
             self.exit_status = failed[0].error.exit_code if failed[0].error else 1
-        return (('Project', 'Builder', 'Status', 'Artifact', 'Message'),
-                [(o.project, o.builder, o.status, o.artifact, o.message)
-                 for o in outcomes])
+        return COLUMNS, [(o.project, o.builder, o.status, o.artifact,
+                          o.message, o.details, o.hint, o.log)
+                         for o in outcomes]
 
     def _progress(self):
         lock = threading.Lock()
@@ -118,7 +123,21 @@ class _Run(QuickHelp, lister.Lister):
 
 
 class Build(_Run):
-    """Build packages of the manifest's projects; prints a summary table."""
+    """Build packages of the manifest's projects; prints a summary table.
+
+    A failed project's row says what failed, in which stage, and where its
+    log is; the failing command's output and a hint follow the table (on
+    stderr), or are the Details and Hint fields of -f json.
+    """
+
+    examples = (
+        ('build every project of the manifest for release 2025.1',
+         'giftwrap build -m manifest.yml -v 2025.1'),
+        ('only nova, as .deb files, then install them on a clean image',
+         'giftwrap build -m manifest.yml -p nova -t nfpm-deb --verify '
+         '--verify-image debian:bookworm'),
+        ('the summary as JSON (failures carry Details, Hint and Log)',
+         'giftwrap build -m manifest.yml -f json'))
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -189,7 +208,8 @@ class Build(_Run):
                     self.exit_status = errors.BuildError.exit_code
                 checked.append((*row[:2], 'differs' if difference else
                                 'reproducible', row[3],
-                                difference or 'byte-identical when rebuilt'))
+                                difference or 'byte-identical when rebuilt',
+                                '', '', ''))
         return checked
 
     def _dry_run(self, the_plan):
@@ -204,12 +224,17 @@ class Build(_Run):
             rows.append((p.name, p.package_name, p.package_version.deb,
                          p.package_version.upstream, p.package_version.release,
                          str(p.install_path), p.giturl, p.gitref, p.resolver,
-                         ', '.join(p.builders)))
+                         output.ListColumn(p.builders)))
         return columns, rows
 
 
 class Lock(_Run):
     """Resolve every project's pins and write giftwrap.lock, building nothing."""
+
+    examples = (
+        ('lock every project, then build exactly what was locked',
+         'giftwrap lock -m manifest.yml -o out\n'
+         '  giftwrap build -m manifest.yml --lock out/giftwrap.lock'),)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)

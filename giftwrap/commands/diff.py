@@ -16,6 +16,9 @@ LOG = logging.getLogger(__name__)
 class Diff(QuickHelp, lister.Lister):
     """Show the commits and pins that changed between two lock files."""
 
+    examples = (('what changed since the last release\'s lock',
+                 'giftwrap diff 2025.1/giftwrap.lock out/giftwrap.lock'),)
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('old', metavar='OLD.lock',

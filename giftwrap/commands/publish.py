@@ -17,6 +17,10 @@ def _words(value: str | None) -> tuple[str, ...]:
 class Publish(QuickHelp, lister.Lister):
     """Build an apt and a yum repository of an output directory's packages."""
 
+    examples = (('signed repositories of a build\'s packages',
+                 'giftwrap publish out --repo /srv/repo --gpg-key '
+                 'ops@example.org'),)
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('output_dir', metavar='OUTPUT_DIR',

@@ -1,13 +1,29 @@
 """``giftwrap validate``: check a manifest and its drivers without building."""
 
-from cliff import command
+from __future__ import annotations
 
-from giftwrap import plan
-from giftwrap.commands import QuickHelp, add_interpreter_option
+from cliff import show
+
+from giftwrap import errors, plan
+from giftwrap.commands import QuickHelp, add_interpreter_option, output
+
+COLUMNS = ('Manifest', 'Valid', 'Projects', 'Builders', 'Resolvers')
+#: A failure's record, with machine-readable formats only.
+FAILED_COLUMNS = (*COLUMNS, 'Error', 'Kind', 'Where', 'Hint')
 
 
-class Validate(QuickHelp, command.Command):
-    """Check a manifest, its templates and its drivers' options."""
+class Validate(QuickHelp, show.ShowOne):
+    """Check a manifest, its templates and its drivers' options.
+
+    A problem is reported as always (on stderr, with its exit status);
+    with a machine-readable format (-f json, yaml...) the same record is
+    also written to stdout, with Valid false and the error's fields.
+    """
+
+    examples = (('check a manifest before building it',
+                 'giftwrap validate -m manifest.yml'),
+                ('the same, for a CI job to read',
+                 'giftwrap validate -m manifest.yml -f json'))
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -16,10 +32,24 @@ class Validate(QuickHelp, command.Command):
         add_interpreter_option(parser)
         return parser
 
+    def run(self, parsed_args):
+        try:
+            return super().run(parsed_args)
+        except errors.GiftwrapError as exc:
+            if parsed_args.formatter != 'table':  # a table: the error alone
+                self.produce_output(parsed_args, FAILED_COLUMNS, (
+                    parsed_args.manifest, False, output.ListColumn(()),
+                    output.ListColumn(()), output.ListColumn(()), exc.what,
+                    exc.kind, exc.where or '', exc.hint or ''))
+            raise
+
     def take_action(self, parsed_args):
         build_plan = plan.make(parsed_args.manifest,
                                trusted=parsed_args.interpreter)
-        self.app.stdout.write(
-            f'{parsed_args.manifest}: {len(build_plan.projects)} project(s), '
-            'manifest and drivers are valid\n')
-        return 0
+        projects = build_plan.projects
+        return COLUMNS, (
+            parsed_args.manifest, True,
+            output.ListColumn([p.project.name for p in projects]),
+            output.ListColumn(sorted({c.name for p in projects
+                                      for c in p.builders})),
+            output.ListColumn(sorted({p.resolver.name for p in projects})))

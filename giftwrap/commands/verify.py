@@ -9,7 +9,7 @@ from cliff import lister
 
 from giftwrap import verify
 from giftwrap.builders import engines
-from giftwrap.commands import QuickHelp
+from giftwrap.commands import QuickHelp, output
 
 
 def add_options(parser: argparse.ArgumentParser, prefix: str = '') -> None:
@@ -44,9 +44,13 @@ def options(args: argparse.Namespace, prefix: str = '') -> verify.Options:
                           timeout=get('timeout'))
 
 
-class Verify(QuickHelp, lister.Lister):
+class Verify(QuickHelp, output.Summary, lister.Lister):
     """Install each package of an output directory on a clean image and
     run the project's smoke commands."""
+
+    examples = (('install the .deb files on Debian and run the smoke '
+                 'commands', 'giftwrap verify out -m manifest.yml --image '
+                 'debian:bookworm'),)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -82,7 +86,7 @@ class Verify(QuickHelp, lister.Lister):
         error = verify.summary_error(outcomes)
         if error is not None:
             self.exit_status = error.exit_code
-        return verify.COLUMNS, [o.row() for o in outcomes]
+        return verify.COLUMNS, [_row(o) for o in outcomes]
 
     def _progress(self):
         quiet = self.app_args.verbose_level == 0
@@ -92,6 +96,11 @@ class Verify(QuickHelp, lister.Lister):
                 self.app.stderr.write(f'[{artifact}] {stage}\n')
                 self.app.stderr.flush()
         return show
+
+
+def _row(outcome: verify.Outcome) -> tuple:
+    row = outcome.row()
+    return (*row[:4], output.ListColumn(row[4]), *row[5:])
 
 
 # -- build --verify ---------------------------------------------------------
@@ -124,8 +133,22 @@ def after_build(command: lister.Lister, the_plan, args, rows) -> list[tuple]:
     error = verify.summary_error(outcomes)
     if error is not None:
         command.exit_status = command.exit_status or error.exit_code
-    return [(artifact.key, 'verify', o.status, str(o.artifact),
-             (f'{o.image}: ' if o.image else '') + o.message +
-             (f'\n  added {len(o.added)}: {" ".join(o.added)}'
-              if o.added else ''))
+    return [_build_row(artifact.key, o)
             for artifact, o in zip(artifacts, outcomes)]
+
+
+def _build_row(key: str, outcome: verify.Outcome) -> tuple:
+    """A row of the build's summary (its columns) for one verification;
+    the packages the install added follow a passed row's message, and a
+    failure's details."""
+    added = (f'added {len(outcome.added)}: {" ".join(outcome.added)}'
+             if outcome.added else '')
+    message = (f'{outcome.image}: ' if outcome.image else '') + \
+        outcome.message
+    details = outcome.details
+    if added and outcome.status == verify.FAILED:
+        details = f'{details}\n{added}' if details else added
+    elif added:
+        message += f'\n  {added}'
+    return (key, 'verify', outcome.status, str(outcome.artifact), message,
+            details, outcome.hint, '')

@@ -21,6 +21,12 @@ pytestmark = pytest.mark.skipif(shutil.which('dpkg-deb') is None,
                                 reason='dpkg-deb is not installed')
 
 
+def shown(result) -> str:
+    """What the operator sees: the summary table, and below it (on stderr)
+    each failure's output tail and hint."""
+    return result.stdout + result.stderr
+
+
 @pytest.fixture(scope='module')
 def repo(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp('git') / 'hello-app'
@@ -155,9 +161,9 @@ def test_existing_artifact_is_not_replaced(built, repo, base):
         ['giftwrap', 'build', '-m', path, '-o', str(built['out']),
          '--cache-dir', str(built['cache'])], capture_output=True, text=True)
     assert result.returncode == 7, result.stderr
-    assert 'exists already and was not replaced' in result.stdout
-    assert 'these inputs changed: manifest' in result.stdout
-    assert 'force_overwrite' in result.stdout
+    assert 'exists already and was not replaced' in shown(result)
+    assert 'these inputs changed: manifest' in shown(result)
+    assert 'force_overwrite' in shown(result)
     assert 'Traceback' not in result.stderr
 
 

@@ -142,8 +142,8 @@ def test_a_build_tool_whose_file_has_another_hash_is_refused(
                  '--lock', str(lock_path))
     assert result.status == 7, result.stderr + result.stdout
     row, = json.loads(result.stdout)
-    assert 'hash' in row['Message'].lower(), row['Message']
-    assert 'lock' in row['Message'], row['Message']
+    assert 'hash' in row['Hint'].lower(), row
+    assert 'lock' in row['Hint'], row
     assert not list((tmp_path / 'two').glob('*.deb'))
 
 

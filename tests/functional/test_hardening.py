@@ -21,6 +21,12 @@ import pytest
 from tests import httpserver, projectutil
 
 
+def shown(result) -> str:
+    """What the operator sees: the summary table, and below it (on stderr)
+    each failure's output tail and hint."""
+    return result.stdout + result.stderr
+
+
 @pytest.fixture(scope='module')
 def repo(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp('hardening') / 'hello-app'
@@ -62,8 +68,8 @@ def test_unsatisfiable_pins_name_the_conflict(tmp_path, repo):
     result = run(tmp_path, settings() + f"projects: [{{name: hello-app, "
                  f"giturl: '{repo}'}}]\n")
     assert result.returncode == 7, result.stdout
-    assert 'project hello-app (virtualenv)' in result.stdout
-    assert 'six' in result.stdout and 'conflict' in result.stdout.lower()
+    assert 'project hello-app (virtualenv)' in shown(result)
+    assert 'six' in shown(result) and 'conflict' in shown(result).lower()
     assert 'Traceback' not in result.stderr
     assert no_artifacts(tmp_path)
 
@@ -73,8 +79,8 @@ def test_missing_requirements_file(tmp_path, good_repo):
         'requirements-file': {'file': 'no-such.txt'}}) +
         f"projects: [{{name: hello-app, giturl: '{good_repo}'}}]\n")
     assert result.returncode == 6, result.stdout
-    assert 'no-such.txt' in result.stdout and 'does not exist' in result.stdout
-    assert 'hint:' in result.stdout
+    assert 'no-such.txt' in shown(result) and 'does not exist' in shown(result)
+    assert 'hint:' in shown(result)
     assert no_artifacts(tmp_path)
 
 
@@ -86,7 +92,7 @@ def test_missing_constraints_url(tmp_path, good_repo):
                                                           {'url': url}}) +
                      f"projects: [{{name: hello-app, giturl: '{good_repo}'}}]\n")
     assert result.returncode == 6, result.stdout
-    assert '404' in result.stdout and url in result.stdout
+    assert '404' in shown(result) and url in shown(result)
     assert no_artifacts(tmp_path)
 
 
@@ -95,8 +101,8 @@ def test_unreachable_git_url(tmp_path):
     result = run(tmp_path, settings() + f"projects: [{{name: nova, "
                  f"giturl: '{url}'}}]\n")
     assert result.returncode == 5, result.stdout
-    assert 'project nova (clone)' in result.stdout
-    assert url in result.stdout
+    assert 'project nova (clone)' in shown(result)
+    assert url in shown(result)
     assert no_artifacts(tmp_path)
 
 
@@ -146,7 +152,7 @@ def test_gitref_cannot_be_an_option(tmp_path, good_repo):
             gitref: '--upload-pack=touch {marker}'
         """))
     assert result.returncode == 5, result.stdout
-    assert 'no branch, tag or commit' in result.stdout
+    assert 'no branch, tag or commit' in shown(result)
     assert not marker.exists()
 
 

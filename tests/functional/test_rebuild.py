@@ -42,7 +42,7 @@ def test_unchanged_reused_changed_refused_forced_rebuilt(tmp_path):
     assert changed.returncode == 7
     message = rows['nfpm-deb']['Message']
     assert 'these inputs changed: commit' in message
-    assert 'force_overwrite' in message
+    assert 'force_overwrite' in rows['nfpm-deb']['Hint']
 
     manifest.write_text(text.replace("resolver: requirements-file",
                                      "resolver: requirements-file\n"

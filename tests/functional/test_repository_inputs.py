@@ -22,6 +22,12 @@ from tests import gitutil, httpserver, projectutil
 SECRET = 'root-secret-token-1234'
 
 
+def shown(result) -> str:
+    """What the operator sees: the summary table, and below it (on stderr)
+    each failure's output tail and hint."""
+    return result.stdout + result.stderr
+
+
 def run(tmp_path: Path, manifest: str) -> subprocess.CompletedProcess:
     path = tmp_path / 'manifest.yml'
     path.write_text(textwrap.dedent(manifest))
@@ -60,7 +66,7 @@ def repo_with(tmp_path: Path, files: dict[str, str]) -> Path:
 def assert_clean_failure(result, status: int, tmp_path: Path) -> None:
     assert result.returncode == status, result.stdout + result.stderr
     assert 'Traceback' not in result.stderr + result.stdout
-    assert 'internal error' not in result.stdout
+    assert 'internal error' not in shown(result)
     logs = ''.join(p.read_text() for p in (tmp_path / 'cache').rglob('*.log'))
     assert SECRET not in result.stdout + result.stderr + logs
     assert not list((tmp_path / 'out').glob('*.deb'))
@@ -80,9 +86,9 @@ def test_tox_ini_constraints_outside_the_checkout(tmp_path, secret, line):
     repo = repo_with(tmp_path, {'tox.ini': tox})
     result = run(tmp_path, manifest(repo, 'upper-constraints'))
     assert_clean_failure(result, errors.ResolveError.exit_code, tmp_path)
-    assert 'tox.ini:5' in result.stdout
+    assert 'tox.ini:5' in shown(result)
     assert ('which is not an http(s) URL or a file inside the checkout'
-            in result.stdout)
+            in shown(result))
 
 
 def test_tox_ini_constraints_inside_the_checkout_are_read(tmp_path):
@@ -91,7 +97,7 @@ def test_tox_ini_constraints_inside_the_checkout_are_read(tmp_path):
     result = run(tmp_path, manifest(repo, 'upper-constraints'))
     assert result.returncode == errors.ResolveError.exit_code, result.stdout
     # The file is the repository's own: it is quoted.
-    assert "uc.txt:1: 'not a pin!' is not a requirement" in result.stdout
+    assert "uc.txt:1: 'not a pin!' is not a requirement" in shown(result)
 
 
 @pytest.mark.parametrize('line', ['-c file://SECRET', '-r SECRET',
@@ -102,8 +108,8 @@ def test_requirement_includes_outside_the_checkout(tmp_path, secret, line):
     repo = repo_with(tmp_path, {'requirements.txt': f'six==1.16.0\n{text}\n'})
     result = run(tmp_path, manifest(repo, 'requirements-file'))
     assert_clean_failure(result, errors.ResolveError.exit_code, tmp_path)
-    assert f'{secret} is outside the checkout' in result.stdout
-    assert 'requirements.txt:2' in result.stdout
+    assert f'{secret} is outside the checkout' in shown(result)
+    assert 'requirements.txt:2' in shown(result)
 
 
 def test_a_requirement_include_may_not_leave_through_a_link(tmp_path, secret):
@@ -114,7 +120,7 @@ def test_a_requirement_include_may_not_leave_through_a_link(tmp_path, secret):
                                                gitutil.SYMLINK)})
     result = run(tmp_path, manifest(path, 'requirements-file'))
     assert_clean_failure(result, errors.SourceError.exit_code, tmp_path)
-    assert f'reqs -> {secret.parent}' in result.stdout
+    assert f'reqs -> {secret.parent}' in shown(result)
 
 
 def test_the_operators_own_file_is_read_but_never_quoted(tmp_path, secret):
@@ -122,7 +128,7 @@ def test_the_operators_own_file_is_read_but_never_quoted(tmp_path, secret):
     result = run(tmp_path, manifest(repo, 'requirements-file',
                                     file=str(secret)))
     assert_clean_failure(result, errors.ResolveError.exit_code, tmp_path)
-    assert f'{secret}:1: this line is not a requirement' in result.stdout
+    assert f'{secret}:1: this line is not a requirement' in shown(result)
 
 
 def test_the_operators_constraints_file_is_never_quoted(tmp_path, secret):
@@ -130,7 +136,7 @@ def test_the_operators_constraints_file_is_never_quoted(tmp_path, secret):
     result = run(tmp_path, manifest(repo, 'upper-constraints',
                                     url=f'file://{secret}'))
     assert_clean_failure(result, errors.ResolveError.exit_code, tmp_path)
-    assert f'{secret}:1: this line is not a requirement' in result.stdout
+    assert f'{secret}:1: this line is not a requirement' in shown(result)
 
 
 @pytest.mark.parametrize('include', ['file:SECRET', 'file://SECRET'])
@@ -143,7 +149,7 @@ def test_a_remote_file_may_include_only_urls(tmp_path, secret, include):
                                         file=server.url('/reqs.txt')))
     assert_clean_failure(result, errors.ResolveError.exit_code, tmp_path)
     assert f'the remote file {server.url("/reqs.txt")} includes' \
-        in result.stdout
+        in shown(result)
 
 
 # -- item 8: a broken repository ---------------------------------------------
@@ -208,8 +214,8 @@ def test_a_broken_repository_is_a_source_error(tmp_path, breakage):
     gitref, what = breakage(path)
     result = run(tmp_path, manifest(path, 'requirements-file', gitref=gitref))
     assert_clean_failure(result, errors.SourceError.exit_code, tmp_path)
-    assert f'the git repository {path} is broken: {what}' in result.stdout
-    assert 'git fsck' in result.stdout
+    assert f'the git repository {path} is broken: {what}' in shown(result)
+    assert 'git fsck' in shown(result)
 
 
 @pytest.mark.parametrize('breakage', BREAKAGES)
@@ -232,5 +238,5 @@ def test_an_unreachable_repository_says_so_not_no_such_branch(tmp_path):
     result = run(tmp_path, manifest(url, 'requirements-file'))
     assert_clean_failure(result, errors.SourceError.exit_code, tmp_path)
     assert f'project hello-app (clone): {url}: cannot fetch from {url}' \
-        in result.stdout
-    assert 'no branch' not in result.stdout
+        in shown(result)
+    assert 'no branch' not in shown(result)

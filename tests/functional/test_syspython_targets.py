@@ -108,4 +108,4 @@ def test_an_image_without_the_package_is_named(tmp_path):
     assert result.returncode == 7, result.stdout + result.stderr
     row, = json.loads(result.stdout)
     assert 'python3-apt, which is not installed' in row['Message']
-    assert 'apt-get install python3-apt' in row['Message']
+    assert 'apt-get install python3-apt' in row['Hint']

@@ -80,7 +80,7 @@ def test_type_and_projects_select(cli, tmp_path):
     result = cli('build', '-m', path, '--dry-run', '-t', 'nfpm-rpm,nfpm-deb',
                  '-p', 'glance', '-f', 'json')
     row, = json.loads(result.stdout)
-    assert (row['Project'], row['Builders']) == ('glance', 'nfpm-rpm, nfpm-deb')
+    assert (row['Project'], row['Builders']) == ('glance', ['nfpm-rpm', 'nfpm-deb'])
 
 
 @pytest.mark.parametrize('name,status', [

@@ -253,10 +253,11 @@ def test_a_failing_smoke_command_reports_its_output_tail(tmp_path, installed):
     outcome = verify.verify(check(tmp_path, [['/opt/nova/bin/nova', 'x y']]),
                             runner)
     assert outcome.status == verify.FAILED
-    assert outcome.message.startswith(
-        "smoke command /opt/nova/bin/nova 'x y' failed with exit status 3:")
-    assert 'no module nova' in outcome.message
-    assert 'line 5\n' not in outcome.message
+    # one line, and the tail of the output in the details
+    assert outcome.message == \
+        "smoke command /opt/nova/bin/nova 'x y' failed with exit status 3"
+    assert 'no module nova' in outcome.details
+    assert 'line 5\n' not in outcome.details
     assert outcome.added == ('libfoo1', 'nova')
     assert runner.calls[-1][1] == 'rm'
 
@@ -265,7 +266,7 @@ def test_a_failed_install_stops_there(tmp_path, installed):
     runner = ContainerRunner({'apt-get install': (100, 'E: Unable to locate libx')})
     outcome = verify.verify(check(tmp_path, [['true']]), runner)
     assert outcome.status == verify.FAILED
-    assert 'E: Unable to locate libx' in outcome.message
+    assert 'E: Unable to locate libx' in outcome.details
     assert ['true'] not in runner.inside()
     assert runner.calls[-1][1] == 'rm'
 
@@ -313,8 +314,8 @@ def test_an_image_that_cannot_start_fails_with_a_hint(tmp_path, installed):
     assert outcome.status == verify.FAILED
     assert [c[1] for c in runner.calls] == []  # nothing to remove
     assert f'cannot start a container of {IMAGE}' in outcome.message
-    assert 'manifest unknown' in outcome.message
-    assert 'hint:' in outcome.message
+    assert 'manifest unknown' in outcome.details
+    assert 'registries' in outcome.hint
 
 
 # -- the report ---------------------------------------------------------------
@@ -327,8 +328,9 @@ def test_report_rows_and_exit_error(tmp_path):
                        message='no rpm image')]
     assert [dict(zip(verify.COLUMNS, o.row())) for o in outcomes][0] == {
         'Artifact': 'out/a.deb', 'Image': IMAGE, 'Status': 'passed',
-        'Added': 2, 'Packages': 'a b',
-        'Message': 'installed; no smoke commands: installed only'}
+        'Added': 2, 'Packages': ('a', 'b'),
+        'Message': 'installed; no smoke commands: installed only',
+        'Details': '', 'Hint': ''}
     assert verify.summary_error(outcomes) is None
     failed = outcomes + [verify.Outcome(Path('out/c.deb'), IMAGE,
                                         verify.FAILED)]
