@@ -207,7 +207,7 @@ class UpperConstraints(Resolver):
         beside the manifest (vendored constraints), made absolute; any
         other relative path stays one in the checkout."""
         if value.startswith(('./', '../')):
-            return os.path.normpath(self.context.project.manifest_dir / value)
+            return os.path.normpath(self.context.project_info.manifest_dir / value)
         return value
 
     def _tox_location(self, value: str) -> str:

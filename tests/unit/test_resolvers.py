@@ -157,9 +157,9 @@ def test_dot_relative_url_is_beside_the_manifest(tmp_path, http):
     write(tmp_path / 'src' / 'uc.txt', 'six===9.9\n')
     context = resolve_context(tmp_path, http=http, options=drivers.validate_options(
         UpperConstraints.options, {'url': './uc.txt'}, driver_name='test'))
-    project = dataclasses.replace(context.project,
+    project = dataclasses.replace(context.project_info,
                                   manifest_dir=tmp_path / 'release' / 'sub')
-    context = dataclasses.replace(context, project=project)
+    context = dataclasses.replace(context, project_info=project)
     with pytest.raises(errors.ResolveError):  # ./ is the manifest's directory
         UpperConstraints(context).resolve()
     write(tmp_path / 'release' / 'sub' / 'uc.txt', 'six===1.1\n')
