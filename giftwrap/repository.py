@@ -213,8 +213,6 @@ def _swap(stage: Path, repo_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-
-
 # -- the pool ----------------------------------------------------------------
 
 def _add(source: Path, pool: Path, held: dict[str, Entry], status: str,
