@@ -104,8 +104,8 @@ def in_use(cache_dir: Path, work_dir: Path, keep: bool = False
         remove_abandoned(cache_dir / 'work')
         fd = _claim(work_dir)
         try:
-            if keep:
-                (work_dir / KEEP).touch()
+            if keep and work_dir.parent == cache_dir / 'work':
+                (work_dir / KEEP).touch()  # not for the next run to remove
             yield
         finally:
             os.close(fd)

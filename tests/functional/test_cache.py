@@ -217,3 +217,15 @@ def test_a_work_dir_in_use_is_refused(tmp_path):
         with pytest.raises(errors.BuildError, match='another giftwrap run'):
             with cache.in_use(tmp_path / 'cache', work):
                 pass
+
+
+def test_keep_work_survives_the_next_run(tmp_path):
+    root = tmp_path / 'cache'
+    kept, elsewhere = root / 'work' / 'kept-run', tmp_path / 'my-work'
+    with cache.in_use(root, kept, keep=True):
+        pass
+    with cache.in_use(root, elsewhere, keep=True):
+        pass
+    assert not (elsewhere / cache.KEEP).exists()  # only the cache's own
+    with cache.in_use(root, root / 'work' / 'next-run'):
+        assert (kept / cache.KEEP).is_file()

@@ -190,3 +190,16 @@ def test_keep_must_leave_something(tmp_path):
     with pytest.raises(errors.BuildError, match='--keep 0'):
         repository.publish(tmp_path, tmp_path / 'r',
                            repository.Options(keep=0), Runner())
+
+
+def test_a_broken_package_fails_and_leaves_the_repository(repo, tmp_path):
+    before = sorted(p.name for p in (repo / 'pool' / 'main').iterdir())
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'broken_1.0_all.deb').write_bytes(b'not an ar archive\n')
+    with pytest.raises(errors.BuildError) as raised:
+        repository.publish(out, repo, repository.Options(), Runner())
+    assert 'broken_1.0_all.deb' in str(raised.value)
+    assert sorted(p.name for p in (repo / 'pool' / 'main').iterdir()) == \
+        before
+    assert [p.name for p in repo.parent.iterdir()] == ['repo']
