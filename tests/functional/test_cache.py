@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 import zipfile
@@ -23,6 +24,7 @@ import pytest
 from giftwrap import cache, errors
 from giftwrap.process import Runner
 from giftwrap.sources import git
+from tests import httpserver, projectutil
 from tests.cli import giftwrap
 from tests.functional.test_signing import need
 
@@ -229,3 +231,45 @@ def test_keep_work_survives_the_next_run(tmp_path):
     assert not (elsewhere / cache.KEEP).exists()  # only the cache's own
     with cache.in_use(root, root / 'work' / 'next-run'):
         assert (kept / cache.KEEP).is_file()
+
+
+def test_a_killed_build_s_work_dir_is_removed_by_the_next_build(tmp_path):
+    """SIGKILL to a real build's whole process group (as the OOM killer or
+    a lost machine would), then a second build."""
+    repo = tmp_path / 'hello-app'
+    projectutil.pinned_repo(repo)
+    root, out = tmp_path / 'cache', tmp_path / 'out'
+    manifest = tmp_path / 'manifest.yml'
+    argv = ['giftwrap', 'build', '-m', str(manifest), '-o', str(out),
+            '--cache-dir', str(root)]
+    with httpserver.LoopbackServer(hang_limit=60) as server:
+        url = server.hang('/hang/slow-1.0.tar.gz')
+        manifest.write_text(textwrap.dedent(f"""
+            settings:
+              version: '1.0-1'
+              builders: [nfpm-deb]
+              resolver: requirements-file
+            projects:
+              - name: hello-app
+                giturl: {repo}
+                pip_dependencies: ['slow @ {url}']
+            """))
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while not server.hits('/hang/slow-1.0.tar.gz'):
+                assert proc.poll() is None
+                assert time.monotonic() < deadline, 'pip never asked'
+                time.sleep(0.2)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    abandoned, = (root / 'work').iterdir()
+    assert any(abandoned.rglob('*'))
+    # The next build fails (the server is gone) but first tidies up.
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert second.returncode != 0
+    assert not abandoned.exists(), second.stderr
+    assert list((root / 'work').iterdir()) == []

@@ -203,3 +203,17 @@ def test_a_broken_package_fails_and_leaves_the_repository(repo, tmp_path):
     assert sorted(p.name for p in (repo / 'pool' / 'main').iterdir()) == \
         before
     assert [p.name for p in repo.parent.iterdir()] == ['repo']
+
+
+def test_a_re_signed_rpm_of_a_published_version_is_refused(
+        repo, releases, keys, tmp_path):  # noqa: F811
+    need('rpmsign')
+    _, outs = releases
+    out = tmp_path / 'out'
+    out.mkdir()
+    rpm = out / next(outs[NEW].glob('*.rpm')).name
+    rpm.write_bytes(next(outs[NEW].glob('*.rpm')).read_bytes())
+    signing.sign_rpm(rpm, keys[0].fingerprint, Runner(),
+                     gnupg_home=keys[0].home)  # same name and version
+    with pytest.raises(errors.BuildError, match='already published'):
+        repository.publish(out, repo, repository.Options(), Runner())
