@@ -278,7 +278,7 @@ def _exclusive(cache_dir: Path) -> Iterator[None]:
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             LOG.warning('waiting for the builds using %s to finish', cache_dir)
             fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -289,11 +289,13 @@ def _exclusive(cache_dir: Path) -> Iterator[None]:
 def _prune_kind(cache_dir: Path, kind: Kind, older_than: float | None,
                 runner: Runner) -> None:
     cutoff = time.time() - older_than if older_than is not None else None
-    if kind.tool and _by_tool(cache_dir / kind.dirs[0], kind.tool,
-                              cutoff is None, runner) and cutoff is not None:
-        return  # uv prune: what uv no longer needs (uv keeps no ages)
-    # After pip's purge: what an older or newer pip's layout left (a
-    # build's pip is the virtualenv's, not giftwrap's).
+    if kind.tool:
+        pruned = _by_tool(cache_dir / kind.dirs[0], kind.tool,
+                          cutoff is None, runner)
+        if pruned and cutoff is not None:
+            return  # uv prune: what uv no longer needs (uv keeps no ages)
+        # Then by age, or (after a purge) what the layout of another
+        # version left: a build's pip is its virtualenv's, not giftwrap's.
     if kind.name == 'work':
         remove_abandoned(cache_dir / 'work', keep_marked=False,
                          older_than=older_than)
