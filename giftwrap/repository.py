@@ -1,40 +1,37 @@
-"""apt and yum repositories of the artifacts in an output directory.
+"""apt and yum repositories that keep the versions published before.
 
 apt trusts repositories, not single .deb files: what it verifies is the
 signed ``Release`` (``InRelease``, ``Release.gpg``) and, through its
 hashes, every ``Packages`` index and every package.  yum/dnf verify the
 signature of ``repodata/repomd.xml`` (``repo_gpgcheck``) and, through it,
-the package list.  :func:`publish` builds both from the ``.deb`` and
-``.rpm`` files of an output directory, in one directory::
+the package list.  :func:`publish` adds the ``.deb`` and ``.rpm`` files of
+an output directory to a repository, in one directory::
 
-    pool/<component>/*.deb *.rpm
+    pool/<component>/<name>_<version>_<arch>.deb <name>-<v>-<r>.<arch>.rpm
     dists/<suite>/{Release,Release.gpg,InRelease}
-    dists/<suite>/<component>/binary-<arch>/Packages{,.gz}
+    dists/<suite>/<component>/binary-<arch>/Packages{,.gz,.xz} by-hash/
     repodata/repomd.xml{,.asc}
     giftwrap-archive-keyring.gpg (.asc)   the public key, when signed
 
-The repository is built beside its final place and swapped in whole; the
-output directory is only read.  The apt indexes are written here, in
-Python, from ``dpkg-deb -f``; the yum metadata by ``createrepo_c``.
+Every version published stays installable (a rollback is ``apt-get install
+pkg=old-version``) until ``keep`` prunes it; a published file is never
+replaced by other bytes.  The new repository is built beside the old one
+(the pool hard-linked) and swapped in whole; the output directory is only
+read.  The indexes are the distributions' tools' (:mod:`giftwrap.repoindex`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import email.utils
-import gzip
 import hashlib
 import logging
 import os
 import re
 import shutil
 import tempfile
-import time
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
-from typing import Iterable, Sequence
 
-from giftwrap import errors, signing
+from giftwrap import atomic, errors, repoindex, signing, vercmp
 from giftwrap.process import Runner
 
 LOG = logging.getLogger(__name__)
@@ -44,16 +41,20 @@ MARKER = '.giftwrap-repository'
 KEYRING = 'giftwrap-archive-keyring'
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
 _LINE = re.compile(r'^[^\x00-\x1f\x7f]+$')
-_PRIMARY_NS = {'c': 'http://linux.duke.edu/metadata/common'}
+# A package's name, version or architecture as a pool file name part.
+_PART = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+~^:-]*$')
+ADDED, PRESENT, PRUNED = 'added', 'present', 'pruned'
 
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """How the repository is described and signed.
+    """How the repository is described, signed and pruned.
 
     :ivar architectures: the apt architectures to index; default: the
         host's plus those of the architecture-specific packages.
     :ivar key: the GPG key signing the metadata; ``None``: unsigned.
+    :ivar keep: keep this many newest versions of each package (and
+        architecture); ``None``: every version.
     """
 
     suite: str = 'stable'
@@ -63,69 +64,87 @@ class Options:
     architectures: tuple[str, ...] = ()
     key: str | None = None
     gnupg_home: Path | None = None
+    keep: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    """One package in the repository: a row of ``giftwrap publish``."""
+    """One package of the repository: a row of ``giftwrap publish``.
+
+    :ivar status: ``added`` by this publish, already ``present``, or
+        ``pruned`` (no longer in the repository).
+    """
 
     format: str
     package: str
     version: str
     arch: str
     path: str
+    status: str = PRESENT
 
 
 def publish(output_dir: Path, repo_dir: Path, options: Options,
             runner: Runner) -> list[Entry]:
-    """Build the repository of ``output_dir``'s packages at ``repo_dir``.
+    """Add ``output_dir``'s packages to the repository at ``repo_dir``.
 
     :param output_dir: where the artifacts are (only read).
-    :param repo_dir: the repository; replaced whole if it exists.
-    :returns: the packages it holds.
+    :param repo_dir: the repository; made if missing, else replaced whole
+        by one holding its packages and the new ones.
+    :returns: the packages it holds, and those pruned.
     :raises giftwrap.errors.BuildError: bad options, no packages, a
-        directory giftwrap must not replace, or a tool failed.
+        directory giftwrap must not replace, a package that would replace
+        a published one with other bytes, or a tool failed.
     :raises giftwrap.errors.MissingToolError: a tool is not installed.
     """
     output_dir, repo_dir = Path(output_dir).resolve(), Path(repo_dir).resolve()
     _check_options(options)
     _check_places(output_dir, repo_dir)
-    debs, rpms = _artifacts(output_dir)
+    artifacts = _artifacts(output_dir)
     if options.key:
         signing.check_secret_key(options.key, runner, options.gnupg_home)
-    repo_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=repo_dir.parent,
-                                  prefix=f'.{repo_dir.name}.new-'))
-    try:
-        os.chmod(stage, 0o755)  # served to apt's _apt user and web servers
-        entries = _fill(stage, debs, rpms, options, runner)
-        _swap(stage, repo_dir)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    LOG.info('published %d package(s) to %s', len(entries), repo_dir)
+    # One publish at a time per place: the second adds to the first's.
+    with atomic.locked_dir(repo_dir.parent):
+        previous = repo_dir if (repo_dir / MARKER).is_file() else None
+        stage = Path(tempfile.mkdtemp(dir=repo_dir.parent,
+                                      prefix=f'.{repo_dir.name}.new-'))
+        try:
+            os.chmod(stage, 0o755)  # served to apt's _apt user and web servers
+            entries = _fill(stage, artifacts, previous, options, runner)
+            _swap(stage, repo_dir)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    LOG.info('published %d package(s) to %s',
+             sum(e.status == ADDED for e in entries), repo_dir)
     return entries
 
 
-def _fill(stage: Path, debs: list[Path], rpms: list[Path], options: Options,
-          runner: Runner) -> list[Entry]:
+def _fill(stage: Path, artifacts: list[Path], previous: Path | None,
+          options: Options, runner: Runner) -> list[Entry]:
     pool = stage / 'pool' / options.component
     pool.mkdir(parents=True)
-    for artifact in (*debs, *rpms):
-        shutil.copyfile(artifact, pool / artifact.name)
-        os.chmod(pool / artifact.name, 0o644)
-    entries = []
-    if debs:
-        entries += _apt(stage, [pool / d.name for d in debs], options, runner)
-    if rpms:
-        entries += _yum(stage, options, runner)
+    held: dict[str, Entry] = {}
+    if previous is not None:
+        for old in sorted((previous / 'pool').glob('*/*')):
+            if old.suffix in ('.deb', '.rpm') and old.is_file():
+                _add(old, pool, held, PRESENT, runner)
+    for artifact in artifacts:
+        _add(artifact, pool, held, ADDED, runner)
+    pruned = _prune(held, options.keep, stage, runner)
+    kept = sorted(held.values(), key=lambda e: e.path)
+    if any(e.format == 'deb' for e in kept):
+        arches = set(options.architectures or (_host_arch(runner),)) | {
+            e.arch for e in kept if e.format == 'deb' and e.arch != 'all'}
+        repoindex.apt(stage, arches, options, runner, previous)
+    if any(e.format == 'rpm' for e in kept):
+        repoindex.yum(stage, options, runner, previous)
     if options.key:
         for armor, suffix in ((False, '.gpg'), (True, '.asc')):
             signing.export_public_key(options.key, stage / (KEYRING + suffix),
                                       runner, gnupg_home=options.gnupg_home,
                                       armor=armor)
-    (stage / MARKER).write_text('written by giftwrap publish; replaced '
-                                'whole by the next publish\n')
-    return entries
+    (stage / MARKER).write_text('written by giftwrap publish; the next '
+                                'publish adds to it\n')
+    return kept + pruned
 
 
 def _check_options(options: Options) -> None:
@@ -142,6 +161,10 @@ def _check_options(options: Options) -> None:
         if not _LINE.match(value):
             raise errors.BuildError(f'{what} {value!r} is not one line of '
                                     'text', where=f'--{what}')
+    if options.keep is not None and options.keep < 1:
+        raise errors.BuildError(f'--keep {options.keep} would empty the '
+                                'repository', where='--keep',
+                                hint='keep at least 1 version per package')
 
 
 def _check_places(output_dir: Path, repo_dir: Path) -> None:
@@ -154,26 +177,25 @@ def _check_places(output_dir: Path, repo_dir: Path) -> None:
         raise errors.BuildError(
             f'the repository {repo_dir} and the output directory '
             f'{output_dir} overlap', where='--repo',
-            hint='the repository is replaced whole: put it elsewhere')
+            hint='the repository is rebuilt beside and swapped in whole: '
+                 'put it elsewhere')
     if repo_dir.exists() and (not repo_dir.is_dir() or (
             any(repo_dir.iterdir()) and not (repo_dir / MARKER).exists())):
         raise errors.BuildError(
             f'{repo_dir} exists and is not a repository giftwrap wrote',
-            where='--repo', hint='name a new or empty directory: publish '
-                                 'replaces the repository whole')
+            where='--repo', hint='name a new or empty directory, or a '
+                                 'repository giftwrap publish made')
 
 
-def _artifacts(output_dir: Path) -> tuple[list[Path], list[Path]]:
-    def found(suffix: str) -> list[Path]:
-        return sorted(p for p in output_dir.glob(f'*{suffix}')
-                      if p.is_file() and not p.name.startswith('.'))
-
-    debs, rpms = found('.deb'), found('.rpm')
-    if not debs and not rpms:
+def _artifacts(output_dir: Path) -> list[Path]:
+    found = sorted(p for p in output_dir.iterdir()
+                   if p.suffix in ('.deb', '.rpm') and p.is_file() and
+                   not p.name.startswith('.'))
+    if not found:
         raise errors.BuildError(f'no .deb or .rpm files in {output_dir}',
                                 where='OUTPUT_DIR',
                                 hint='build packages there first')
-    return debs, rpms
+    return found
 
 
 def _swap(stage: Path, repo_dir: Path) -> None:
@@ -191,138 +213,92 @@ def _swap(stage: Path, repo_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-# -- apt ---------------------------------------------------------------------
+# -- the pool ----------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
-class _Deb:
-    package: str
-    version: str
-    arch: str
-    stanza: str
-    path: str
-
-
-def _apt(stage: Path, debs: Sequence[Path], options: Options,
-         runner: Runner) -> list[Entry]:
-    read = [_read_deb(deb, stage, runner) for deb in debs]
-    _refuse_duplicates(read)
-    arches = sorted(set(options.architectures or (_host_arch(runner),)) |
-                    {d.arch for d in read if d.arch != 'all'})
-    suite = stage / 'dists' / options.suite
-    for arch in arches:
-        index = suite / options.component / f'binary-{arch}'
-        index.mkdir(parents=True)
-        text = '\n'.join(d.stanza for d in sorted(
-            read, key=lambda d: (d.package, d.version, d.arch))
-            if d.arch in (arch, 'all'))
-        (index / 'Packages').write_text(text)
-        with open(index / 'Packages.gz', 'wb') as raw, gzip.GzipFile(
-                filename='', mode='wb', fileobj=raw, mtime=0) as packed:
-            packed.write(text.encode())
-    release = suite / 'Release'
-    release.write_text(_release(suite, arches, options))
-    if options.key:
-        signing.detach_sign(release, suite / 'Release.gpg', options.key,
-                            runner, gnupg_home=options.gnupg_home)
-        signing.clearsign(release, suite / 'InRelease', options.key, runner,
-                          gnupg_home=options.gnupg_home)
-    else:
-        LOG.warning('the apt repository is not signed: apt accepts it only '
-                    'with [trusted=yes]')
-    return [Entry('deb', d.package, d.version, d.arch, d.path) for d in read]
-
-
-def _read_deb(deb: Path, stage: Path, runner: Runner) -> _Deb:
-    output = runner.run([signing.tool('dpkg-deb'), '-f', '--', str(deb)],
-                        what='dpkg-deb -f').output
-    fields: dict[str, str] = {}
-    lines: list[str] = []
-    keep = False
-    for line in output.splitlines():
-        if line[:1] in (' ', '\t'):  # a continuation of the last field
-            if keep:
-                lines.append(line)
-            continue
-        name, _, value = line.partition(':')
-        # An empty field (nfpm's "Section:") is left out, with its lines.
-        keep = bool(value.strip())
-        if keep:
-            fields[name] = value.strip()
-            lines.append(line)
-    if not all(fields.get(k) for k in ('Package', 'Version', 'Architecture')):
-        raise errors.BuildError(f'{deb.name} has no Package, Version or '
-                                'Architecture field', where=str(deb))
-    data = deb.read_bytes()
-    path = deb.relative_to(stage).as_posix()
-    lines += [f'Filename: {path}', f'Size: {len(data)}',
-              f'MD5sum: {hashlib.md5(data).hexdigest()}',
-              f'SHA256: {hashlib.sha256(data).hexdigest()}']
-    return _Deb(fields['Package'], fields['Version'], fields['Architecture'],
-                '\n'.join(lines) + '\n', path)
-
-
-def _refuse_duplicates(debs: Iterable[_Deb]) -> None:
-    seen: dict[tuple[str, str, str], str] = {}
-    for deb in debs:
-        key = (deb.package, deb.version, deb.arch)
-        if key in seen:
+def _add(source: Path, pool: Path, held: dict[str, Entry], status: str,
+         runner: Runner) -> None:
+    """Put ``source`` in the pool under its canonical name, unless a file
+    of that name is there: the same bytes are the same package, other
+    bytes are refused (apt and dnf cache packages by name and version)."""
+    entry = _read(source, pool, runner)
+    target = pool / Path(entry.path).name
+    if target.exists():
+        if _digest(target) != _digest(source):
             raise errors.BuildError(
-                f'{seen[key]} and {deb.path} are both {"_".join(key)}',
-                where='OUTPUT_DIR',
-                hint='an apt repository holds one file per package, '
-                     'version and architecture: remove one')
-        seen[key] = deb.path
+                f'{entry.package} {entry.version} ({entry.arch}) is already '
+                f'published as {entry.path}, with other contents than '
+                f'{source}', where=str(source),
+                hint='a published version is never replaced: build it with '
+                     'a new version (or release) and publish that')
+        return
+    repoindex.link_or_copy(source, target)
+    os.chmod(target, 0o644)
+    held[target.name] = dataclasses.replace(entry, status=status)
+
+
+def _read(package: Path, pool: Path, runner: Runner) -> Entry:
+    """The name, version and architecture of a .deb or .rpm, and its
+    canonical place in ``pool`` (relative to the repository)."""
+    if package.suffix == '.deb':
+        argv = [signing.tool('dpkg-deb'), '--show', '--showformat',
+                '${Package}\t${Version}\t${Architecture}\n', '--',
+                str(package)]
+    else:
+        argv = [signing.tool('rpm'), '-qp', '--nosignature', '--nodigest',
+                '--queryformat', '%{NAME}\t%{EPOCHNUM}\t%{VERSION}\t'
+                '%{RELEASE}\t%{ARCH}\n', '--', str(package)]
+    fields = runner.run(argv, what=f'read {package.suffix}').output \
+        .strip().split('\t')
+    if len(fields) not in (3, 5) or not all(_PART.match(f) for f in fields):
+        raise errors.BuildError(f'{package.name} has no usable name, version '
+                                'or architecture', where=str(package),
+                                output='\t'.join(fields))
+    where = pool.relative_to(pool.parent.parent).as_posix()
+    if len(fields) == 3:
+        name, version, arch = fields
+        upstream = version.split(':', 1)[-1]  # pool names leave out epochs
+        return Entry('deb', name, version, arch,
+                     f'{where}/{name}_{upstream}_{arch}.deb')
+    name, epoch, ver, rel, arch = fields
+    evr = f'{ver}-{rel}' if epoch == '0' else f'{epoch}:{ver}-{rel}'
+    return Entry('rpm', name, evr, arch,
+                 f'{where}/{name}-{ver}-{rel}.{arch}.rpm')
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as stream:
+        for block in iter(lambda: stream.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _prune(held: dict[str, Entry], keep: int | None, stage: Path,
+           runner: Runner) -> list[Entry]:
+    """Remove all but the ``keep`` newest versions of each package and
+    architecture, newest as dpkg or rpm compare them."""
+    if keep is None:
+        return []
+    groups: dict[tuple[str, str, str], list[Entry]] = {}
+    for entry in held.values():
+        groups.setdefault((entry.format, entry.package, entry.arch),
+                          []).append(entry)
+    pruned = []
+    for (kind, _, _), entries in sorted(groups.items()):
+        sort = vercmp.sort_deb if kind == 'deb' else vercmp.sort_rpm
+        order = sort([e.version for e in entries], runner)
+        for entry in entries:
+            if order.index(entry.version) < len(order) - keep:
+                (stage / entry.path).unlink()
+                del held[Path(entry.path).name]
+                pruned.append(dataclasses.replace(entry, status=PRUNED))
+                if entry.status == ADDED:
+                    LOG.warning('%s %s is older than the %d kept: not '
+                                'published', entry.package, entry.version,
+                                keep)
+    return sorted(pruned, key=lambda e: e.path)
 
 
 def _host_arch(runner: Runner) -> str:
     return runner.run([signing.tool('dpkg'), '--print-architecture'],
                       what='dpkg --print-architecture').output.strip()
-
-
-def _release(suite: Path, arches: list[str], options: Options) -> str:
-    epoch = float(os.environ.get('SOURCE_DATE_EPOCH') or time.time())
-    date = email.utils.formatdate(epoch, usegmt=True).replace('GMT', 'UTC')
-    lines = [f'Origin: {options.origin}', f'Label: {options.label}',
-             f'Suite: {options.suite}', f'Codename: {options.suite}',
-             f'Date: {date}', f'Architectures: {" ".join(arches)}',
-             f'Components: {options.component}',
-             'Description: packages built by giftwrap']
-    for field, algorithm in (('MD5Sum', 'md5'), ('SHA256', 'sha256')):
-        lines.append(f'{field}:')
-        for path in sorted(p for p in suite.rglob('*') if p.is_file()):
-            data = path.read_bytes()
-            digest = hashlib.new(algorithm, data).hexdigest()
-            lines.append(f' {digest} {len(data):>8} '
-                         f'{path.relative_to(suite).as_posix()}')
-    return '\n'.join(lines) + '\n'
-
-
-# -- yum ---------------------------------------------------------------------
-
-def _yum(stage: Path, options: Options, runner: Runner) -> list[Entry]:
-    runner.run([signing.tool('createrepo_c'), '--', str(stage)],
-               what='createrepo_c')
-    repomd = stage / 'repodata' / 'repomd.xml'
-    if options.key:
-        signing.detach_sign(repomd, repomd.with_name('repomd.xml.asc'),
-                            options.key, runner,
-                            gnupg_home=options.gnupg_home)
-    return _primary(stage)
-
-
-def _primary(stage: Path) -> list[Entry]:
-    """The packages createrepo_c listed (its own output, so trusted XML)."""
-    primary = next((stage / 'repodata').glob('*primary.xml.gz'))
-    with gzip.open(primary) as stream:
-        root = ElementTree.parse(stream).getroot()
-    entries = []
-    for package in root.iterfind('c:package', _PRIMARY_NS):
-        version = package.find('c:version', _PRIMARY_NS).attrib
-        epoch = '' if version.get('epoch', '0') == '0' else \
-            f'{version["epoch"]}:'
-        entries.append(Entry(
-            'rpm', package.findtext('c:name', '', _PRIMARY_NS),
-            f'{epoch}{version.get("ver")}-{version.get("rel")}',
-            package.findtext('c:arch', '', _PRIMARY_NS),
-            package.find('c:location', _PRIMARY_NS).get('href', '')))
-    return sorted(entries, key=lambda e: e.path)

@@ -18,7 +18,8 @@ from giftwrap.process import Runner, base_environment, find_tool
 
 #: The Debian package that provides each tool, for the hint.
 APT_PACKAGES = {'gpg': 'gpg', 'rpmsign': 'rpm', 'rpm': 'rpm',
-                'createrepo_c': 'createrepo-c', 'dpkg-deb': 'dpkg'}
+                'createrepo_c': 'createrepo-c', 'dpkg-deb': 'dpkg',
+                'dpkg': 'dpkg', 'apt-ftparchive': 'apt-utils'}
 #: What a key name may contain.  rpm expands macros (``%{...}``, even
 #: ``%(command)``) in ``--define`` values and quotes break popt's parsing,
 #: so anything beyond a fingerprint, an id or a plain user id is refused.

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages: the real tools the functional tests drive.
-apt_packages=(git dpkg-dev rpm rpmlint lintian podman buildah debootstrap
+apt_packages=(git dpkg-dev apt-utils rpm rpmlint lintian podman buildah debootstrap
               binutils patch gnupg gpgv createrepo-c uidmap python3
               python3-venv python3-dev build-essential libyaml-dev
               docker-registry python3-apt python3-yaml)

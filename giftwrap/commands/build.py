@@ -83,7 +83,7 @@ class _Run(QuickHelp, output.Summary, lister.Lister):
                          trusted=args.interpreter)
 
     def _execute(self, the_plan, args, **extra):
-        from giftwrap import build  # the build machinery, only when building
+        from giftwrap import build, cache  # the build machinery, only when building
         cache_dir = Path(args.cache_dir).resolve()
         run_id = time.strftime('%Y%m%d-%H%M%S') + f'-{os.getpid()}'
         work_dir = Path(args.work_dir or cache_dir / 'work' / run_id).resolve()
@@ -95,7 +95,8 @@ class _Run(QuickHelp, output.Summary, lister.Lister):
                                 jobs=jobs, offline=args.offline,
                                 keep_work=args.keep_work, **extra)
         try:
-            outcomes = build.run(the_plan, options, self._progress())
+            with cache.in_use(cache_dir, work_dir, keep=args.keep_work):
+                outcomes = build.run(the_plan, options, self._progress())
         except KeyboardInterrupt:
             _remove_partial_artifacts(the_plan)
             raise

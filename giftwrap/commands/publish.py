@@ -15,7 +15,7 @@ def _words(value: str | None) -> tuple[str, ...]:
 
 
 class Publish(QuickHelp, lister.Lister):
-    """Build an apt and a yum repository of an output directory's packages."""
+    """Add an output directory's packages to a signed apt and yum repository."""
 
     examples = (('signed repositories of a build\'s packages',
                  'giftwrap publish out --repo /srv/repo --gpg-key '
@@ -26,7 +26,12 @@ class Publish(QuickHelp, lister.Lister):
         parser.add_argument('output_dir', metavar='OUTPUT_DIR',
                             help='the build\'s output directory (only read)')
         parser.add_argument('--repo', required=True, metavar='DIR',
-                            help='the repository directory (replaced whole)')
+                            help='the repository directory: made, or added '
+                                 'to (rebuilt beside and swapped in whole)')
+        parser.add_argument('--keep', type=int, metavar='N',
+                            help='keep only the N newest versions of each '
+                                 'package, as dpkg and rpm order versions '
+                                 '(default: every version)')
         parser.add_argument('--gpg-key', metavar='KEYID',
                             help='sign Release, InRelease and repomd.xml '
                                  'with this key (fingerprint or user id)')
@@ -54,10 +59,11 @@ class Publish(QuickHelp, lister.Lister):
             architectures=_words(parsed_args.architectures),
             key=parsed_args.gpg_key,
             gnupg_home=Path(parsed_args.gnupg_home)
-            if parsed_args.gnupg_home else None)
+            if parsed_args.gnupg_home else None, keep=parsed_args.keep)
         entries = repository.publish(Path(parsed_args.output_dir),
                                      Path(parsed_args.repo), options,
                                      Runner())
-        return (('Format', 'Package', 'Version', 'Architecture', 'File'),
-                [(e.format, e.package, e.version, e.arch, e.path)
+        return (('Format', 'Package', 'Version', 'Architecture', 'File',
+                 'Status'),
+                [(e.format, e.package, e.version, e.arch, e.path, e.status)
                  for e in entries])

@@ -630,6 +630,12 @@ def _natural(text: str) -> list:
             for p in re.split(r'(\d+)', text)]
 
 
+def locked(mirror: Path):
+    """The lock fetching holds on ``mirror`` (``giftwrap cache prune``
+    takes it before removing the mirror)."""
+    return _locked(mirror)
+
+
 @contextlib.contextmanager
 def _locked(mirror: Path) -> Iterator[None]:
     """Hold the mirror's lock file; other giftwrap processes wait."""

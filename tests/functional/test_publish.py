@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, repository, shell, signing
+from giftwrap import errors, repoindex, repository, shell, signing
 from giftwrap.builders import nfpm
 from giftwrap.commands.publish import Publish
 from giftwrap.process import Runner
@@ -129,8 +129,10 @@ def test_release_lists_the_indexes_with_their_hashes(repo, built):
     release = (suite / 'Release').read_text()
     assert 'Origin: giftwrap tests\n' in release
     assert 'Components: main\n' in release
-    sha256 = release.split('SHA256:\n')[1].splitlines()
-    listed = {line.split()[2]: line.split()[0] for line in sha256}
+    assert 'MD5Sum:' not in release and 'SHA512:\n' in release
+    sha256 = release.split('SHA256:\n')[1].split('SHA512:\n')[0]
+    listed = {line.split()[2]: line.split()[0]
+              for line in sha256.splitlines()}
     assert set(listed) >= {f'main/binary-{a}/Packages{s}'
                            for a in release.split('Architectures: ')[1]
                            .split('\n')[0].split() for s in ('', '.gz')}
@@ -162,10 +164,10 @@ def test_yum_metadata_is_signed_and_lists_the_rpm(repo, built, keys,
               str(repodata / 'repomd.xml.asc'), str(repodata / 'repomd.xml')]
     try:
         Runner().run(verify, env=env)
-        rpm, = repository._primary(repo)
-        assert (rpm.format, rpm.package, rpm.version) == ('rpm', name, '1.0-1')
-        assert rpm.path == f'pool/main/{name}-1.0-1.noarch.rpm'
-        assert (repo / rpm.path).is_file()
+        rpm, = repoindex.primary(repo)
+        assert rpm[:3] == (name, '1.0-1', 'noarch')
+        assert rpm[3] == f'pool/main/{name}-1.0-1.noarch.rpm'
+        assert (repo / rpm[3]).is_file()
 
         tampered = tmp_path / 'repomd'
         tampered.mkdir()

@@ -86,13 +86,14 @@ def _stage(root: Path, install: PurePosixPath) -> StagedTree:
 
 
 def build_package(builder, tmp_path: Path, name: str,
-                  out: Path | None = None, options=None) -> Path:
+                  out: Path | None = None, options=None,
+                  version_text: str = '1.0-1') -> Path:
     """A small real package of ``name`` (installs /opt/<name>/bin/hello)."""
     install = PurePosixPath('/opt') / name
-    version = versions.parse('1.0-1')
+    version = versions.parse(version_text)
     out = out or tmp_path / 'out'
     project = Project(
-        name='hello', package_name=name, version='1.0-1',
+        name='hello', package_name=name, version=version_text,
         package_version=version, install_path=install,
         giturl='https://example.invalid/hello', gitref='master',
         python='/usr/bin/python3', resolver='none',
@@ -107,7 +108,7 @@ def build_package(builder, tmp_path: Path, name: str,
     checkout = Checkout(tmp_path / 'src', project.giturl, 'master', 'a' * 40,
                         datetime.datetime(2025, 1, 1,
                                           tzinfo=datetime.timezone.utc))
-    work = tmp_path / f'work-{builder.__name__}'
+    work = tmp_path / f'work-{builder.__name__}-{version_text}'
     work.mkdir(parents=True, exist_ok=True)
     context = testing.build_context(
         tmp_path, project=project, package=package,
@@ -115,7 +116,8 @@ def build_package(builder, tmp_path: Path, name: str,
         checkout=checkout, pins=Pins.of([]), options=options or {},
         work_dir=work,
         output_dir=out, runner=Runner(tmp_path / 'build.log'))
-    tree = _stage(tmp_path / f'stage-{builder.__name__}', install)
+    tree = _stage(tmp_path / f'stage-{builder.__name__}-{version_text}',
+                  install)
     return builder(context).build(tree).path
 
 
