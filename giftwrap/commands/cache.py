@@ -52,6 +52,11 @@ class _CacheCommand(QuickHelp, lister.Lister):
 class CacheList(_CacheCommand):
     """Show what each kind of cached thing takes in the cache."""
 
+    examples = (('the size of each kind, oldest entry first to go',
+                 'giftwrap cache list'),
+                ('the git mirrors only, as JSON',
+                 'giftwrap cache list --kind git -f json'))
+
     def take_action(self, parsed_args):
         rows = cache.usage(Path(parsed_args.cache_dir).resolve(),
                            self._kinds(parsed_args))
@@ -62,6 +67,11 @@ class CacheList(_CacheCommand):
 
 class CachePrune(_CacheCommand):
     """Remove cached things (older than an age); waits for running builds."""
+
+    examples = (('what no build used for a month',
+                 'giftwrap cache prune --older-than 30d'),
+                ('logs and byte-code only',
+                 'giftwrap cache prune --kind logs,bytecode'))
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
