@@ -88,3 +88,19 @@ def test_publish_replaces_a_bind_mounted_repository(tmp_path):
                 and p.name != '.giftwrap-repository']
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(
         '.')) == []
+
+
+def test_lock_written_through_a_bind_mounted_lock_file(tmp_path):
+    manifest = projectutil.pinned_manifest(tmp_path)
+    real, mount = tmp_path / 'real.lock', tmp_path / 'giftwrap.lock'
+    real.write_text('')
+    mount.write_text('')
+    result = subprocess.run(
+        ['unshare', '-m', '--propagation', 'private', '--', sys.executable,
+         '-c', _INSIDE, str(real), str(mount), shutil.which('giftwrap'),
+         'lock', '-m', str(manifest), '--lock-file', str(mount),
+         '--cache-dir', str(tmp_path / 'cache')],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert 'hello-app' in json.loads(real.read_text())['projects']
+    assert not [p for p in tmp_path.iterdir() if '.giftwrap-tmp-' in p.name]
