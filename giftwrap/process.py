@@ -35,7 +35,7 @@ _PASSED_THROUGH = ('PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR',
                    'SOURCE_DATE_EPOCH', 'http_proxy', 'https_proxy',
                    'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY',
                    'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_TRUSTED_HOST',
-                   'PIP_CONFIG_FILE', 'UV_INDEX_URL', 'SSL_CERT_FILE',
+                   'PIP_CONFIG_FILE', 'PIP_CERT', 'UV_INDEX_URL', 'SSL_CERT_FILE',
                    'REQUESTS_CA_BUNDLE', 'CONTAINERS_STORAGE_CONF')
 
 
