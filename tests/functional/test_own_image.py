@@ -1,13 +1,13 @@
 """giftwrap's own image (the repository's Dockerfile) builds and runs the
 container workflow README and doc/source/container.rst document.
 
-The image is built once for the module, offline: a wheelhouse of giftwrap
-and its dependencies is made on the host and passed in the build context,
-and the base is the tests' debootstrapped bookworm image (there is no
-Docker Hub here).  ``podman run`` cannot start containers on this machine,
-so the image runs with ``buildah run --isolation chroot``, which shares the
-host's network: downloads in it go through the host's proxy, whose CA is in
-the host's bundle, mounted in as the documentation says.
+The image is built once for the module from the tests' debootstrapped
+bookworm base image (there is no Docker Hub here).  ``podman run`` cannot
+start containers on this machine, so the image runs with ``buildah run
+--isolation chroot``.  Both share the host's network: downloads from PyPI,
+in the image build and in the builds run in the image, go through the
+host's proxy, whose CA is in the host's bundle, mounted in as the
+documentation says (a machine without such a proxy has its CAs there too).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ IMAGE = 'localhost/giftwrap-test/giftwrap-self:latest'
 CA = '/etc/ssl/certs/ca-certificates.crt'
 #: What the docs tell the container, so pip (and uv, requests) trust it.
 CA_ENV = ('PIP_CERT', 'SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE')
+#: Where the image build sees it: away from the ca-certificates it installs.
+BUILD_CA = '/run/giftwrap-ca.crt'
 
 
 @pytest.fixture(scope='module')
@@ -40,11 +42,11 @@ def own_image(tmp_path_factory):
     runner = Runner(tmp / 'build.log')
     context = _context(runner, tmp)
     try:
+        # the documented image build behind a proxy with its own CA
         runner.run(['buildah', 'bud', '--isolation=chroot', '--layers=false',
-                    f'--build-arg=BASE={base}',
-                    '--build-arg=PIP_INSTALL_ARGS=--no-index --find-links '
-                    '/src/giftwrap/wheels', f'--tag={IMAGE}', '--', context],
-                   timeout=900, what='buildah bud')
+                    f'--build-arg=BASE={base}', f'--volume={CA}:{BUILD_CA}:ro',
+                    f'--build-arg=PIP_CERT={BUILD_CA}', f'--tag={IMAGE}', '--',
+                    context], timeout=900, what='buildah bud')
         yield context
     finally:
         images.remove_image(IMAGE)
@@ -52,20 +54,13 @@ def own_image(tmp_path_factory):
 
 def _context(runner: Runner, tmp: Path) -> Path:
     """This checkout's files with a .git of their own (a worktree's .git is
-    a file naming a directory the image build cannot see), and a wheelhouse
-    for the offline image build."""
+    a file naming a directory the image build cannot see)."""
     context = tmp / 'context'
     shutil.copytree(REPO, context, ignore=shutil.ignore_patterns(
         '.git', '.tox', '.hypothesis', '__pycache__', '*.egg-info', 'output'))
     runner.run(['git', 'clone', '--quiet', '--no-checkout', '--', REPO,
                 tmp / 'clone'], what='git clone')
     shutil.move(tmp / 'clone' / '.git', context / '.git')
-    wheels = context / 'wheels'
-    runner.run([sys.executable, '-m', 'pip', 'download', '-q', '-d', wheels,
-                'pbr>=6.0', 'setuptools>=64', 'wheel'], timeout=600,
-               what='pip download')
-    runner.run([sys.executable, '-m', 'pip', 'wheel', '-q', '-w', wheels,
-                '-r', REPO / 'requirements.txt'], timeout=900, what='pip wheel')
     return context
 
 
