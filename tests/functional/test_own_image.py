@@ -57,7 +57,8 @@ def _context(runner: Runner, tmp: Path) -> Path:
     a file naming a directory the image build cannot see)."""
     context = tmp / 'context'
     shutil.copytree(REPO, context, ignore=shutil.ignore_patterns(
-        '.git', '.tox', '.hypothesis', '__pycache__', '*.egg-info', 'output'))
+        '.git', '.tox', '.venv', '.hypothesis', '__pycache__', '*.egg-info',
+        'output', 'build', 'dist'))
     runner.run(['git', 'clone', '--quiet', '--no-checkout', '--', REPO,
                 tmp / 'clone'], what='git clone')
     shutil.move(tmp / 'clone' / '.git', context / '.git')
