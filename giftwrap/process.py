@@ -35,7 +35,7 @@ _PASSED_THROUGH = ('PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR',
                    'SOURCE_DATE_EPOCH', 'http_proxy', 'https_proxy',
                    'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY',
                    'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_TRUSTED_HOST',
-                   'PIP_CONFIG_FILE', 'UV_INDEX_URL', 'SSL_CERT_FILE',
+                   'PIP_CONFIG_FILE', 'PIP_CERT', 'UV_INDEX_URL', 'SSL_CERT_FILE',
                    'REQUESTS_CA_BUNDLE', 'CONTAINERS_STORAGE_CONF')
 
 
@@ -88,8 +88,25 @@ NETWORK_HINT = ('the network failed, not the pins: check the connection, the '
                 'fill), then use --offline')
 
 
+# What pip, uv and git print when a server's certificate is not trusted:
+# most often a proxy that intercepts TLS, whose CA the tool was not given.
+_UNTRUSTED = re.compile(
+    r'CERTIFICATE_VERIFY_FAILED|certificate verify failed|'
+    r'invalid peer certificate|UnknownIssuer|server certificate verification '
+    r'failed|self[- ]signed certificate', re.IGNORECASE)
+
+#: The hint for a command that failed because it did not trust a server.
+TLS_HINT = ('a server\'s TLS certificate is not trusted, the pins are not at '
+            'fault: behind a proxy that intercepts TLS, give its CA bundle '
+            'with PIP_CERT, SSL_CERT_FILE and REQUESTS_CA_BUNDLE (in a '
+            'container, mount the bundle too: doc/source/container.rst)')
+
+
 def network_hint(output: str | None) -> str | None:
-    """:data:`NETWORK_HINT` if ``output`` shows a network failure."""
+    """:data:`TLS_HINT` or :data:`NETWORK_HINT` if ``output`` shows that
+    a server was not trusted or the network failed."""
+    if output and _UNTRUSTED.search(output):
+        return TLS_HINT
     if output and _NETWORK.search(output):
         return NETWORK_HINT
     return None

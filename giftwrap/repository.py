@@ -17,12 +17,14 @@ Every version published stays installable (a rollback is ``apt-get install
 pkg=old-version``) until ``keep`` prunes it; a published file is never
 replaced by other bytes.  The new repository is built beside the old one
 (the pool hard-linked) and swapped in whole; the output directory is only
-read.  The indexes are the distributions' tools' (:mod:`giftwrap.repoindex`).
+read (a mount point, which cannot be renamed, is swapped entry by entry).
+The indexes are the distributions' tools' (:mod:`giftwrap.repoindex`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import logging
 import os
@@ -204,13 +206,47 @@ def _swap(stage: Path, repo_dir: Path) -> None:
         os.rename(stage, repo_dir)
         return
     old = repo_dir.parent / f'.{repo_dir.name}.old-{os.getpid()}'
-    os.rename(repo_dir, old)
+    try:
+        os.rename(repo_dir, old)
+    except OSError as exc:
+        # A mount point (a container's bind-mounted --repo) cannot be
+        # renamed (EBUSY); its content can.
+        if exc.errno not in (errno.EBUSY, errno.EXDEV):
+            raise
+        _swap_content(stage, repo_dir)
+        return
     try:
         os.rename(stage, repo_dir)
     except OSError:
         os.rename(old, repo_dir)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _swap_content(stage: Path, repo_dir: Path) -> None:
+    """Replace ``repo_dir``'s entries by ``stage``'s, one rename each.
+
+    ``stage`` may be on another mount, so it is copied into ``repo_dir``
+    first.  Each entry is swapped on its own, ``pool`` before the indexes
+    that name its files: a reader sees each entry old or new.
+    """
+    new = Path(tempfile.mkdtemp(dir=repo_dir, prefix='.giftwrap-new-'))
+    old = Path(tempfile.mkdtemp(dir=repo_dir, prefix='.giftwrap-old-'))
+    try:
+        shutil.copytree(stage, new, symlinks=True, dirs_exist_ok=True)
+        entries = sorted(new.iterdir(),
+                         key=lambda e: (e.name != 'pool', e.name))
+        for entry in entries:
+            if os.path.lexists(repo_dir / entry.name):
+                os.rename(repo_dir / entry.name, old / entry.name)
+            os.rename(entry, repo_dir / entry.name)
+        kept = {e.name for e in entries} | {new.name, old.name}
+        for entry in repo_dir.iterdir():
+            if entry.name not in kept:  # what the new repository lacks
+                os.rename(entry, old / entry.name)
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 # -- the pool ----------------------------------------------------------------

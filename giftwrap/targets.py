@@ -116,8 +116,10 @@ class ContainerRunner(Runner):
     def run(self, argv, *, cwd=None, env=None, check=True, timeout=None,
             stdin=None, what=None) -> Result:
         given = {**(env or {}), **self.extra_env}
-        inner = {**self.env, **{k: v for k, v in given.items()
-                                if _PASSED.match(k)}}
+        # the container's own settings (its CA bundle's path) win: the
+        # host's PIP_CERT names a file of the host
+        inner = {**{k: v for k, v in given.items() if _PASSED.match(k)},
+                 **self.env}
         wrapped = self.engine.command(self.handle, [str(a) for a in argv],
                                       mounts=self.mounts,
                                       cwd=str(cwd) if cwd else None, env=inner)

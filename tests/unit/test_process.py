@@ -57,6 +57,22 @@ def test_network_failures_get_the_network_hint(output):
     assert 'not the pins' in NETWORK_HINT and '--offline' in NETWORK_HINT
 
 
+@pytest.mark.parametrize('output', [
+    "WARNING: Retrying (Retry(total=4)) after connection broken by "
+    "'SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] "
+    "certificate verify failed: self-signed certificate in certificate "
+    "chain (_ssl.c:992)'))': /simple/pbr/",
+    'error: Request failed after 3 retries\n  Caused by: invalid peer '
+    'certificate: UnknownIssuer',
+    "fatal: unable to access 'https://opendev.org/x/': server certificate "
+    'verification failed. CAfile: none CRLfile: none',
+])
+def test_an_untrusted_certificate_gets_the_ca_bundle_hint(output):
+    from giftwrap.process import TLS_HINT, network_hint
+    assert network_hint(output) == TLS_HINT
+    assert 'PIP_CERT' in TLS_HINT and 'container.rst' in TLS_HINT
+
+
 def test_a_resolution_conflict_gets_no_network_hint():
     from giftwrap.process import network_hint
     assert network_hint('ERROR: Cannot install six==1.0 and six==2.0 because '

@@ -1,0 +1,29 @@
+"""What a command run in a build target's container sees of the
+environment: the container's CA bundle, not a path of the host."""
+
+from __future__ import annotations
+
+from giftwrap import targets
+from giftwrap.builders import engines
+from tests.unit.test_docker import EngineRunner
+
+
+def _inner_env(runner: targets.ContainerRunner, env: dict) -> dict:
+    outer = EngineRunner()
+    runner._outer = outer  # the engine's command is recorded, not run
+    runner.run(['pip', '--version'], env=env)
+    return dict(a.split('=', 1)[1].split('=', 1)
+                for a in outer.calls[0] if a.startswith('--env='))
+
+
+def test_the_containers_ca_bundle_wins_over_the_hosts():
+    engine = engines.Podman('podman', EngineRunner(), engines.Settings())
+    runner = targets.ContainerRunner(
+        engine, 'c1', [], {'PIP_CERT': targets.CA_IN_CONTAINER,
+                           'SSL_CERT_FILE': targets.CA_IN_CONTAINER})
+    env = _inner_env(runner, {
+        'PIP_CERT': '/etc/ssl/certs/ca-certificates.crt',  # the host's
+        'PIP_INDEX_URL': 'http://127.0.0.1:9/simple', 'HOME': '/root'})
+    assert env == {'PIP_CERT': targets.CA_IN_CONTAINER,
+                   'SSL_CERT_FILE': targets.CA_IN_CONTAINER,
+                   'PIP_INDEX_URL': 'http://127.0.0.1:9/simple'}
