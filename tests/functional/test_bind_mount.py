@@ -22,7 +22,7 @@ import pytest
 
 from giftwrap.builders import nfpm
 from tests import projectutil
-from tests.functional.test_signing import build_package
+from tests.packageutil import build_package
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which('unshare') is None,

@@ -26,7 +26,7 @@ from giftwrap.process import Runner
 from giftwrap.sources import git
 from tests import httpserver, projectutil
 from tests.cli import giftwrap
-from tests.functional.test_signing import need
+from tests.packageutil import need
 
 OLD = time.time() - 40 * 86400
 

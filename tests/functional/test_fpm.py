@@ -10,29 +10,21 @@ from __future__ import annotations
 import os
 import pwd
 import re
-import uuid
 from pathlib import Path
 
 import pytest
 
 from giftwrap.builders import fpm, nfpm
 from giftwrap.process import Runner, find_tool
-from tests.functional.test_nfpm import dpkg, need, run
-from tests.functional.test_packages import (RPMLINT_FILTERS, account, build,
-                                            findings, forget_account,
-                                            need_root_dpkg, service_fields)
+from tests.packageutil import (RPMLINT_FILTERS, account, build, dpkg,
+                               findings, forget_account, need,
+                               need_root_dpkg, run, service_fields)
 
 pytestmark = pytest.mark.skipif(find_tool('fpm') is None,
                                 reason='fpm is not on PATH')
 
 _RELATIONS = ('Package', 'Version', 'Architecture', 'Depends', 'Conflicts',
               'Provides', 'Replaces', 'Maintainer', 'Homepage')
-
-
-@pytest.fixture
-def name() -> str:
-    """A package name (and account name) no other run uses."""
-    return f'giftwrap-test-{uuid.uuid4().hex[:10]}'
 
 
 def both(kind_fpm, kind_nfpm, tmp_path: Path, name: str):

@@ -5,9 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-import shutil
-import time
-import uuid
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -15,39 +12,16 @@ import pytest
 from giftwrap import testing
 from giftwrap import errors, versions
 from giftwrap.builders import nfpm
-from giftwrap.builders.base import BuildContext, StagedTree
+from giftwrap.builders.base import BuildContext
 from giftwrap.interpreter import Interpreter
 from giftwrap.manifest import Project
 from giftwrap.package import PackageDescription
 from giftwrap.process import Runner, find_tool
 from giftwrap.sources.base import Checkout, Pins
+from tests.packageutil import ODD_NAME, dpkg, need, run, stage
 
 pytestmark = pytest.mark.skipif(find_tool('nfpm') is None,
                                 reason='nfpm is not installed')
-
-ODD_NAME = 'odd$HOME[1]*.txt'
-
-
-@pytest.fixture
-def name() -> str:
-    """A package name (and install path) no other run uses."""
-    return f'giftwrap-test-{uuid.uuid4().hex[:10]}'
-
-
-def stage(root: Path, install: PurePosixPath) -> StagedTree:
-    """A hand-made virtualenv tree: script, python link, config, odd name."""
-    venv = root / install.relative_to('/')
-    for sub in ('bin', 'etc', 'lib/python3.11/site-packages'):
-        (venv / sub).mkdir(parents=True)
-    script = venv / 'bin' / 'hello'
-    script.write_text(f'#!{install}/bin/python\nprint("hello")\n')
-    script.chmod(0o755)
-    (venv / 'bin' / 'python').symlink_to('/usr/bin/python3.11')
-    (venv / 'etc' / 'hello.conf').write_text('[hello]\ngreeting = hi\n')
-    (venv / 'lib/python3.11/site-packages/hello.py').write_text('X = 1\n')
-    (venv / ODD_NAME).write_text('literal\n')
-    return StagedTree(root=root, install_path=install,
-                      config_files=(install / 'etc' / 'hello.conf',))
 
 
 def context(tmp_path: Path, name: str, install: PurePosixPath, *,
@@ -79,10 +53,6 @@ def context(tmp_path: Path, name: str, install: PurePosixPath, *,
         runner=Runner(tmp_path / 'build.log'))
 
 
-def run(*argv: str) -> str:
-    return Runner().run(list(argv)).output
-
-
 def build(builder, tmp_path, name, out=None, **kw):
     install = PurePosixPath('/opt') / name
     tree = stage(tmp_path / 'stage', install)
@@ -90,11 +60,6 @@ def build(builder, tmp_path, name, out=None, **kw):
     if out is not None:
         ctx = dataclasses.replace(ctx, output_dir=out)
     return builder(ctx).build(tree), install
-
-
-def need(tool: str) -> None:
-    if shutil.which(tool) is None:
-        pytest.skip(f'{tool} is not installed')
 
 
 def test_deb_metadata_and_contents(tmp_path, name):
@@ -189,18 +154,6 @@ def test_existing_package_is_replaced_only_with_force_overwrite(tmp_path,
     assert second.path == first.path
     assert first.path.read_bytes() != before
     assert [p.name for p in out.iterdir()] == [first.path.name]
-
-
-def dpkg(*argv: str) -> str:
-    """Run dpkg, waiting while apt or another dpkg holds its lock."""
-    for _ in range(60):
-        result = Runner().run(['dpkg', *argv], check=False)
-        if result.returncode == 0:
-            return result.output
-        if 'lock' not in result.output:
-            raise AssertionError(f'dpkg {argv} failed:\n{result.output}')
-        time.sleep(5)
-    pytest.skip('the dpkg database stayed locked')
 
 
 def test_deb_installs_and_purges(tmp_path, name):

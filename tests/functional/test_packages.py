@@ -7,96 +7,23 @@ and overrides are the ones a real build ships.
 
 from __future__ import annotations
 
-import datetime
-import os
 import pwd
 import shutil
-import uuid
 from pathlib import Path, PurePosixPath
 
 import pytest
 
-from giftwrap import testing
 from giftwrap import package, versions
 from giftwrap.builders import nfpm
 from giftwrap.builders.base import StagedTree
-from giftwrap.interpreter import Interpreter
 from giftwrap.manifest import Project
 from giftwrap.process import Runner, find_tool
-from giftwrap.sources.base import Checkout, Pins
-from tests.functional.test_nfpm import dpkg, need, run, stage
+from tests.packageutil import (PYTHON, RPMLINT_FILTERS, account, build, dpkg,
+                               findings, forget_account, need,
+                               need_root_dpkg, run, service_fields, stage)
 
 pytestmark = pytest.mark.skipif(find_tool('nfpm') is None,
                                 reason='nfpm is not installed')
-
-ROOT = Path(__file__).resolve().parents[2]
-RPMLINT_FILTERS = ROOT / 'giftwrap' / 'templates' / 'rpmlint-giftwrap.toml'
-PYTHON = Interpreter(Path('/usr/bin/python3.11'), '3.11.2')
-UNIT = """\
-[Unit]
-Description={{ project.name }} test service
-Documentation=https://opendev.org/x/giftwrap
-
-[Service]
-User={{ service.user }}
-ExecStart={{ install_path }}/bin/python {{ install_path }}/bin/hello
-
-[Install]
-WantedBy=multi-user.target
-"""
-
-
-@pytest.fixture
-def name() -> str:
-    """A package name (and account name) no other run uses."""
-    return f'giftwrap-test-{uuid.uuid4().hex[:10]}'
-
-
-def account(name: str) -> str:
-    return 'gw' + name.rsplit('-', 1)[1]
-
-
-def service_fields(tmp_path: Path, name: str) -> dict:
-    """Manifest values of a service: account, directories, unit, sudoers."""
-    user = account(name)
-    (tmp_path / 'hello.service.j2').write_text(UNIT)
-    return dict(
-        user=user, directories=(f'/var/lib/{user}', f'/var/log/{user}'),
-        systemd_units={f'{user}.service': 'hello.service.j2'},
-        sudoers={user: f'{user} ALL=(root) NOPASSWD: /bin/true\n'},
-        scripts={'postinst': f'touch /var/lib/{user}/postinst-ran\n'},
-        maintainer='giftwrap tests <giftwrap-tests@opendev.org>',
-        homepage='https://opendev.org/x/giftwrap', license='Apache-2.0',
-        summary='Hello, packaged by giftwrap for a test')
-
-
-def build(builder, tmp_path: Path, name: str, version: str = '10.0-bbc1',
-          manifest_dir: Path | None = None, options=None, **fields):
-    """Build ``name`` with ``builder``; returns the artifact and install
-    path.  Templates are relative to ``manifest_dir`` (default tmp_path)."""
-    install = PurePosixPath('/opt') / name
-    tree = stage(tmp_path / 'stage', install)
-    project = Project(
-        name='hello', package_name=name, version=version,
-        package_version=versions.parse(version), install_path=install,
-        giturl='https://opendev.org/x/hello', gitref='master',
-        python='/usr/bin/python3.11', resolver='none',
-        builders=('nfpm-deb',), resolver_options={}, builder_options={},
-        where=f'{manifest_dir or tmp_path}/manifest.yml:1', **fields)
-    checkout = Checkout(tmp_path / 'src', project.giturl, 'master', 'a' * 40,
-                        datetime.datetime(2025, 1, 1,
-                                          tzinfo=datetime.timezone.utc))
-    context = testing.build_context(
-        tmp_path, project=project, package=package.describe(project, tree, PYTHON),
-        interpreter=PYTHON, checkout=checkout, pins=Pins.of([]),
-        options=options or {},
-        work_dir=tmp_path / 'work', output_dir=tmp_path / 'out',
-        runner=Runner(tmp_path / 'build.log'))
-    return builder(context).build(tree), install
-
-
-def findings(output: str, marker: str) -> list[str]:
-    return [line for line in output.splitlines() if marker in line]
 
 
 def test_lintian_finds_no_errors(tmp_path, name):
@@ -135,22 +62,6 @@ def test_rpm_scripts_and_files(tmp_path, name):
     assert configs == [f'/etc/sudoers.d/{account(name)}',
                        f'{install}/etc/hello.conf']
     assert 'shadow-utils' in run('rpm', '-qp', '--requires', '--', rpm)
-
-
-def need_root_dpkg() -> None:
-    need('dpkg')
-    if os.geteuid() != 0:
-        pytest.skip('installing a package needs root')
-    if not Path('/usr/bin/python3.11').exists():
-        pytest.skip('the package depends on python3.11, not installed')
-    if shutil.which('adduser') is None:
-        pytest.skip('the package depends on adduser, not installed')
-
-
-def forget_account(user: str) -> None:
-    """Remove the test's account: packages keep it on purge, tests not."""
-    for tool in ('userdel', 'groupdel'):
-        Runner().run([tool, '--', user], check=False)
 
 
 def test_install_upgrade_remove_purge(tmp_path, name):

@@ -9,88 +9,21 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import os
-import uuid
 from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, repoindex, repository, shell, signing
-from giftwrap.builders import nfpm
-from giftwrap.commands.publish import Publish
+from giftwrap import errors, repoindex, repository, signing
 from giftwrap.process import Runner
-from tests.functional.test_signing import (GpgKey, build_package, make_key,
-                                           need, remove_key)
-
-
-@pytest.fixture(scope='module')
-def keys():
-    need('gpg')
-    good = make_key('giftwrap publisher <publisher@example.invalid>')
-    bad = make_key('someone else <other@example.invalid>')
-    yield good, bad
-    remove_key(good)
-    remove_key(bad)
-
-
-@pytest.fixture(scope='module')
-def built(tmp_path_factory) -> tuple[Path, str]:
-    """An output directory with one .deb and one .rpm of a unique name."""
-    need('nfpm', 'dpkg-deb')
-    top = tmp_path_factory.mktemp('publish')
-    name = f'giftwrap-pub-{uuid.uuid4().hex[:8]}'
-    out = top / 'out'
-    build_package(nfpm.NfpmDeb, top, name, out)
-    build_package(nfpm.NfpmRpm, top, name, out)
-    (out / 'giftwrap.lock').write_text('{}\n')  # not an artifact
-    return out, name
-
-
-@pytest.fixture(scope='module')
-def repo(built, keys, tmp_path_factory) -> Path:
-    need('createrepo_c')
-    out, _ = built
-    repo = tmp_path_factory.mktemp('repo-parent') / 'repo'
-    repository.publish(out, repo, repository.Options(
-        key=keys[0].fingerprint, gnupg_home=keys[0].home,
-        origin='giftwrap tests'), Runner())
-    return repo
+from tests.packageutil import GpgKey, need, remove_key
+from tests.packageutil import Apt, run_cli
 
 
 def snapshot(directory: Path) -> dict[str, tuple[str, float]]:
     return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(),
                      p.stat().st_mtime) for p in directory.iterdir()}
-
-
-class Apt:
-    """apt-get with a private sources list, lists, cache and log."""
-
-    def __init__(self, base: Path, repo: Path, keyring: Path):
-        base.mkdir(parents=True, exist_ok=True)
-        for sub in ('lists/partial', 'cache/archives/partial', 'log'):
-            (base / sub).mkdir(parents=True, exist_ok=True)
-        sources = base / 'sources.list'
-        sources.write_text(f'deb [signed-by={keyring}] file:{repo} '
-                           'stable main\n')
-        self.options = [
-            '-o', f'Dir::Etc::sourcelist={sources}',
-            '-o', 'Dir::Etc::sourceparts=-',
-            '-o', f'Dir::State::Lists={base}/lists',
-            '-o', f'Dir::State::extended_states={base}/extended_states',
-            '-o', f'Dir::Cache={base}/cache',
-            '-o', f'Dir::Cache::Archives={base}/cache/archives',
-            '-o', 'Dir::Cache::pkgcache=', '-o', 'Dir::Cache::srcpkgcache=',
-            '-o', f'Dir::Log={base}/log',
-            '-o', 'APT::Sandbox::User=root',
-            '-o', 'DPkg::Lock::Timeout=300']
-
-    def run(self, *args: str, check: bool = True):
-        env = signing.environment()
-        env['DEBIAN_FRONTEND'] = 'noninteractive'
-        return Runner().run(['apt-get', '-q', *self.options, *args], env=env,
-                            check=check, timeout=600)
 
 
 def test_apt_installs_from_the_signed_repository(repo, built, keys,
@@ -182,13 +115,6 @@ def test_yum_metadata_is_signed_and_lists_the_rpm(repo, built, keys,
         assert result.returncode != 0
     finally:
         remove_key(GpgKey(home, ''))
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    app = shell.GiftwrapApp(stdout=out, stderr=err)
-    app.command_manager.add_command('publish', Publish)
-    return app.run(list(argv)), out.getvalue(), err.getvalue()
 
 
 def test_cli_republishes_in_place_and_leaves_the_output_alone(built, keys,

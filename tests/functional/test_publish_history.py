@@ -19,8 +19,7 @@ import pytest
 from giftwrap import errors, repoindex, repository, signing, vercmp
 from giftwrap.builders import nfpm
 from giftwrap.process import Runner
-from tests.functional.test_publish import Apt, keys, run_cli  # noqa: F401
-from tests.functional.test_signing import build_package, need
+from tests.packageutil import Apt, build_package, need, run_cli
 
 OLD, NEW = '1.9-1', '1.10-1'
 

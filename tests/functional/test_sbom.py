@@ -23,7 +23,7 @@ from giftwrap.manifest import Project
 from giftwrap.process import Runner, find_tool
 from giftwrap.sources.base import Checkout, Pin, Pins
 from tests import projectutil
-from tests.unit.test_sbom import validate
+from tests.sbomutil import validate
 
 SYSTEM_PYTHON = '/usr/bin/python3'
 

@@ -26,7 +26,7 @@ from giftwrap.builders.base import StagedTree
 from giftwrap.interpreter import Interpreter
 from giftwrap.process import Runner, find_tool
 from giftwrap.sources.base import Checkout, Pins
-from tests.functional.test_nfpm import dpkg
+from tests.packageutil import dpkg
 
 pytestmark = [
     pytest.mark.skipif(find_tool('nfpm') is None, reason='nfpm is not installed'),

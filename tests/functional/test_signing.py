@@ -6,65 +6,15 @@ the nfpm builders) are shared with test_publish.py.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
-import shutil
-import tempfile
 import uuid
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 
-from giftwrap import testing
-from giftwrap import errors, signing, versions
+from giftwrap import errors, signing
 from giftwrap.builders import nfpm
-from giftwrap.builders.base import StagedTree
-from giftwrap.interpreter import Interpreter
-from giftwrap.manifest import Project
-from giftwrap.package import PackageDescription
-from giftwrap.process import Runner, find_tool
-from giftwrap.sources.base import Checkout, Pins
-
-
-def need(*tools: str) -> None:
-    for tool in tools:
-        if find_tool(tool) is None:
-            pytest.skip(f'{tool} is not installed')
-
-
-@dataclasses.dataclass(frozen=True)
-class GpgKey:
-    home: Path
-    fingerprint: str
-
-    def public(self, dest: Path, armor: bool = False) -> Path:
-        return signing.export_public_key(self.fingerprint, dest, Runner(),
-                                         gnupg_home=self.home, armor=armor)
-
-
-def make_key(uid: str) -> GpgKey:
-    """A new signing key without passphrase in a new GnuPG home.
-
-    The home is short and under /tmp: gpg-agent's socket path must stay
-    under the 108 bytes a Unix socket name may have.
-    """
-    home = Path(tempfile.mkdtemp(prefix='gw-gpg-', dir='/tmp'))
-    env = signing.environment(home)
-    Runner().run(['gpg', '--batch', '--passphrase', '', '--quick-gen-key',
-                  '--', uid, 'ed25519', 'sign', 'never'], env=env)
-    listing = Runner().run(['gpg', '--batch', '--with-colons',
-                            '--list-secret-keys', '--', uid], env=env).output
-    fingerprint = next(line.split(':')[9] for line in listing.splitlines()
-                       if line.startswith('fpr:'))
-    return GpgKey(home, fingerprint)
-
-
-def remove_key(key: GpgKey) -> None:
-    """Stop the gpg-agent of the key's home and remove the home."""
-    if find_tool('gpgconf'):
-        Runner().run(['gpgconf', '--kill', 'all'],
-                     env=signing.environment(key.home), check=False)
-    shutil.rmtree(key.home, ignore_errors=True)
+from giftwrap.process import Runner
+from tests.packageutil import GpgKey, build_package, make_key, need, remove_key
 
 
 @pytest.fixture
@@ -74,51 +24,6 @@ def gpg_key():
                    '<test@example.invalid>')
     yield key
     remove_key(key)
-
-
-def _stage(root: Path, install: PurePosixPath) -> StagedTree:
-    venv = root / install.relative_to('/')
-    (venv / 'bin').mkdir(parents=True)
-    script = venv / 'bin' / 'hello'
-    script.write_text('#!/bin/sh\necho hello\n')
-    script.chmod(0o755)
-    return StagedTree(root=root, install_path=install)
-
-
-def build_package(builder, tmp_path: Path, name: str,
-                  out: Path | None = None, options=None,
-                  version_text: str = '1.0-1') -> Path:
-    """A small real package of ``name`` (installs /opt/<name>/bin/hello)."""
-    install = PurePosixPath('/opt') / name
-    version = versions.parse(version_text)
-    out = out or tmp_path / 'out'
-    project = Project(
-        name='hello', package_name=name, version=version_text,
-        package_version=version, install_path=install,
-        giturl='https://example.invalid/hello', gitref='master',
-        python='/usr/bin/python3', resolver='none',
-        builders=('nfpm-deb', 'nfpm-rpm'), resolver_options={},
-        builder_options={}, force_overwrite=True, output_dir=out,
-        where='manifest.yml:1')
-    package = PackageDescription(
-        name=name, version=version, install_path=install,
-        summary='hello for a giftwrap test', license='Apache-2.0',
-        maintainer='giftwrap tests <test@example.invalid>',
-        depends=(), machine='x86_64')
-    checkout = Checkout(tmp_path / 'src', project.giturl, 'master', 'a' * 40,
-                        datetime.datetime(2025, 1, 1,
-                                          tzinfo=datetime.timezone.utc))
-    work = tmp_path / f'work-{builder.__name__}-{version_text}'
-    work.mkdir(parents=True, exist_ok=True)
-    context = testing.build_context(
-        tmp_path, project=project, package=package,
-        interpreter=Interpreter(Path('/usr/bin/python3.11'), '3.11.2'),
-        checkout=checkout, pins=Pins.of([]), options=options or {},
-        work_dir=work,
-        output_dir=out, runner=Runner(tmp_path / 'build.log'))
-    tree = _stage(tmp_path / f'stage-{builder.__name__}-{version_text}',
-                  install)
-    return builder(context).build(tree).path
 
 
 def rpm_checksig(rpm: Path, key: GpgKey, dbpath: Path) -> tuple[int, str]:

@@ -23,7 +23,7 @@ from giftwrap.manifest import Project
 from giftwrap.process import Runner, find_tool
 from giftwrap.sources.base import Checkout, Pin, Pins
 from tests import projectutil
-from tests.functional.test_nfpm import dpkg
+from tests.packageutil import dpkg
 
 SITE = 'lib/python3.11/site-packages'
 

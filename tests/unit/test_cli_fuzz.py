@@ -18,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from giftwrap import errors, lockfile, shell
-from tests.unit.test_manifest_fuzz import MANIFESTS
+from tests.strategies import MANIFESTS
 
 HEX = st.text('0123456789abcdef', min_size=0, max_size=64)
 TEXT = st.text(max_size=30) | st.sampled_from([

@@ -19,7 +19,7 @@ from giftwrap.builders import fpm
 from giftwrap.builders.base import BuildContext
 from giftwrap.process import Result, Runner
 from giftwrap.sources.base import Checkout, Pins
-from tests.unit.test_package import INSTALL, PYTHON, make_project, make_tree
+from tests.modelutil import INSTALL, PYTHON, make_project, make_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 

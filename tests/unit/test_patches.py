@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from giftwrap import errors, patches
-from tests.unit.test_package import make_project
+from tests.modelutil import make_project
 
 FAILED_HUNK = """\
 checking file pkg/a.py

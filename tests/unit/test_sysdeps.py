@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from giftwrap import errors, sysdeps
-from tests.unit.test_package import make_project
+from tests.modelutil import make_project
 
 DEBIAN = sysdeps.host({'ID': 'debian', 'VERSION_ID': '12',
                        'VERSION_CODENAME': 'bookworm'})

@@ -16,7 +16,7 @@ from giftwrap import errors, lockfile, manifest, package, sbom, syspython
 from giftwrap.builders.base import StagedTree
 from giftwrap.interpreter import Interpreter
 from giftwrap.process import Result
-from tests.unit.test_sbom import inputs, write_artifact  # noqa: F401
+from tests.sbomutil import write_artifact
 
 SYSTEM_PYTHON = Interpreter(Path('/usr/bin/python3.11'), '3.11.2',
                             owner='python3.11-minimal')
@@ -280,7 +280,7 @@ def test_lock_round_trip_and_old_locks(tmp_path):
     assert read['glance'].system_python_packages == ()
 
 
-def test_sbom_gives_the_linked_version(tmp_path, inputs):  # noqa: F811
+def test_sbom_gives_the_linked_version(tmp_path, inputs):
     import dataclasses
     inputs.package = dataclasses.replace(
         inputs.package, depends=(*inputs.package.depends, 'python3-apt'))

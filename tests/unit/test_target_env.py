@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from giftwrap import targets
 from giftwrap.builders import engines
-from tests.unit.test_docker import EngineRunner
+from tests.engineutil import EngineRunner
 
 
 def _inner_env(runner: targets.ContainerRunner, env: dict) -> dict:

@@ -1,0 +1,56 @@
+"""Fixtures shared by the functional tests."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from giftwrap import repository
+from giftwrap.builders import nfpm
+from giftwrap.process import Runner
+from tests.packageutil import build_package, make_key, need, remove_key
+
+
+@pytest.fixture
+def name() -> str:
+    """A package name (and install path, and account name) no other run
+    uses, so tests may install packages and add accounts side by side."""
+    return f'giftwrap-test-{uuid.uuid4().hex[:10]}'
+
+
+# The publishing tests' packages, keys and repository, made once a module.
+
+@pytest.fixture(scope='module')
+def keys():
+    need('gpg')
+    good = make_key('giftwrap publisher <publisher@example.invalid>')
+    bad = make_key('someone else <other@example.invalid>')
+    yield good, bad
+    remove_key(good)
+    remove_key(bad)
+
+
+@pytest.fixture(scope='module')
+def built(tmp_path_factory) -> tuple[Path, str]:
+    """An output directory with one .deb and one .rpm of a unique name."""
+    need('nfpm', 'dpkg-deb')
+    top = tmp_path_factory.mktemp('publish')
+    name = f'giftwrap-pub-{uuid.uuid4().hex[:8]}'
+    out = top / 'out'
+    build_package(nfpm.NfpmDeb, top, name, out)
+    build_package(nfpm.NfpmRpm, top, name, out)
+    (out / 'giftwrap.lock').write_text('{}\n')  # not an artifact
+    return out, name
+
+
+@pytest.fixture(scope='module')
+def repo(built, keys, tmp_path_factory) -> Path:
+    need('createrepo_c')
+    out, _ = built
+    repo = tmp_path_factory.mktemp('repo-parent') / 'repo'
+    repository.publish(out, repo, repository.Options(
+        key=keys[0].fingerprint, gnupg_home=keys[0].home,
+        origin='giftwrap tests'), Runner())
+    return repo
