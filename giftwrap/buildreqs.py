@@ -83,6 +83,7 @@ class Context:
 
     :ivar venv: the virtualenv being built; its interpreter resolves.
     :ivar installer: ``pip`` or ``uv``.
+    :ivar offline: no index: a cached resolution serves however old it is.
     """
 
     venv: Path
@@ -92,6 +93,7 @@ class Context:
     cache_dir: Path | None
     runner: Runner
     env: Mapping[str, str]
+    offline: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,7 +275,8 @@ def _cached_union(ctx: Context, sources: dict[str, tuple[str, ...]],
     union = sorted({r for requires in sources.values() for r in requires})
     key = cache_key(union, ctx.interpreter, seeded, ctx.installer)
     path = _cache_path(ctx, 'resolved', key)
-    versions = read_resolution(path) if path else None
+    versions = read_resolution(path, expiry=None if ctx.offline else EXPIRY
+                               ) if path else None
     if versions is not None:
         LOG.info('build requirements from the cache: %s', path)
         return versions, read_hashes(path)
@@ -366,11 +369,14 @@ def cache_key(requirements: Sequence[str], interpreter: Interpreter,
                           ).hexdigest()
 
 
-def read_resolution(path: Path, now: float | None = None
-                    ) -> dict[str, str] | None:
+def read_resolution(path: Path, now: float | None = None,
+                    expiry: float | None = EXPIRY) -> dict[str, str] | None:
     """A cached resolution, or ``None``: missing, unreadable or expired.
 
     One made "in the future" (another clock) counts as expired.
+
+    :param expiry: seconds a resolution is used; ``None``: for good
+        (``--offline``, where no index can give a newer one).
     """
     now = time.time() if now is None else now
     try:
@@ -382,7 +388,9 @@ def read_resolution(path: Path, now: float | None = None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         LOG.debug('ignoring the unreadable %s', path)
         return None
-    return versions if 0 <= age < EXPIRY else None
+    if expiry is None:
+        return versions
+    return versions if 0 <= age < expiry else None
 
 
 def read_hashes(path: Path) -> dict[str, tuple[str, ...]]:
