@@ -182,19 +182,33 @@ def build(*, interpreter: Interpreter, stage_root: Path,
 
 
 def _keep_wheels(venv: Path, work_dir: Path, cache_dir: Path,
-                 runner: Runner, env: dict[str, str]) -> None:
+                 runner: Runner, env: dict[str, str], strict: bool = False
+                 ) -> None:
     """Keep what pip installed and resolved (its reports say) in the
     cache's wheelhouse, for a later ``--offline`` build; what is on this
     machine only in pip's HTTP cache, or nowhere, is fetched by pip (from
-    that cache, or the index) once.  (uv's own cache serves it offline.)"""
+    that cache, or the index) once.  (uv's own cache serves it offline.)
+
+    :param strict: a failed download fails (``giftwrap fetch``), rather
+        than a warning.
+    """
     missing = wheelhouse.keep(sorted(work_dir.glob('*report*.json')),
                               cache_dir, cache_dir / 'pip')
-    if missing:
-        LOG.info('downloading %d files into the wheelhouse', len(missing))
+    if not missing:
+        return
+    LOG.info('downloading %d files into the wheelhouse', len(missing))
+    try:
         wheelhouse.download(
             venv / 'bin' / 'python', [f'{u}#sha256={s}' for u, s in missing],
             wheelhouse.cache_wheelhouse(cache_dir), cache_dir, runner, env,
             work_dir)
+    except errors.BuildError as exc:
+        if strict:
+            raise
+        # The build itself succeeded; only a later --offline one will miss
+        # these (and say so).
+        LOG.warning('could not keep %s in the wheelhouse: %s',
+                    ', '.join(u.rsplit('/', 1)[-1] for u, _ in missing), exc)
 
 
 def _fetch_files(venv: Path, work_dir: Path, cache_dir: Path, runner: Runner,
@@ -203,7 +217,7 @@ def _fetch_files(venv: Path, work_dir: Path, cache_dir: Path, runner: Runner,
     """The closure's files (named by the resolution's reports) and the
     build tools' (a cached resolution of them names no file) into the
     cache's wheelhouse."""
-    _keep_wheels(venv, work_dir, cache_dir, runner, env)
+    _keep_wheels(venv, work_dir, cache_dir, runner, env, strict=True)
     house = wheelhouse.cache_wheelhouse(cache_dir)
     absent = {n: v for n, v in tools.items()
               if not wheelhouse.files_of([house], n, v)}

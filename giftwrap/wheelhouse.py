@@ -261,3 +261,19 @@ def download(python: Path, lines: Sequence[str], dest: Path,
             'pip could not download the distributions for the wheelhouse',
             output=exc.output,
             hint=installers.failure_hint(exc.output, 'pip')) from exc
+
+
+def locked(entries: Iterable) -> dict[str, tuple[str, ...]]:
+    """``name==version`` -> the sha256s the lock allows for its files, of
+    every pin and build tool of lock ``entries`` (:class:`lockfile.Entry`)."""
+    found: dict[str, set[str]] = {}
+    for entry in entries:
+        for pin in entry.pins.values():
+            spec = f'{canonicalize_name(pin["name"])}=={pin["version"]}'
+            found.setdefault(spec, set()).update(
+                [pin['sha256']] if pin.get('sha256') else [])
+        for name, version in entry.build_tools.items():
+            spec = f'{canonicalize_name(name)}=={version}'
+            found.setdefault(spec, set()).update(
+                entry.build_tool_hashes.get(name, ()))
+    return {spec: tuple(sorted(h)) for spec, h in sorted(found.items())}

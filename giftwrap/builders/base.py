@@ -85,6 +85,9 @@ class BuildContext:
     #: stages what :meth:`Builder.publish` publishes, for the job to commit
     #: after the SBOM; ``None``: publish at once
     publisher: 'Publisher | None' = None
+    #: ``--offline``: use only what is on this machine (local images, no
+    #: index, no registry)
+    offline: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
