@@ -59,10 +59,10 @@ class GitServer:
         self.repo.close()
 
 
-def _manifest(path, giturl, gitref='master'):
+def _manifest(path, giturl, gitref='master', installer='pip'):
     path.write_text(
         "settings:\n  version: '1.0-1'\n  builders: [nfpm-deb]\n"
-        "  resolver: requirements-file\n"
+        f"  resolver: requirements-file\n  installer: {installer}\n"
         f"projects:\n  - name: hello-app\n    giturl: {giturl}\n"
         f"    gitref: {gitref}\n")
     return path
@@ -85,12 +85,18 @@ def _locked_commit(lock):
 
 
 @pytest.fixture
-def warm(tmp_path):
+def installer():
+    return 'pip'
+
+
+@pytest.fixture
+def warm(tmp_path, installer):
     """A warm cache, then a new commit fetched with a carried wheelhouse."""
     repo = tmp_path / 'hello-app'
     projectutil.pinned_repo(repo)
     server = GitServer(repo)
-    manifest = _manifest(tmp_path / 'manifest.yml', server.url)
+    manifest = _manifest(tmp_path / 'manifest.yml', server.url,
+                         installer=installer)
     cache = tmp_path / 'cache'
     try:
         _build('-m', str(manifest), '-o', str(tmp_path / 'out1'),
@@ -126,6 +132,7 @@ def recorder(warm, monkeypatch):
         yield server
 
 
+@pytest.mark.parametrize('installer', ['pip', 'uv'])
 def test_offline_build_and_lock_replay_send_nothing(warm, recorder,
                                                     tmp_path):
     manifest, cache, _, new = warm

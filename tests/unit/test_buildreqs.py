@@ -229,3 +229,11 @@ def test_unreadable_cache_entry_is_a_miss(tmp_path, text):
 
 def test_missing_cache_entry_is_a_miss(tmp_path):
     assert buildreqs.read_resolution(tmp_path / 'none.json') is None
+
+
+def test_offline_uses_a_cached_resolution_however_old(tmp_path):
+    # no index can give a newer one
+    path = _cached(tmp_path / 'key.json', 1_000_000.0)
+    assert buildreqs.read_resolution(
+        path, now=1_000_000.0 + 30 * buildreqs.EXPIRY, expiry=None) == {
+        'pbr': '7.0.1'}
