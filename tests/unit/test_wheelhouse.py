@@ -107,4 +107,3 @@ def test_export_copies_the_locked_files(tmp_path):
     with pytest.raises(errors.BuildError, match='no file of setuptools'):
         wheelhouse.export(tmp_path / 'cache', tmp_path / 'out2',
                           wheelhouse.locked([_entry('c' * 64)]))
-
