@@ -247,12 +247,14 @@ def download(python: Path, lines: Sequence[str], dest: Path,
     """
     if not lines:
         return
-    dest.mkdir(parents=True, exist_ok=True)
+    # pip writes into a directory of this job's; each file then appears in
+    # the shared wheelhouse whole.
+    scratch = work_dir / 'downloads'
     requirements = work_dir / f'download{"-hashed" if hashed else ""}.txt'
     requirements.write_text(''.join(f'{line}\n' for line in lines))
     argv = [str(python), '-m', 'pip', 'download', '--no-deps',
             '--progress-bar', 'off', *installers.pip_cache_args(cache_dir),
-            *(['--require-hashes'] if hashed else []), '-d', str(dest),
+            *(['--require-hashes'] if hashed else []), '-d', str(scratch),
             '-r', str(requirements)]
     try:
         runner.run(argv, env=dict(env), what='pip download (wheelhouse)')
@@ -261,6 +263,9 @@ def download(python: Path, lines: Sequence[str], dest: Path,
             'pip could not download the distributions for the wheelhouse',
             output=exc.output,
             hint=installers.failure_hint(exc.output, 'pip')) from exc
+    for path in sorted(scratch.iterdir()):
+        if identify(path.name) is not None:
+            _copy(path, dest / path.name)
 
 
 def locked(entries: Iterable) -> dict[str, tuple[str, ...]]:

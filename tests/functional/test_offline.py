@@ -136,6 +136,11 @@ def recorder(warm, monkeypatch):
 def test_offline_build_and_lock_replay_send_nothing(warm, recorder,
                                                     tmp_path):
     manifest, cache, _, new = warm
+    # resolutions of build requirements older than their day still serve
+    aged = list((cache / 'build-requirements').rglob('resolved/*.json'))
+    for path in aged:
+        path.write_text(json.dumps({**json.loads(path.read_text()),
+                                    'resolved_at': 1.0}))
     _build('-m', str(manifest), '-o', str(tmp_path / 'out2'), '--cache-dir',
            str(cache), '--offline')
     assert _locked_commit(tmp_path / 'out2' / 'giftwrap.lock') == new
