@@ -8,17 +8,21 @@ remote point at it, pip's configuration files are off (so only the
 wheelhouses can serve pip), and the offline builds (the new commit, then
 a ``--lock`` replay from the carried wheelhouse) must send it nothing.
 Last, the same offline build runs in a network namespace with only
-``lo`` up (``unshare -n``, as root).
+``lo`` up (``unshare -n``, as root).  The warm cache is made once per
+installer for the module: every test after it only reads what it holds.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from wsgiref import simple_server
 
 import pytest
@@ -84,45 +88,61 @@ def _locked_commit(lock):
     return json.loads(lock.read_text())['projects']['hello-app']['commit']
 
 
-@pytest.fixture
-def installer():
-    return 'pip'
+@dataclasses.dataclass(frozen=True)
+class Warm:
+    manifest: Path
+    cache: Path
+    port: int
+    new: str  # the commit fetched after the warm build
+    carried: Path  # fetch's --wheelhouse
 
 
-@pytest.fixture
-def warm(tmp_path, installer):
+def _warm(base: Path, installer: str) -> Warm:
     """A warm cache, then a new commit fetched with a carried wheelhouse."""
-    repo = tmp_path / 'hello-app'
+    repo = base / 'hello-app'
     projectutil.pinned_repo(repo)
     server = GitServer(repo)
-    manifest = _manifest(tmp_path / 'manifest.yml', server.url,
+    manifest = _manifest(base / 'manifest.yml', server.url,
                          installer=installer)
-    cache = tmp_path / 'cache'
+    cache, carried = base / 'cache', base / 'carried'
     try:
-        _build('-m', str(manifest), '-o', str(tmp_path / 'out1'),
+        _build('-m', str(manifest), '-o', str(base / 'out1'),
                '--cache-dir', str(cache))
         new = gitutil.commit(repo, {'hello_app/extra.py': 'X = 1\n'},
                              'A change made after the warm build')
         status, out, err = giftwrap(
-            'fetch', '-m', str(manifest), '-o', str(tmp_path / 'out1'),
-            '--cache-dir', str(cache), '--wheelhouse',
-            str(tmp_path / 'carried'), '-f', 'json')
+            'fetch', '-m', str(manifest), '-o', str(base / 'out1'),
+            '--cache-dir', str(cache), '--wheelhouse', str(carried),
+            '-f', 'json')
         assert status == 0, err + out
     finally:
         server.stop()
     (row,) = _rows(out)
     assert row['Status'] == 'locked' and 'carried' in row['Message']
-    carried = tmp_path / 'carried'
     assert _locked_commit(carried / 'giftwrap.lock') == new
     assert any(p.name.startswith('six-1.16.0') for p in carried.iterdir())
-    return manifest, cache, server.port, new
+    return Warm(manifest, cache, server.port, new, carried)
 
 
-@pytest.fixture
-def recorder(warm, monkeypatch):
+@pytest.fixture(scope='module')
+def warm(tmp_path_factory):
+    """``warm(installer)``: made once per installer for the module (the
+    namespace test reuses pip's)."""
+    made: dict[str, Warm] = {}
+
+    def get(installer: str) -> Warm:
+        if installer not in made:
+            made[installer] = _warm(tmp_path_factory.mktemp(installer),
+                                    installer)
+        return made[installer]
+    return get
+
+
+@contextlib.contextmanager
+def _recording(port: int, monkeypatch):
     """The git server's port answered by a recording server; every index
     and proxy pointed at it; pip's configuration files ignored."""
-    with LoopbackServer(port=warm[2]) as server:
+    with LoopbackServer(port=port) as server:
         for name in _NETWORK_VARIABLES:
             monkeypatch.setenv(name, server.base_url + '/')
         for name in ('NO_PROXY', 'no_proxy', 'PIP_FIND_LINKS',
@@ -133,24 +153,30 @@ def recorder(warm, monkeypatch):
 
 
 @pytest.mark.parametrize('installer', ['pip', 'uv'])
-def test_offline_build_and_lock_replay_send_nothing(warm, recorder,
-                                                    tmp_path):
-    manifest, cache, _, new = warm
+def test_offline_build_and_lock_replay_send_nothing(warm, installer,
+                                                    monkeypatch, tmp_path):
+    found = warm(installer)
+    manifest, cache = found.manifest, found.cache
     # resolutions of build requirements older than their day still serve
-    aged = list((cache / 'build-requirements').rglob('resolved/*.json'))
-    for path in aged:
+    for path in (cache / 'build-requirements').rglob('resolved/*.json'):
         path.write_text(json.dumps({**json.loads(path.read_text()),
                                     'resolved_at': 1.0}))
-    _build('-m', str(manifest), '-o', str(tmp_path / 'out2'), '--cache-dir',
-           str(cache), '--offline')
-    assert _locked_commit(tmp_path / 'out2' / 'giftwrap.lock') == new
-    _build('-m', str(manifest), '-o', str(tmp_path / 'out3'), '--cache-dir',
-           str(cache), '--offline', '--lock',
-           str(tmp_path / 'carried' / 'giftwrap.lock'),
-           '--wheelhouse', str(tmp_path / 'carried'))
-    assert recorder.requests == []
+    with _recording(found.port, monkeypatch) as recorder:
+        _build('-m', str(manifest), '-o', str(tmp_path / 'out2'),
+               '--cache-dir', str(cache), '--offline')
+        assert _locked_commit(tmp_path / 'out2' / 'giftwrap.lock') == \
+            found.new
+        _build('-m', str(manifest), '-o', str(tmp_path / 'out3'),
+               '--cache-dir', str(cache), '--offline', '--lock',
+               str(found.carried / 'giftwrap.lock'),
+               '--wheelhouse', str(found.carried))
+        assert recorder.requests == []
+        _missing_ref_offline(manifest, cache, tmp_path)
+        assert recorder.requests == []
 
-    # a ref the mirror does not have: the project and the cure are named
+
+def _missing_ref_offline(manifest, cache, tmp_path):
+    """A ref the mirror does not have: the project and the cure are named."""
     other = _manifest(tmp_path / 'other.yml', manifest.read_text().split(
         'giturl: ')[1].split()[0], gitref='no-such-branch')
     status, out, _ = giftwrap('build', '-m', str(other), '-o',
@@ -161,14 +187,14 @@ def test_offline_build_and_lock_replay_send_nothing(warm, recorder,
     assert 'project hello-app (clone)' in row['Message']
     assert "'no-such-branch'" in row['Message'] and 'offline' in row['Message']
     assert 'giftwrap fetch' in row['Message']
-    assert recorder.requests == []
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which('unshare') is None
                     or shutil.which('ip') is None,
                     reason='needs root, unshare and ip for a network namespace')
 def test_offline_build_without_a_network(warm, tmp_path):
-    manifest, cache, _, new = warm
+    found = warm('pip')
+    manifest, cache, new = found.manifest, found.cache, found.new
     out = tmp_path / 'ns-out'
     giftwrap_bin = os.path.join(os.path.dirname(sys.executable), 'giftwrap')
     result = subprocess.run(
