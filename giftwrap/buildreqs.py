@@ -225,6 +225,15 @@ def _download(ctx: Context, item: Found) -> Path:
     pip honours the user's configuration (certificates, credentials,
     proxies) and checks the index's sha256.
     """
+    if ctx.offline and not item.sdist.startswith('file:'):
+        # (offline, pip found it in a wheelhouse: a file: URL; uv may name
+        # the index's URL from its cache, which must not be asked)
+        raise errors.BuildError(
+            f'the sdist of {item.name} {item.version} is needed to read its '
+            'build requirements, and giftwrap is offline',
+            where=item.sdist,
+            hint='run giftwrap fetch -m MANIFEST with the network first, '
+                 'with the same --cache-dir')
     dest = ctx.work_dir / 'sdists' / canonicalize_name(item.name)
     dest.mkdir(parents=True, exist_ok=True)
     url = item.sdist + (f'#sha256={item.sha256}' if item.sha256 else '')

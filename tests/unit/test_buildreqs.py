@@ -237,3 +237,18 @@ def test_offline_uses_a_cached_resolution_however_old(tmp_path):
     assert buildreqs.read_resolution(
         path, now=1_000_000.0 + 30 * buildreqs.EXPIRY, expiry=None) == {
         'pbr': '7.0.1'}
+
+
+class _NoRunner:
+    def run(self, argv, **kw):  # pragma: no cover - the test fails then
+        raise AssertionError(f'ran {argv}')
+
+
+def test_offline_never_downloads_an_sdist_from_the_index(tmp_path):
+    ctx = buildreqs.Context(tmp_path / 'venv', 'uv', None, tmp_path,
+                            tmp_path / 'cache', _NoRunner(), {}, offline=True)
+    item = buildreqs.Found('docopt', '0.6.2', sdist='https://files.example/'
+                           'docopt-0.6.2.tar.gz', sha256='a' * 64)
+    with pytest.raises(errors.BuildError, match='offline') as info:
+        buildreqs._sdist_declared(ctx, item)
+    assert 'giftwrap fetch' in info.value.hint
