@@ -177,8 +177,8 @@ def check(houses: Sequence[Path], locked: Mapping[str, tuple[str, ...]],
         raise errors.BuildError(
             'wheelhouse files do not have the sha256 the lock records',
             where=where, output='\n'.join(wrong),
-            hint='remove them and run giftwrap fetch with this lock again; '
-                 'find out first why they differ')
+            hint='find out why they differ, remove them, and make the '
+                 'wheelhouse again (giftwrap fetch --wheelhouse DIR)')
     return missing
 
 

@@ -310,6 +310,7 @@ class Fetch(Lock):
         if dest is None or self.exit_status:
             return columns, rows
         cache_dir = Path(parsed_args.cache_dir).resolve()
+        dest.mkdir(parents=True, exist_ok=True)
         names = {pp.project.name for pp in the_plan.projects}
         for path in self._written_locks(the_plan, parsed_args):
             # only this run's projects: the lock may hold others
