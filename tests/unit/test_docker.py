@@ -7,6 +7,7 @@ the engines "installed" are empty executables on a temporary PATH.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import stat
@@ -524,3 +525,18 @@ def test_offline_engines_never_pull(kind):
     if kind is not engines.Docker:  # docker build has no "never"
         assert '--pull=never' in offline.build_flags()
         assert '--pull=never' not in online.build_flags()
+
+
+def test_offline_builds_from_local_images_and_never_pushes(tmp_path):
+    runner = EngineRunner()
+    context = dataclasses.replace(
+        make_context(tmp_path, runner, {'engine': 'podman'}), offline=True)
+    docker.DockerBuilder(context).build(make_tree(tmp_path / 'stage'))
+    (built,) = [c for c in runner.calls if c[1] == 'build']
+    assert '--pull=never' in built
+    pushing = dataclasses.replace(context, options={
+        'engine': 'podman', 'push': 'localhost:5000'})
+    runner.calls.clear()
+    with pytest.raises(errors.BuildError, match='--offline'):
+        docker.DockerBuilder(pushing).build(make_tree(tmp_path / 'stage2'))
+    assert runner.calls == []  # refused before any engine command
