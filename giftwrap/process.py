@@ -37,7 +37,7 @@ _PASSED_THROUGH = ('PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR',
                    'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY',
                    'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_TRUSTED_HOST',
                    'PIP_CONFIG_FILE', 'PIP_FIND_LINKS', 'PIP_NO_INDEX',
-                   'PIP_CERT', 'UV_INDEX_URL', 'UV_EXTRA_INDEX_URL',
+                   'UV_INDEX_URL', 'UV_EXTRA_INDEX_URL',
                    'UV_DEFAULT_INDEX', 'UV_INDEX', 'UV_FIND_LINKS',
                    'UV_NO_INDEX', 'UV_OFFLINE', 'SSL_CERT_FILE',
                    'REQUESTS_CA_BUNDLE', 'CONTAINERS_STORAGE_CONF')
