@@ -52,6 +52,11 @@ class Options:
     bytecode_cache: bool = True
     #: leave each project's work directory for inspection (``--keep-work``)
     keep_work: bool = False
+    #: more find-links directories for pip and uv (``--wheelhouse``)
+    wheelhouses: tuple[Path, ...] = ()
+    #: with ``lock_only``: also download every file a build would install
+    #: into the cache's wheelhouse (``giftwrap fetch``)
+    fetch: bool = False
 
 
 def run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:

@@ -83,6 +83,7 @@ class Context:
 
     :ivar venv: the virtualenv being built; its interpreter resolves.
     :ivar installer: ``pip`` or ``uv``.
+    :ivar offline: no index: a cached resolution serves however old it is.
     """
 
     venv: Path
@@ -92,6 +93,7 @@ class Context:
     cache_dir: Path | None
     runner: Runner
     env: Mapping[str, str]
+    offline: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,6 +225,15 @@ def _download(ctx: Context, item: Found) -> Path:
     pip honours the user's configuration (certificates, credentials,
     proxies) and checks the index's sha256.
     """
+    if ctx.offline and not item.sdist.startswith('file:'):
+        # (offline, pip found it in a wheelhouse: a file: URL; uv may name
+        # the index's URL from its cache, which must not be asked)
+        raise errors.BuildError(
+            f'the sdist of {item.name} {item.version} is needed to read its '
+            'build requirements, and giftwrap is offline',
+            where=item.sdist,
+            hint='run giftwrap fetch -m MANIFEST with the network first, '
+                 'with the same --cache-dir')
     dest = ctx.work_dir / 'sdists' / canonicalize_name(item.name)
     dest.mkdir(parents=True, exist_ok=True)
     url = item.sdist + (f'#sha256={item.sha256}' if item.sha256 else '')
@@ -273,7 +284,8 @@ def _cached_union(ctx: Context, sources: dict[str, tuple[str, ...]],
     union = sorted({r for requires in sources.values() for r in requires})
     key = cache_key(union, ctx.interpreter, seeded, ctx.installer)
     path = _cache_path(ctx, 'resolved', key)
-    versions = read_resolution(path) if path else None
+    versions = read_resolution(path, expiry=None if ctx.offline else EXPIRY
+                               ) if path else None
     if versions is not None:
         LOG.info('build requirements from the cache: %s', path)
         return versions, read_hashes(path)
@@ -366,11 +378,14 @@ def cache_key(requirements: Sequence[str], interpreter: Interpreter,
                           ).hexdigest()
 
 
-def read_resolution(path: Path, now: float | None = None
-                    ) -> dict[str, str] | None:
+def read_resolution(path: Path, now: float | None = None,
+                    expiry: float | None = EXPIRY) -> dict[str, str] | None:
     """A cached resolution, or ``None``: missing, unreadable or expired.
 
     One made "in the future" (another clock) counts as expired.
+
+    :param expiry: seconds a resolution is used; ``None``: for good
+        (``--offline``, where no index can give a newer one).
     """
     now = time.time() if now is None else now
     try:
@@ -382,7 +397,9 @@ def read_resolution(path: Path, now: float | None = None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         LOG.debug('ignoring the unreadable %s', path)
         return None
-    return versions if 0 <= age < EXPIRY else None
+    if expiry is None:
+        return versions
+    return versions if 0 <= age < expiry else None
 
 
 def read_hashes(path: Path) -> dict[str, tuple[str, ...]]:

@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 
 from giftwrap import (errors, interpreter, lockfile, overrides, package,
                       patches, reuse, strip, syspython, sysdeps, targets,
-                      venv)
+                      venv, wheelhouse)
 from giftwrap.builders.base import ArtifactExists, BuildContext, Publisher
 from giftwrap.process import Runner, system_hint
 from giftwrap.projectinfo import ProjectInfo
@@ -155,7 +155,11 @@ class Job:
     def run(self) -> tuple[list[Outcome], dict[str, lockfile.Entry]]:
         self.work = self.options.work_dir / self.name
         self.log_file = self.options.log_dir / f'{self.name}.log'
-        self.runner = Runner(self.log_file)
+        # Every installer this job starts (here or in a target's container)
+        # finds the wheelhouses, and offline, nothing else.
+        self.runner = Runner(self.log_file, extra_env=wheelhouse.environment(
+            self.options.cache_dir, self.options.wheelhouses,
+            offline=self.options.offline))
         try:
             return self._run()
         except errors.GiftwrapError as exc:
@@ -220,8 +224,10 @@ class Job:
         for target in self.pp.targets:
             self.progress(self.name, f'target {target.name}')
             with targets.session(target, (self.options.work_dir,
-                                          self.options.cache_dir),
-                                 self.log_file) as runner:
+                                          self.options.cache_dir,
+                                          *self.options.wheelhouses),
+                                 self.log_file,
+                                 offline=self.options.offline) as runner:
                 runner.extra_env.update(self.runner.extra_env)
                 variant = self._stage(f'target {target.name}',
                                       lambda: self._target(source, target,
@@ -286,7 +292,8 @@ class Job:
         try:
             state = git.remote_state(
                 project.giturl, locked.commit if locked else project.gitref,
-                self.options.cache_dir, runner=self.runner)
+                self.options.cache_dir, runner=self.runner,
+                offline=self.options.offline)
             fingerprint = (reuse.key(dataclasses.asdict(locked)) if locked
                            else self._fingerprint())
             patch_digest = patches.digest(patches.find(project))
@@ -348,7 +355,7 @@ class Job:
             self.work / 'src',
             depth=None if locked else self.pp.project.gitdepth,
             cache_dir=self.options.cache_dir, runner=self.runner,
-            refresh=not self.refreshed))
+            refresh=not self.refreshed, offline=self.options.offline))
         git.check_git_cli(checkout)
         # Every timestamp of the build: the operator's, else the commit's.
         epoch = int(os.environ.get('SOURCE_DATE_EPOCH') or
@@ -394,6 +401,7 @@ class Job:
                                if inputs.locked else None),
             creator='venv' if variant.target else 'virtualenv',
             bytecode_cache=self.options.bytecode_cache,
+            offline=self.options.offline,
             forbidden=(self.options.work_dir, self.options.cache_dir))))
         self._check_complete(project, pins, report)
         self._stage('strip', lambda: strip.apply(tree.venv, project.name,
@@ -452,7 +460,8 @@ class Job:
             pins=inputs.pins, options=choice.options,
             work_dir=variant.work / 'build' / choice.name,
             output_dir=variant.output_dir, runner=self.runner,
-            source_date_epoch=inputs.source_date_epoch, publisher=publisher)
+            source_date_epoch=inputs.source_date_epoch, publisher=publisher,
+            offline=self.options.offline)
         context.work_dir.mkdir(parents=True, exist_ok=True)
         place = f'project {variant.key} (package with {choice.name})'
         started = time.monotonic()
@@ -507,7 +516,8 @@ class Job:
             postinstall_dependencies=project.postinstall_dependencies,
             work_dir=variant.work / 'venv', cache_dir=self.options.cache_dir,
             runner=variant.runner, installer=project.installer,
-            creator='venv' if variant.target else 'virtualenv'))
+            creator='venv' if variant.target else 'virtualenv',
+            offline=self.options.offline, fetch=self.options.fetch))
         linked = self._stage('system python packages', lambda: tuple(
             syspython.query(n, _format(variant), variant.runner,
                             project.where_key(syspython.KEY))

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -35,7 +36,10 @@ _PASSED_THROUGH = ('PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR',
                    'SOURCE_DATE_EPOCH', 'http_proxy', 'https_proxy',
                    'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY',
                    'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_TRUSTED_HOST',
-                   'PIP_CONFIG_FILE', 'PIP_CERT', 'UV_INDEX_URL', 'SSL_CERT_FILE',
+                   'PIP_CONFIG_FILE', 'PIP_CERT', 'PIP_FIND_LINKS', 'PIP_NO_INDEX',
+                   'UV_INDEX_URL', 'UV_EXTRA_INDEX_URL',
+                   'UV_DEFAULT_INDEX', 'UV_INDEX', 'UV_FIND_LINKS',
+                   'UV_NO_INDEX', 'UV_OFFLINE', 'SSL_CERT_FILE',
                    'REQUESTS_CA_BUNDLE', 'CONTAINERS_STORAGE_CONF')
 
 
@@ -84,8 +88,8 @@ _NETWORK = re.compile(
 #: The hint for a command that failed because the network did.
 NETWORK_HINT = ('the network failed, not the pins: check the connection, the '
                 'proxy and the package index (PIP_INDEX_URL, UV_INDEX_URL); '
-                'to build without a network, build once with it (the caches '
-                'fill), then use --offline')
+                'to build without a network, run giftwrap fetch -m MANIFEST '
+                '(or a build) with it, then build with --offline')
 
 
 # What pip, uv and git print when a server's certificate is not trusted:
@@ -110,6 +114,36 @@ def network_hint(output: str | None) -> str | None:
     if output and _NETWORK.search(output):
         return NETWORK_HINT
     return None
+
+
+#: errnos of a network that failed (not of a server that said no).
+_NETWORK_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH,
+                             errno.EHOSTUNREACH, errno.ETIMEDOUT,
+                             errno.ECONNRESET, errno.ENETDOWN})
+
+
+def network_error(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is a DNS failure, a refused or
+    reset connection, an unreachable network or a timeout."""
+    seen = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (socket.gaierror, TimeoutError)) or (
+                isinstance(current, OSError)
+                and current.errno in _NETWORK_ERRNOS):
+            return True
+        if _NETWORK.search(type(current).__name__):
+            return True  # urllib3's NewConnectionError, ConnectTimeoutError
+        todo += [a for a in getattr(current, 'args', ())
+                 if isinstance(a, BaseException)]
+        todo += [getattr(current, n, None) for n in
+                 ('reason', '__cause__', '__context__')
+                 if isinstance(getattr(current, n, None), BaseException)]
+    return False
 
 
 def find_tool(name: str) -> str | None:

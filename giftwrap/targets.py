@@ -129,13 +129,14 @@ class ContainerRunner(Runner):
 
 
 @contextlib.contextmanager
-def session(target: Target, shared: Sequence[Path], log_file: Path | None
-            ) -> Iterator[ContainerRunner]:
+def session(target: Target, shared: Sequence[Path], log_file: Path | None,
+            *, offline: bool = False) -> Iterator[ContainerRunner]:
     """A runner whose commands run in a container of ``target``'s image.
 
     :param shared: host directories mounted read-write at the same path.
+    :param offline: only a local image; never pull it.
     """
-    settings = engines.Settings(isolation=target.isolation)
+    settings = engines.Settings(isolation=target.isolation, offline=offline)
     host = Runner(log_file)
     engine = engines.make(target.engine, host, settings)
     mounts = [(str(p), str(p), False) for p in shared]

@@ -29,7 +29,7 @@ from typing import Iterator, Mapping, Sequence
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from giftwrap import buildreqs, errors, identifiers, installers
+from giftwrap import buildreqs, errors, identifiers, installers, wheelhouse
 # What other modules read here: the report type and the installer checks.
 from giftwrap.installers import (INSTALLERS, SEEDED, InstallReport,  # noqa: F401
                                  check_installer, site_packages)
@@ -75,7 +75,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
           creator: str = 'virtualenv',
           build_tools: Mapping[str, str] | None = None,
           build_tool_hashes: Mapping[str, Sequence[str]] | None = None,
-          bytecode_cache: bool = True
+          bytecode_cache: bool = True,
+          offline: bool = False
           ) -> tuple[StagedTree, InstallReport]:
     """Build, install, relocate and check the virtualenv of one project.
 
@@ -108,6 +109,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
         installs into the same virtualenv, made by virtualenv.
     :param bytecode_cache: take .pyc files compiled before from
         ``cache_dir/bytecode`` (and keep the new ones there).
+    :param offline: the installers run without an index (the caller set
+        their environment); cached build requirements are used however old.
     :returns: the staged tree and what was installed.
     :raises giftwrap.errors.BuildError: virtualenv, the installer or its
         check failed, or a file still names a build directory.
@@ -136,7 +139,7 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     if build_tools is None and _takes_build_constraints(venv, installer):
         pinned = buildreqs.pin(
             buildreqs.Context(venv, installer, interpreter, work_dir,
-                              cache_dir, runner, env),
+                              cache_dir, runner, env, offline),
             seeded=tools, source_dir=source_dir, constraints=constraints,
             phases=[specs for _, specs in phases])
         tools, hashes = dict(pinned.versions), dict(pinned.hashes)
@@ -158,6 +161,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
             if specs:
                 tool.install(name, ['--', *specs])
     tool.check()
+    if cache_dir is not None and not offline:
+        _keep_wheels(venv, work_dir, cache_dir, runner, env)
     report = dataclasses.replace(
         tool.report(pins), build_tools=types.MappingProxyType(tools),
         build_tool_hashes=types.MappingProxyType(
@@ -174,6 +179,54 @@ def build(*, interpreter: Interpreter, stage_root: Path,
                       config_files=config, native=native,
                       installed=report.installed)
     return tree, report
+
+
+def _keep_wheels(venv: Path, work_dir: Path, cache_dir: Path,
+                 runner: Runner, env: dict[str, str], strict: bool = False
+                 ) -> None:
+    """Keep what pip installed and resolved (its reports say) in the
+    cache's wheelhouse, for a later ``--offline`` build; what is on this
+    machine only in pip's HTTP cache, or nowhere, is fetched by pip (from
+    that cache, or the index) once.  (uv's own cache serves it offline.)
+
+    :param strict: a failed download fails (``giftwrap fetch``), rather
+        than a warning.
+    """
+    missing = wheelhouse.keep(sorted(work_dir.glob('*report*.json')),
+                              cache_dir, cache_dir / 'pip')
+    if not missing:
+        return
+    LOG.info('downloading %d files into the wheelhouse', len(missing))
+    try:
+        wheelhouse.download(
+            venv / 'bin' / 'python', [f'{u}#sha256={s}' for u, s in missing],
+            wheelhouse.cache_wheelhouse(cache_dir), cache_dir, runner, env,
+            work_dir)
+    except errors.BuildError as exc:
+        if strict:
+            raise
+        # The build itself succeeded; only a later --offline one will miss
+        # these (and say so).
+        LOG.warning('could not keep %s in the wheelhouse: %s',
+                    ', '.join(u.rsplit('/', 1)[-1] for u, _ in missing), exc)
+
+
+def _fetch_files(venv: Path, work_dir: Path, cache_dir: Path, runner: Runner,
+                 env: dict[str, str], tools: Mapping[str, str],
+                 tool_hashes: Mapping[str, Sequence[str]]) -> None:
+    """The closure's files (named by the resolution's reports) and the
+    build tools' (a cached resolution of them names no file) into the
+    cache's wheelhouse."""
+    _keep_wheels(venv, work_dir, cache_dir, runner, env, strict=True)
+    house = wheelhouse.cache_wheelhouse(cache_dir)
+    absent = {n: v for n, v in tools.items()
+              if not wheelhouse.files_of([house], n, v)}
+    for hashed in (True, False):
+        wheelhouse.download(
+            venv / 'bin' / 'python',
+            [_hashed_line(n, v, tool_hashes).rstrip('\n')
+             for n, v in absent.items() if bool(tool_hashes.get(n)) == hashed],
+            house, cache_dir, runner, env, work_dir, hashed=hashed)
 
 
 def _keeps_seeded(lock: Path, venv: Path) -> bool:
@@ -272,7 +325,8 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
                     postinstall_dependencies: Sequence[str] = (),
                     work_dir: Path, cache_dir: Path | None,
                     runner: Runner, installer: str = 'pip',
-                    creator: str = 'virtualenv') -> InstallReport:
+                    creator: str = 'virtualenv', offline: bool = False,
+                    fetch: bool = False) -> InstallReport:
     """What :func:`build` would install, without installing it.
 
     pip resolves the whole runtime closure under the pins in a scratch
@@ -282,6 +336,9 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
     without installing; both honour the pins, and either one replays the
     lock, taking only files with the locked hashes.
 
+    :param offline: as for :func:`build`.
+    :param fetch: also put every file the build would install (and the
+        build tools) in the cache's wheelhouse (``giftwrap fetch``).
     :raises giftwrap.errors.BuildError: the pins cannot be satisfied, or
         ``installer`` is unknown.
     """
@@ -305,7 +362,7 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
         # rebuild from it builds the project with the same pbr.
         pinned = buildreqs.pin(
             buildreqs.Context(scratch, 'pip', interpreter, work_dir,
-                              cache_dir, runner, env),
+                              cache_dir, runner, env, offline),
             seeded=tools, source_dir=source_dir, constraints=constraints,
             phases=[tuple(pip_dependencies), (spec, *pins.requirements),
                     tuple(postinstall_dependencies)])
@@ -330,6 +387,9 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
             hashes[name] = sha
     unpinned = {n: v for n, v in closure.items() if n not in pins.pins}
     tool_hashes = {n: h for n, h in tool_hashes.items() if n in tools}
+    if fetch and cache_dir is not None:
+        _fetch_files(scratch, work_dir, cache_dir, runner, env, tools,
+                     tool_hashes)
     return InstallReport(*(types.MappingProxyType(dict(sorted(m.items())))
                            for m in (closure, hashes, unpinned, closure,
                                      tools, tool_hashes)))

@@ -78,6 +78,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    # Any other method is recorded too (and answered alike): a test that
+    # must see no request at all sees a proxy's CONNECT or git's POST.
+    do_POST = do_HEAD = do_PUT = do_CONNECT = do_GET  # noqa: N815
+
     def _reset(self) -> None:
         # linger 0 makes close() send RST: the client sees ECONNRESET.
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -99,15 +103,16 @@ class LoopbackServer:
 
     :param hang_limit: how long a hanging route waits at most (it stops
         waiting as soon as the server stops).
+    :param port: the port to listen on (default: any free one).
     """
 
-    def __init__(self, hang_limit: float = 30.0):
+    def __init__(self, hang_limit: float = 30.0, port: int = 0):
         self.hang_limit = hang_limit
         self.requests: list[Request] = []
         self._routes: dict[str, list[Response]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server = _Server(('127.0.0.1', 0), _Handler)
+        self._server = _Server(('127.0.0.1', port), _Handler)
         self._server.owner = self
         # a short poll keeps stop() (and so each test's teardown) quick
         self._thread = threading.Thread(target=self._server.serve_forever,

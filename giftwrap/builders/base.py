@@ -95,6 +95,9 @@ class BuildContext(DeprecatedProject):
     #: the core's own project, behind the deprecated ``context.project``
     legacy_project: object = dataclasses.field(default=None, repr=False,
                                                compare=False)
+    #: ``--offline``: use only what is on this machine (local images, no
+    #: index, no registry)
+    offline: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

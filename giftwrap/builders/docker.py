@@ -18,6 +18,8 @@ failure never leaves a name pointing at a broken or partial build.
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime
 import importlib.resources
 import json
@@ -107,8 +109,15 @@ class DockerBuilder(Builder):
         """
         reference = self.reference()
         self.check_output(reference)
+        if self.context.offline and self.option('push'):
+            raise errors.BuildError(
+                'cannot push the image to a registry with --offline',
+                where=self.context.project.where_key('builder_options'),
+                hint='build without --offline, or without the push option')
         engine = engines.make(self.option('engine'), self.context.runner,
-                              _settings(self.context.options))
+                              dataclasses.replace(
+                                  _settings(self.context.options),
+                                  offline=self.context.offline))
         work = self.context.work_dir.resolve()
         context_dir = stage_context(tree, work / 'context')
         text = render_dockerfile(self.template_values(tree, reference),

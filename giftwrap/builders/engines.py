@@ -52,6 +52,8 @@ class Settings:
     isolation: str | None = None
     tls_verify: bool = True
     cache_layers: bool = False
+    #: ``--offline``: only images already on this machine, never a pull
+    offline: bool = False
 
 
 def engine_environment() -> dict[str, str]:
@@ -174,7 +176,12 @@ class Engine(abc.ABC):
 
     def run_flags(self) -> list[str]:
         """``run`` and the options :meth:`command` always gives it."""
-        return ['run', '--rm', '--network=host']
+        return ['run', '--rm', '--network=host', *self.pull_flags()]
+
+    def pull_flags(self, default: str | None = None) -> list[str]:
+        """``--pull=never`` offline, else ``default``'s flag (if any)."""
+        policy = 'never' if self.settings.offline else default
+        return [f'--pull={policy}'] if policy else []
 
     def stop(self, handle: str) -> None:
         """Release what :meth:`start` prepared."""
@@ -244,10 +251,12 @@ class Podman(Engine):
     def run_flags(self) -> list[str]:
         # podman run has no chroot isolation; --pull=missing keeps it local
         # when the image is there.
-        return ['run', '--pull=missing', '--rm', '--network=host']
+        return ['run', *self.pull_flags('missing'), '--rm', '--network=host']
 
     def build_flags(self) -> list[str]:
-        flags = [f'--layers={str(self.settings.cache_layers).lower()}']
+        # (by default they ask the registry for a newer base image)
+        flags = [f'--layers={str(self.settings.cache_layers).lower()}',
+                 *self.pull_flags()]
         if self.settings.isolation:
             flags.append(f'--isolation={self.settings.isolation}')
         return flags + self._tls_flags()
@@ -275,7 +284,7 @@ class Buildah(Podman):
 
     def start(self, image: str) -> str:
         # buildah runs commands in a working container made once.
-        result = self.run('from', '--quiet', '--', image,
+        result = self.run('from', '--quiet', *self.pull_flags(), '--', image,
                           what=f'buildah from {image}')
         return result.output.strip().splitlines()[-1]
 
@@ -293,8 +302,8 @@ class Buildah(Podman):
     def create(self, image: str, mounts: Sequence[tuple[str, str, bool]],
                name: str) -> str:
         # a working container keeps its changes; mounts are per command
-        self.run('from', '--quiet', f'--name={name}', '--', image,
-                 what=f'buildah from {image}')
+        self.run('from', '--quiet', *self.pull_flags(), f'--name={name}',
+                 '--', image, what=f'buildah from {image}')
         return name
 
     def exec_command(self, handle: str, argv: Sequence[str], *,

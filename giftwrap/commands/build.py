@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -20,6 +21,8 @@ from giftwrap.commands import QuickHelp, add_interpreter_option, output
 #: :class:`giftwrap.commands.output.Summary`).
 COLUMNS = ('Project', 'Builder', 'Status', 'Artifact', 'Message',
            *output.DETAIL_COLUMNS)
+
+LOG = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
@@ -39,6 +42,26 @@ def _remove_partial_artifacts(the_plan) -> None:
 
 def _words(value: str | None) -> list[str]:
     return [w.strip() for w in (value or '').split(',') if w.strip()]
+
+
+def _add_wheelhouse_option(parser) -> None:
+    parser.add_argument('--wheelhouse', metavar='DIR', action='append',
+                        default=[],
+                        help='also install from this directory of wheels '
+                             'and sdists (made by giftwrap fetch '
+                             '--wheelhouse); repeatable')
+
+
+def _wheelhouses(args) -> tuple[Path, ...]:
+    """The ``--wheelhouse`` directories, which must exist."""
+    found = tuple(Path(d).resolve() for d in getattr(args, 'wheelhouse', ()))
+    for path in found:
+        if not path.is_dir():
+            raise errors.GiftwrapError(
+                f'the wheelhouse {path} is not a directory',
+                where='--wheelhouse',
+                hint='give a directory made by giftwrap fetch --wheelhouse')
+    return found
 
 
 class _Run(QuickHelp, output.Summary, lister.Lister):
@@ -94,6 +117,9 @@ class _Run(QuickHelp, output.Summary, lister.Lister):
                                 log_dir=cache_dir / 'logs' / run_id,
                                 jobs=jobs, offline=args.offline,
                                 keep_work=args.keep_work, **extra)
+        if 'wheelhouses' not in extra:
+            options = dataclasses.replace(options,
+                                          wheelhouses=_wheelhouses(args))
         try:
             with cache.in_use(cache_dir, work_dir, keep=args.keep_work):
                 outcomes = build.run(the_plan, options, self._progress())
@@ -160,9 +186,18 @@ class Build(_Run):
                                  'giftwrap verify); a failure fails the build')
         from giftwrap.commands import verify
         verify.add_options(parser, 'verify-')
+        _add_wheelhouse_option(parser)
         return parser
 
     def take_action(self, parsed_args):
+        if parsed_args.verify and parsed_args.offline:
+            raise errors.GiftwrapError(
+                '--verify cannot run with --offline',
+                where='giftwrap build',
+                hint='verifying installs the package with the target\'s '
+                     'package manager, which needs its archive: build '
+                     'with --offline, then run giftwrap verify where the '
+                     'archive can be reached')
         the_plan = self._plan(parsed_args, _words(parsed_args.type))
         if parsed_args.verify and not parsed_args.dry_run:
             from giftwrap.commands import verify
@@ -171,6 +206,7 @@ class Build(_Run):
         if parsed_args.lock:  # checked by --dry-run too
             lock_path = Path(parsed_args.lock).resolve()
             extra = {'lock': lockfile.read(lock_path), 'lock_path': lock_path}
+            _check_wheelhouses(parsed_args, extra['lock'], lock_path)
         if parsed_args.dry_run:
             return self._dry_run(the_plan)
         columns, rows = self._execute(the_plan, parsed_args, **extra)
@@ -229,6 +265,22 @@ class Build(_Run):
         return columns, rows
 
 
+def _check_wheelhouses(args, lock, lock_path: Path) -> None:
+    """Before any work: the wheelhouses' files of the locked versions
+    must have the lock's sha256s; offline, each must be somewhere."""
+    from giftwrap import wheelhouse
+    houses = [*_wheelhouses(args)]
+    if not houses and not args.offline:
+        return
+    houses.append(wheelhouse.cache_wheelhouse(Path(args.cache_dir)))
+    missing = wheelhouse.check(houses, wheelhouse.locked(lock.values()),
+                               where=str(lock_path))
+    if missing and args.offline:
+        # uv's own cache may hold them (installer: uv); pip will say which
+        # it cannot find.
+        LOG.warning('offline, and no wheelhouse has %s', ', '.join(missing))
+
+
 class Lock(_Run):
     """Resolve every project's pins and write giftwrap.lock, building nothing."""
 
@@ -242,11 +294,68 @@ class Lock(_Run):
         parser.add_argument('--lock-file', metavar='FILE',
                             help='the lock to write (default: giftwrap.lock in '
                                  'the output directory)')
+        self.add_wheelhouse(parser)
         return parser
+
+    add_wheelhouse = staticmethod(_add_wheelhouse_option)
 
     def take_action(self, parsed_args):
         the_plan = self._plan(parsed_args)
-        lock_path = (Path(parsed_args.lock_file).resolve()
-                     if parsed_args.lock_file else None)
         return self._execute(the_plan, parsed_args, lock_only=True,
-                             lock_out=lock_path)
+                             lock_out=self._lock_out(parsed_args))
+
+    @staticmethod
+    def _lock_out(args) -> Path | None:
+        return Path(args.lock_file).resolve() if args.lock_file else None
+
+
+class Fetch(Lock):
+    """Prepare an offline build: update the git mirrors, lock, and download
+    every distribution the build will install."""
+
+    examples = (('fill the cache for giftwrap build --offline on this machine',
+                 'giftwrap fetch -m release.yml'),
+                ('a wheelhouse and lock to carry to an air-gapped machine',
+                 'giftwrap fetch -m release.yml --wheelhouse /media/usb/wheels'))
+
+    @staticmethod
+    def add_wheelhouse(parser) -> None:
+        parser.add_argument('--wheelhouse', metavar='DIR',
+                            help='also copy the locked files (and the lock) '
+                                 'into DIR, to carry to another machine '
+                                 '(default: only the cache\'s wheelhouse)')
+
+    def take_action(self, parsed_args):
+        from giftwrap import wheelhouse
+        if parsed_args.offline:
+            raise errors.GiftwrapError(
+                'giftwrap fetch cannot run with --offline', where='--offline',
+                hint='fetch prepares an offline build: run it with the '
+                     'network, then giftwrap build --offline')
+        dest = Path(parsed_args.wheelhouse).resolve() \
+            if parsed_args.wheelhouse else None
+        the_plan = self._plan(parsed_args)
+        columns, rows = self._execute(
+            the_plan, parsed_args, lock_only=True, fetch=True, wheelhouses=(),
+            lock_out=self._lock_out(parsed_args))
+        if dest is None or self.exit_status:
+            return columns, rows
+        cache_dir = Path(parsed_args.cache_dir).resolve()
+        dest.mkdir(parents=True, exist_ok=True)
+        names = {pp.project.name for pp in the_plan.projects}
+        for path in self._written_locks(the_plan, parsed_args):
+            # only this run's projects: the lock may hold others
+            entries = [e for key, e in lockfile.read(path).items()
+                       if key.split('@', 1)[0] in names]
+            copied = wheelhouse.export(cache_dir, dest,
+                                       wheelhouse.locked(entries))
+            shutil.copyfile(path, dest / lockfile.FILENAME)
+            LOG.info('%d files of %s in %s', len(copied), path, dest)
+        return columns, [(*r[:4], f'{r[4]}; files in {dest}'.lstrip('; '))
+                         for r in rows]
+
+    def _written_locks(self, the_plan, args) -> list[Path]:
+        out = self._lock_out(args)
+        return [out] if out else sorted({
+            pp.project.output_dir / lockfile.FILENAME
+            for pp in the_plan.projects})

@@ -43,7 +43,7 @@ from pbr.version import SemanticVersion
 import urllib3.exceptions
 
 from giftwrap import errors
-from giftwrap.process import find_tool, system_hint
+from giftwrap.process import find_tool, network_error, system_hint
 from giftwrap.process import Runner
 from giftwrap.sources import brokenrepo, links
 from giftwrap.sources.base import Checkout
@@ -72,7 +72,8 @@ Client = dulwich_client.GitClient
 
 def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
           cache_dir: Path | None = None, runner: Runner | None = None,
-          timeout: float = DEFAULT_TIMEOUT, refresh: bool = True) -> Checkout:
+          timeout: float = DEFAULT_TIMEOUT, refresh: bool = True,
+          offline: bool = False) -> Checkout:
     """Check out ``ref`` of the repository at ``url`` into ``dest``.
 
     :param url: an ``https://``, ``http://``, ``git://`` or ``ssh://`` URL,
@@ -87,6 +88,7 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
     :param timeout: seconds an HTTP request may stall.
     :param refresh: bring the cache's mirror up to date first (False: the
         caller just did, with :func:`remote_state`).
+    :param offline: use the cache's mirror as it is; never contact ``url``.
     :returns: the checkout, with its commit, date and ``source_version``.
     :raises giftwrap.errors.SourceError: the repository cannot be reached or
         read or is broken (a missing object, a ref dulwich refuses), the
@@ -106,6 +108,10 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
             hint='check the work directory\'s permissions') from exc
     progress = _progress_writer(runner)
     mirror = mirror_path(cache_dir, url) if cache_dir is not None else None
+    offline = offline and not _is_local(url)
+    if offline:
+        _check_offline_mirror(url, mirror)
+        refresh = False
     try:
         with brokenrepo.reported(url, mirror):
             if mirror is None:
@@ -116,7 +122,8 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
                     if refresh or not (mirror / 'objects').is_dir():
                         _update_mirror(url, mirror, ref, timeout, progress)
                     commit_id = _clone(str(mirror), url, ref, dest, depth,
-                                       timeout, progress, shared=mirror)
+                                       timeout, progress, shared=mirror,
+                                       offline=offline)
             check_links(dest, url)
             return _make_checkout(dest, url, ref, commit_id)
     except BaseException:
@@ -126,7 +133,8 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
 
 def remote_state(url: str, ref: str, cache_dir: Path, *,
                  runner: Runner | None = None,
-                 timeout: float = DEFAULT_TIMEOUT) -> tuple[str, str] | None:
+                 timeout: float = DEFAULT_TIMEOUT,
+                 offline: bool = False) -> tuple[str, str] | None:
     """The commit ``ref`` names now, and a digest of the tags, no checkout.
 
     Updates the cache's mirror of ``url`` (as :func:`fetch` would) and
@@ -134,13 +142,20 @@ def remote_state(url: str, ref: str, cache_dir: Path, *,
     changed before it writes a work tree.  The tags count because pbr
     versions come from them.
 
+    :param offline: look ``ref`` up in the mirror as it is.
     :returns: (full commit id, tags digest), or None when the mirror does
         not know ``ref`` (:func:`fetch` then says why).
-    :raises giftwrap.errors.SourceError: the repository cannot be reached.
+    :raises giftwrap.errors.SourceError: the repository cannot be reached
+        (offline: the cache has no mirror of it).
     """
     mirror = mirror_path(cache_dir, url)
+    offline = offline and not _is_local(url)
+    if offline:
+        _check_offline_mirror(url, mirror)
     with _locked(mirror), brokenrepo.reported(url, mirror):
-        _update_mirror(url, mirror, ref, timeout, _progress_writer(runner))
+        if not offline:
+            _update_mirror(url, mirror, ref, timeout,
+                           _progress_writer(runner))
         with Repo(str(mirror)) as repo:
             refs = repo.get_refs()
             sha = _find_ref(refs, ref)[1] or _expand(repo, ref)
@@ -153,6 +168,31 @@ def remote_state(url: str, ref: str, cache_dir: Path, *,
                 n + b' ' + s + b'\n' for n, s in sorted(refs.items())
                 if n.startswith(_TAGS))).hexdigest()
     return commit.id.decode(), tags
+
+
+def _is_local(url: str) -> bool:
+    """A path or ``file://`` URL: no network to avoid."""
+    return url.startswith(('/', '.', 'file://')) or '://' not in url and \
+        ':' not in url
+
+
+def _check_offline_mirror(url: str, mirror: Path | None) -> None:
+    """Offline, the cache's mirror is the only source of ``url``."""
+    if mirror is None or not (mirror / 'objects').is_dir():
+        raise errors.SourceError(
+            f'the cache has no mirror of {url} and giftwrap is offline',
+            where=url, hint=OFFLINE_HINT)
+
+
+#: What to do when the git server cannot be reached.
+GIT_NETWORK_HINT = ('the network failed, not the repository: check the '
+                    'connection, the host name and the proxy; to build '
+                    'without a network, run giftwrap fetch -m MANIFEST '
+                    'while it works, then build with --offline')
+
+#: What to do when an offline build lacks something.
+OFFLINE_HINT = ('run giftwrap fetch -m MANIFEST (or a build) with the '
+                'network first, with the same --cache-dir')
 
 
 def check_links(tree: Path, url: str = '') -> None:
@@ -192,7 +232,7 @@ def check_git_cli(checkout: Checkout) -> None:
 
 def _clone(source: str, url: str, ref: str, dest: Path, depth: int | None,
            timeout: float, progress: Progress,
-           shared: Path | None = None) -> bytes:
+           shared: Path | None = None, offline: bool = False) -> bytes:
     """Fetch ``ref`` and its tags from ``source`` into a new work tree.
 
     :param shared: the cache's mirror (``source``): its objects are borrowed
@@ -212,7 +252,7 @@ def _clone(source: str, url: str, ref: str, dest: Path, depth: int | None,
             _fetch_wants(client, path, repo, [sha], progress, depth)
             commit_id = peel_sha(repo.object_store, sha)[1].id
         if commit_id is None:
-            raise _missing_ref(url, ref, refs)
+            raise _missing_ref(url, ref, refs, offline)
         if not isinstance(repo[commit_id], Commit):
             raise errors.SourceError(
                 f'{ref!r} does not name a commit', where=url,
@@ -568,8 +608,11 @@ def _transport_errors(url: str) -> Iterator[None]:
         if _is_timeout(exc):
             raise errors.SourceError(
                 f'fetching from {url} timed out', where=url,
-                hint='check the network, or fetch once into the cache '
-                     'directory while the server is responsive') from exc
+                hint=GIT_NETWORK_HINT) from exc
+        if network_error(exc):
+            raise errors.SourceError(
+                f'cannot fetch from {url}: the network failed ({exc})',
+                where=url, hint=GIT_NETWORK_HINT) from exc
         local = isinstance(exc, OSError) and exc.errno in (
             errno.EMFILE, errno.ENFILE, errno.ENOSPC, errno.EDQUOT,
             errno.ENOMEM, errno.EROFS)
@@ -596,8 +639,8 @@ def _is_timeout(exc: BaseException | None) -> bool:
     return False
 
 
-def _missing_ref(url: str, ref: str,
-                 refs: Mapping[bytes, bytes]) -> errors.SourceError:
+def _missing_ref(url: str, ref: str, refs: Mapping[bytes, bytes],
+                 offline: bool = False) -> errors.SourceError:
     """A "no such ref" error whose hint lists some refs that exist."""
     branches = sorted(_short(n, _HEADS) for n in refs
                       if n.startswith(_HEADS))
@@ -610,6 +653,11 @@ def _missing_ref(url: str, ref: str,
         listed.append('tags ' + _some(tags[-_HINT_REFS:], tags))
     hint = ('available: ' + '; '.join(listed)) if listed else \
         'the repository has no branches or tags'
+    if offline:
+        return errors.SourceError(
+            f'there is no branch, tag or commit {ref!r} in the cache\'s '
+            f'mirror of {url} (giftwrap is offline)', where=url,
+            hint=f'{OFFLINE_HINT}; in the mirror: {hint}')
     return errors.SourceError(
         f'there is no branch, tag or commit {ref!r} in {url}', where=url,
         hint=hint)

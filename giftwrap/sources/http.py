@@ -40,10 +40,14 @@ CHUNK = 1 << 16
 GERRIT_PREFIX = ")]}'"
 
 _HINTS = {
-    'timeout': 'the server is slow or unreachable; retry later or check the '
-               'URL and any proxy settings (http_proxy/https_proxy)',
-    'connection': 'check the host name, the network and any proxy settings; '
-                  'with --offline only cached answers are used',
+    'timeout': 'the network failed or the server is slow: retry later or '
+               'check the URL and any proxy settings (http_proxy/'
+               'https_proxy); to build without a network, run giftwrap '
+               'fetch -m MANIFEST while it works, then build with --offline',
+    'connection': 'the network failed: check the host name, the connection '
+                  'and any proxy settings; to build without a network, run '
+                  'giftwrap fetch -m MANIFEST while it works, then build '
+                  'with --offline (only cached answers are used)',
     'server': 'the server failed; retry later',
     'client': 'check the URL (and the resolver option that produced it)',
     'content': 'the URL does not serve what was expected; check it in a '
@@ -123,12 +127,18 @@ class HttpClient:
         if cached is not None and cached.is_file():
             LOG.debug('using the cached answer for %s (%s)', url, cached)
             return cached.read_bytes()
+        # The last answer to a URL that can change: only offline serves it.
+        last = self._cache_path(url, 'last') if cached is None else None
         if self.offline:
-            raise _offline_error(url, what, cache_key is not None and
-                                 self.cache_dir is not None)
+            if last is not None and last.is_file():
+                LOG.warning('offline: using the answer %s gave on %s',
+                            url, time.strftime('%Y-%m-%d %H:%M', time.gmtime(
+                                last.stat().st_mtime)))
+                return last.read_bytes()
+            raise _offline_error(url, what, self.cache_dir is not None)
         body = _gunzip(self._fetch(url, what), url, what)
-        if cached is not None:
-            _write_atomic(cached, body)
+        if cached is not None or last is not None:
+            _write_atomic(cached or last, body)
         return body
 
     def get_text(self, url: str, *, cache_key: str | None = None,
@@ -163,11 +173,12 @@ class HttpClient:
                 f'starts with {text[:60]!r}', url=url,
                 hint=_HINTS['content']) from exc
 
-    def _cache_path(self, cache_key: str | None) -> Path | None:
+    def _cache_path(self, cache_key: str | None, kind: str = ''
+                    ) -> Path | None:
         if cache_key is None or self.cache_dir is None:
             return None
         digest = hashlib.sha256(cache_key.encode('utf-8')).hexdigest()
-        return self.cache_dir / digest
+        return self.cache_dir / kind / digest
 
     def _fetch(self, url: str, what: str) -> bytes:
         """GET ``url`` with bounded retries; the (decoded) body."""
@@ -317,10 +328,11 @@ def _write_atomic(path: Path, body: bytes) -> None:
 
 def _offline_error(url: str, what: str, cacheable: bool) -> HttpError:
     if cacheable:
-        hint = 'run once without --offline to fill the cache'
+        hint = ('run giftwrap fetch -m MANIFEST (or a build) without '
+                '--offline first, with the same --cache-dir')
     else:
-        hint = ('this answer can change, so it is never cached: pin an '
-                'immutable URL (one naming a commit) or a local file')
+        hint = ('there is no cache directory: give --cache-dir, and fill '
+                'it first with giftwrap fetch')
     return HttpError(f'{_label(what)}{url} is not in the cache and giftwrap '
                      'is offline', url=url, hint=hint)
 

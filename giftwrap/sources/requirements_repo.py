@@ -59,7 +59,8 @@ def read(context, *, repo: str, ref: str, date: str | None
         try:
             checkout = git.fetch(repo, candidate, dest,
                                  cache_dir=context.cache_dir,
-                                 runner=context.runner)
+                                 runner=context.runner,
+                                 offline=context.offline)
             break
         except errors.SourceError as exc:
             tried.append(candidate)

@@ -283,9 +283,35 @@ def test_http_missing_ref_and_closed_port(http_url, tmp_path):
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         port = sock.getsockname()[1]
-    with pytest.raises(errors.SourceError, match='cannot fetch'):
+    with pytest.raises(errors.SourceError, match='cannot fetch') as caught:
         git.fetch(f'http://127.0.0.1:{port}/repo', 'master', tmp_path / 'w2',
                   timeout=5)
+    # a refused connection is the network's failure, and says what to do
+    assert 'the network failed' in caught.value.what
+    assert 'giftwrap fetch' in caught.value.hint
+    assert '--offline' in caught.value.hint
+
+
+def test_http_offline_uses_the_mirror_as_it_is(source, http_url, tmp_path):
+    path, ids = source
+    cache = tmp_path / 'cache'
+    git.fetch(http_url, 'master', tmp_path / 'w1', cache_dir=cache)
+    gitutil.commit(path, {'demo.py': 'x = 5\n'}, 'Fifth')
+    # the server has a new commit, which offline never sees
+    assert git.remote_state(http_url, 'master', cache,
+                            offline=True)[0] == ids['c4']
+    offline = git.fetch(http_url, 'master', tmp_path / 'w2', cache_dir=cache,
+                        offline=True)
+    assert offline.commit == ids['c4']
+    with pytest.raises(errors.SourceError) as caught:
+        git.fetch(http_url, 'stable/9', tmp_path / 'w3', cache_dir=cache,
+                  offline=True)
+    assert 'mirror' in caught.value.what and 'offline' in caught.value.what
+    assert 'giftwrap fetch' in caught.value.hint
+    assert 'master' in caught.value.hint  # what the mirror has
+    with pytest.raises(errors.SourceError, match='no mirror'):
+        git.fetch(http_url, 'master', tmp_path / 'w4',
+                  cache_dir=tmp_path / 'empty', offline=True)
 
 
 def test_http_timeout(tmp_path):

@@ -185,7 +185,8 @@ def test_url_from_tox_ini(server, client, tmp_path):
     assert list(pins.pins) == ['six']  # demo is the project itself
 
 
-def test_releases_urls_are_not_cached(server, tmp_path):
+def test_releases_urls_are_asked_each_time_but_serve_offline(server,
+                                                             tmp_path):
     server.add('/constraints/upper/master', 'six===1.17.0\n')
     options = {'release': 'master',
                'releases_url': server.url('/constraints/upper')}
@@ -193,7 +194,12 @@ def test_releases_urls_are_not_cached(server, tmp_path):
         resolve(UpperConstraints, tmp_path, http, options)
         resolve(UpperConstraints, tmp_path, http, options)
     assert server.hits('/constraints/upper/master') == 2
+    # offline, the last answer serves (however old), and nothing is asked
     with HttpClient(tmp_path / 'cache', offline=True) as http:
+        pins = resolve(UpperConstraints, tmp_path, http, options)
+    assert str(pins.pins['six']) == 'six==1.17.0'
+    assert server.hits('/constraints/upper/master') == 2
+    with HttpClient(tmp_path / 'other-cache', offline=True) as http:
         with pytest.raises(HttpError, match='offline'):
             resolve(UpperConstraints, tmp_path, http, options)
 

@@ -229,3 +229,26 @@ def test_unreadable_cache_entry_is_a_miss(tmp_path, text):
 
 def test_missing_cache_entry_is_a_miss(tmp_path):
     assert buildreqs.read_resolution(tmp_path / 'none.json') is None
+
+
+def test_offline_uses_a_cached_resolution_however_old(tmp_path):
+    # no index can give a newer one
+    path = _cached(tmp_path / 'key.json', 1_000_000.0)
+    assert buildreqs.read_resolution(
+        path, now=1_000_000.0 + 30 * buildreqs.EXPIRY, expiry=None) == {
+        'pbr': '7.0.1'}
+
+
+class _NoRunner:
+    def run(self, argv, **kw):  # pragma: no cover - the test fails then
+        raise AssertionError(f'ran {argv}')
+
+
+def test_offline_never_downloads_an_sdist_from_the_index(tmp_path):
+    ctx = buildreqs.Context(tmp_path / 'venv', 'uv', None, tmp_path,
+                            tmp_path / 'cache', _NoRunner(), {}, offline=True)
+    item = buildreqs.Found('docopt', '0.6.2', sdist='https://files.example/'
+                           'docopt-0.6.2.tar.gz', sha256='a' * 64)
+    with pytest.raises(errors.BuildError, match='offline') as info:
+        buildreqs._sdist_declared(ctx, item)
+    assert 'giftwrap fetch' in info.value.hint

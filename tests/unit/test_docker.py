@@ -7,6 +7,7 @@ the engines "installed" are empty executables on a temporary PATH.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import stat
@@ -477,3 +478,37 @@ def test_a_failed_push_publishes_no_archive(tmp_path, installed):
         build(tmp_path, {'push': '127.0.0.1:5000', 'save': True}, runner)
     assert runner.subcommands()[:4] == ['build', 'tag', 'tag', 'save']
     assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('kind', [engines.Podman, engines.Buildah,
+                                  engines.Docker])
+def test_offline_engines_never_pull(kind):
+    runners = EngineRunner(), EngineRunner()
+    offline = kind(kind.name, runners[0], engines.Settings(offline=True))
+    online = kind(kind.name, runners[1], engines.Settings())
+    # (buildah pulls in "from", which a working container starts with;
+    # the others in "run")
+    commands = [sum(r.calls, []) if kind is engines.Buildah and e.create(
+        'img', (), 'name') else e.command('img', ['true'], mounts=(),
+                                          cwd=None, env={})
+        for e, r in zip((offline, online), runners)]
+    assert '--pull=never' in commands[0]
+    assert '--pull=never' not in commands[1]
+    if kind is not engines.Docker:  # docker build has no "never"
+        assert '--pull=never' in offline.build_flags()
+        assert '--pull=never' not in online.build_flags()
+
+
+def test_offline_builds_from_local_images_and_never_pushes(tmp_path):
+    runner = EngineRunner()
+    context = dataclasses.replace(
+        make_context(tmp_path, runner, {'engine': 'podman'}), offline=True)
+    docker.DockerBuilder(context).build(make_tree(tmp_path / 'stage'))
+    (built,) = [c for c in runner.calls if c[1] == 'build']
+    assert '--pull=never' in built
+    pushing = dataclasses.replace(context, options={
+        'engine': 'podman', 'push': 'localhost:5000'})
+    runner.calls.clear()
+    with pytest.raises(errors.BuildError, match='--offline'):
+        docker.DockerBuilder(pushing).build(make_tree(tmp_path / 'stage2'))
+    assert runner.calls == []  # refused before any engine command

@@ -94,10 +94,21 @@ def test_offline_without_cached_answer(offline):
     assert 'without --offline' in info.value.hint
 
 
-def test_offline_uncacheable(offline):
+def test_offline_never_fetched(offline):
     with pytest.raises(HttpError) as info:
         offline.get_text(UNREACHABLE)
-    assert 'never cached' in info.value.hint
+    assert 'giftwrap fetch' in info.value.hint
+
+
+def test_offline_serves_the_last_answer_of_a_url_that_changes(tmp_path,
+                                                              offline):
+    # a branch's constraints URL: online it is asked every time, and its
+    # last answer kept; offline that answer serves, however old
+    path = tmp_path / 'cache' / 'http' / 'last' / hashlib.sha256(
+        UNREACHABLE.encode()).hexdigest()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'six===1.0\n')
+    assert offline.get_text(UNREACHABLE) == 'six===1.0\n'
 
 
 def test_offline_without_cache_dir():

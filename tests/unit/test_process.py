@@ -1,5 +1,7 @@
 """An interrupt stops its own run's children, not every later run's."""
 
+import errno
+import socket
 import sys
 import threading
 import time
@@ -7,7 +9,7 @@ import time
 import pytest
 
 from giftwrap import errors
-from giftwrap.process import Runner
+from giftwrap.process import Runner, network_error
 
 
 def test_an_interrupt_stops_its_run_and_no_later_one():
@@ -79,3 +81,16 @@ def test_a_resolution_conflict_gets_no_network_hint():
                         'these package versions have conflicting '
                         'dependencies.') is None
     assert network_hint('') is None and network_hint(None) is None
+
+
+@pytest.mark.parametrize('exc, network', [
+    (socket.gaierror(-3, 'Temporary failure in name resolution'), True),
+    (ConnectionRefusedError(111, 'Connection refused'), True),
+    (TimeoutError('timed out'), True),
+    (OSError(errno.ENETUNREACH, 'Network is unreachable'), True),
+    (OSError(errno.ENOSPC, 'No space left on device'), False),
+    (ValueError('not a network error'), False)])
+def test_network_error(exc, network):
+    wrapped = RuntimeError('fetch failed')
+    wrapped.__cause__ = exc
+    assert network_error(wrapped) is network

@@ -173,11 +173,11 @@ def test_dot_relative_url_is_beside_the_manifest(tmp_path, http):
 
 
 def test_release_from_stable_gitref(tmp_path, http):
-    # offline and uncacheable: the error shows which URL it would fetch
+    # offline, never fetched: the error shows which URL it would fetch
     with pytest.raises(HttpError) as info:
         run(UpperConstraints, tmp_path, http, gitref='stable/2025.1')
     assert info.value.url == 'https://releases.openstack.org/constraints/upper/2025.1'
-    assert 'never cached' in info.value.hint
+    assert 'giftwrap fetch' in info.value.hint
 
 
 def test_release_option_and_releases_url(tmp_path, http):
