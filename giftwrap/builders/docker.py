@@ -112,7 +112,7 @@ class DockerBuilder(Builder):
         if self.context.offline and self.option('push'):
             raise errors.BuildError(
                 'cannot push the image to a registry with --offline',
-                where=self.context.project.where_key('builder_options'),
+                where=self.context.project_info.where_key('builder_options'),
                 hint='build without --offline, or without the push option')
         engine = engines.make(self.option('engine'), self.context.runner,
                               dataclasses.replace(
