@@ -1,4 +1,5 @@
-"""Loading and listing drivers (builders, resolvers) through stevedore.
+"""Loading and listing drivers (builders, resolvers, executors) through
+stevedore.
 
 Built-in drivers register through ``setup.cfg`` entry points exactly as a
 third-party package's do.  A build loads only the drivers it names, with
@@ -23,8 +24,9 @@ LOG = logging.getLogger(__name__)
 
 BUILDERS = 'giftwrap.builders'
 RESOLVERS = 'giftwrap.resolvers'
+EXECUTORS = 'giftwrap.executors'
 
-_KIND = {BUILDERS: 'builder', RESOLVERS: 'resolver'}
+_KIND = {BUILDERS: 'builder', RESOLVERS: 'resolver', EXECUTORS: 'executor'}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,6 +53,8 @@ class Outcome:
     message: str = ''
     error: errors.GiftwrapError | None = dataclasses.field(
         default=None, compare=False, repr=False)
+    #: the executor's worker that built it ('' on this machine)
+    worker: str = dataclasses.field(default='', compare=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,10 +131,22 @@ class Job:
     def name(self) -> str:
         return self.pp.project.name
 
-    def run(self) -> tuple[list[Outcome], dict[str, lockfile.Entry]]:
+    def _begin(self) -> None:
         self.work = self.options.work_dir / self.name
         self.log_file = self.options.log_dir / f'{self.name}.log'
         self.runner = Runner(self.log_file)
+
+    def reused(self) -> tuple[list[Outcome], dict] | None:
+        """The outcomes of a project whose inputs did not change, reusing
+        its artifacts (the check :meth:`run` makes first), else None: an
+        executor that sends jobs elsewhere need not send this one."""
+        if self.pp.targets or self.options.lock_only:
+            return None
+        self._begin()
+        return self._stage('reuse check', self._unchanged)
+
+    def run(self) -> tuple[list[Outcome], dict[str, lockfile.Entry]]:
+        self._begin()
         try:
             return self._run()
         except errors.GiftwrapError as exc:
@@ -553,8 +567,12 @@ class Job:
         project = self.plan.manifest.render(
             self.name, {**checkout.template_values(),
                         **patches.template_values(applied)})
-        # Keep the plan's choices (-t overrides the manifest's builders).
-        return dataclasses.replace(project, builders=self.pp.project.builders)
+        # Keep the plan's choices (-t overrides the manifest's builders)
+        # and directories (an executor's worker has its own).
+        return dataclasses.replace(
+            project, builders=self.pp.project.builders,
+            output_dir=self.pp.project.output_dir,
+            manifest_dir=self.pp.project.manifest_dir)
 
     def _resolve(self, project, checkout, variant) -> Pins:
         self.progress(variant.key, 'resolve')

@@ -1,4 +1,4 @@
-"""``giftwrap list-builders`` and ``giftwrap list-resolvers``."""
+"""``giftwrap list-builders``, ``list-resolvers`` and ``list-executors``."""
 
 from cliff import lister
 
@@ -25,3 +25,9 @@ class ListResolvers(_ListDrivers):
     """List the installed dependency resolvers."""
 
     namespace = drivers.RESOLVERS
+
+
+class ListExecutors(_ListDrivers):
+    """List the installed executors (where a build's jobs run)."""
+
+    namespace = drivers.EXECUTORS
