@@ -126,6 +126,9 @@ class Job:
     fetch_error: errors.SourceError | None = None
     #: (commit, builder -> memo) of this run, for :func:`reuse.remember`
     memo: tuple[str, dict[str, str]] | None = None
+    #: look for unchanged inputs first (an executor's worker does not: its
+    #: client did, and hands it the memo)
+    check_unchanged: bool = True
 
     @property
     def name(self) -> str:
@@ -200,7 +203,8 @@ class Job:
     # -- the stages -------------------------------------------------------
 
     def _run(self):
-        if not self.pp.targets and not self.options.lock_only:
+        if not self.pp.targets and not self.options.lock_only and \
+                self.check_unchanged:
             unchanged = self._stage('reuse check', self._unchanged)
             if unchanged is not None:
                 return unchanged

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(git dpkg-dev rpm rpmlint lintian podman buildah debootstrap
               binutils patch gnupg gpgv createrepo-c uidmap python3
               python3-venv python3-dev build-essential libyaml-dev
-              docker-registry python3-apt python3-yaml)
+              docker-registry python3-apt python3-yaml openssl)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

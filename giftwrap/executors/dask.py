@@ -79,6 +79,7 @@ class DaskExecutor(Executor):
         self.client = None
         self.resources: dict[str, int] | None = None
         self._order: dict[str, int] = {}  # task key -> its place in the summary
+        self._memos: dict[str, tuple | None] = {}  # see Job.memo
         self.run_id = time.strftime('%Y%m%d-%H%M%S-') + uuid.uuid4().hex[:8]
 
     # -- connecting and checking -------------------------------------------
@@ -92,7 +93,8 @@ class DaskExecutor(Executor):
                 where='--executor', hint='pip install giftwrap[dask]')
         settings = self.context.settings
         address = settings['scheduler']
-        if address.startswith('tcp://'):
+        if address.startswith('tcp://') and not re.match(
+                r'^tcp://(127\.|localhost:|\[::1\])', address):
             LOG.warning('%s is not encrypted: whoever reaches it can run code '
                         'on its workers; use tls://', address)
         try:
@@ -181,12 +183,14 @@ class DaskExecutor(Executor):
         """The unchanged projects' results, checked here (never sent)."""
         ctx = self.context
         http = HttpClient(ctx.options.cache_dir, offline=ctx.options.offline)
+        jobs = {p.project.name: Job(ctx.plan, p, ctx.options, http, {},
+                                    ctx.progress) for p in projects}
         with concurrent.futures.ThreadPoolExecutor(
                 max(1, ctx.options.jobs)) as pool:
-            found = dict(zip([p.project.name for p in projects], pool.map(
-                lambda pp: Job(ctx.plan, pp, ctx.options, http, {},
-                               ctx.progress).reused(), projects)))
+            found = dict(zip(jobs, pool.map(lambda j: j.reused(),
+                                            jobs.values())))
         http.close()
+        self._memos = {n: j.memo for n, j in jobs.items()}
         return {name: result for name, result in found.items() if result}
 
     def _tasks(self, pp, stop: str) -> list[remote.Task]:
@@ -197,7 +201,8 @@ class DaskExecutor(Executor):
         return [remote.Task(self.run_id, f'{pp.project.name}@{name}' if name
                             else pp.project.name, self.context.plan, part,
                             self.context.options, files, stop,
-                            self.context.settings.get('artifact_store') or '')
+                            self.context.settings.get('artifact_store') or '',
+                            self._memos.get(pp.project.name))
                 for name, part in parts]
 
     def _submit(self, task: remote.Task):
@@ -210,7 +215,7 @@ class DaskExecutor(Executor):
     def _gather(self, futures, results) -> dict[str, JobResult]:
         from distributed import as_completed
         parts: dict[str, list] = {}
-        pending = as_completed(list(futures))
+        pending = as_completed(list(futures), loop=self.client.loop)
         for future in pending:
             pp, task, tries = futures.pop(future)
             found = self._finish(future, pp, task)
@@ -269,13 +274,12 @@ class DaskExecutor(Executor):
 
     def _stop(self, stop, futures) -> None:
         """Ctrl-C: the running jobs stop their processes; none starts."""
-        from distributed import wait
         stop.set()
         self.client.cancel([f for f in futures if not f.done()])
-        try:
-            wait(futures, timeout=2 * remote.POLL + 5)
-        except Exception:
-            LOG.debug('jobs still running after the stop', exc_info=True)
+        deadline = time.monotonic() + 2 * remote.POLL + 10
+        while time.monotonic() < deadline and \
+                not all(f.done() for f in futures):
+            time.sleep(0.2)  # the running ones notice the event
         Publisher.discard_all()
 
 
@@ -309,9 +313,15 @@ def shipped(project) -> dict[str, bytes]:
     """The files below the manifest's directory that the project's values
     name (patches, templates): a worker has no copy of the manifest's
     directory."""
-    base = Path(project.manifest_dir).resolve()
+    return files_named(Path(project.manifest_dir),
+                       _strings(dataclasses.asdict(project)))
+
+
+def files_named(directory: Path, values) -> dict[str, bytes]:
+    """The files below ``directory`` that ``values`` name (relative)."""
+    base = directory.resolve()
     found: dict[str, bytes] = {}
-    for value in _strings(dataclasses.asdict(project)):
+    for value in values:
         value = value.strip()
         if not value or '\0' in value or len(value) > 4096:
             continue

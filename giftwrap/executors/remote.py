@@ -10,6 +10,7 @@ worker (or go to the artifact store) until the client has them.
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import importlib.metadata
 import json
@@ -18,6 +19,7 @@ import os
 import platform
 import shutil
 import threading
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -39,6 +41,11 @@ CHUNK = 4 << 20
 
 #: How often a running job looks at the client's stop event (seconds).
 POLL = 1.0
+
+# The manifest's mappings are read-only views, which pickle cannot copy;
+# a task carries them as a view of a copy.
+copyreg.pickle(types.MappingProxyType,
+               lambda view: (types.MappingProxyType, (dict(view),)))
 
 _SERIAL: dict[type, threading.Lock] = {}
 _SERIAL_LOCK = threading.Lock()
@@ -63,6 +70,9 @@ class Task:
     files: Mapping[str, bytes]
     stop: str
     store: str = ''
+    #: the client's reuse memo (see :class:`giftwrap.job.Job`), recorded
+    #: beside the artifacts
+    memo: tuple | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +153,8 @@ def _job(task: Task, here: Path) -> Job:
                     choice.driver, threading.Lock())
     return Job(task.plan, dataclasses.replace(task.pp, project=project),
                options, HttpClient(root, offline=options.offline), serial,
-               lambda name, stage: LOG.info('giftwrap: [%s] %s', name, stage))
+               lambda name, stage: LOG.info('giftwrap: [%s] %s', name, stage),
+               memo=task.memo, check_unchanged=False)
 
 
 def _watch(stop, done: threading.Event, scope) -> None:
