@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests import dask_cluster, projectutil
+from tests import dask_cluster, httpserver, projectutil
 
 NAMES = ('hello-app', 'hello-two', 'hello-three')
 
@@ -117,19 +117,21 @@ def test_a_worker_killed_mid_job_is_replaced(tmp_path):
         assert {r['Status'] for r in rows} == {'built'}
         assert victim not in {r['Worker'] for r in rows}
         assert sorted(artifacts(out)) == sorted(
-            f'openstack-{n}_1.0-1_all.deb{s}' for n in NAMES
-            for s in ('', '.cdx.json'))
+            [f'openstack-{n}_1.0-1_all.deb{s}' for n in NAMES
+             for s in ('', '.cdx.json')] + ['giftwrap.lock'])
         assert not [p for p in out.iterdir() if 'giftwrap-tmp' in p.name]
 
 
 def wait_for_a_running_job(running, timeout: float = 300) -> str:
-    """The address of a worker processing a giftwrap job."""
+    """The address of a worker processing a giftwrap job that has started
+    (its directory is in the worker's cache)."""
     client = running.client()
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for worker, keys in client.processing().items():
-                if any('giftwrap-' in str(k) for k in keys):
+                started = list((running.caches[worker] / 'dask').glob('*/*'))
+                if started and any('giftwrap-' in str(k) for k in keys):
                     return worker
             time.sleep(0.2)
         raise AssertionError('no job started')
@@ -139,7 +141,8 @@ def wait_for_a_running_job(running, timeout: float = 300) -> str:
 
 def test_tls_cluster(tmp_path):
     """Scheduler, workers and client speak tls:// with certificates made
-    here; a client without them is refused before any work."""
+    here; a client without them is refused before any work.  The artifact
+    comes home through an artifact store (a file:// URL), emptied after."""
     tls = dask_cluster.certificates(tmp_path / 'tls')
     manifest = three_projects(tmp_path)
     out = tmp_path / 'out'
@@ -149,10 +152,14 @@ def test_tls_cluster(tmp_path):
                              '-p', 'hello-two', '--executor', 'dask',
                              '--scheduler', running.address,
                              '--tls-ca-file', tls.ca, '--tls-cert', tls.cert,
-                             '--tls-key', tls.key)
+                             '--tls-key', tls.key, '--artifact-store',
+                             f'file://{tmp_path / "store"}')
         assert result.returncode == 0, result.stderr + result.stdout
         assert [r['Status'] for r in rows] == ['built']
-        assert (out / 'openstack-hello-two_1.0-1_all.deb').is_file()
+        assert sorted(artifacts(out)) == [
+            'giftwrap.lock', 'openstack-hello-two_1.0-1_all.deb',
+            'openstack-hello-two_1.0-1_all.deb.cdx.json']
+        assert not [p for p in (tmp_path / 'store').rglob('*') if p.is_file()]
 
         plain, _ = build(manifest, tmp_path / 'out2', tmp_path / 'cache-2',
                          '-p', 'hello-two', '--executor', 'dask',
@@ -161,3 +168,48 @@ def test_tls_cluster(tmp_path):
         assert plain.returncode == 7, plain.stderr
         assert 'cannot use the Dask cluster' in plain.stderr
         assert not (tmp_path / 'out2').exists()
+
+
+def test_ctrl_c_stops_the_running_jobs_on_the_workers(tmp_path):
+    """Dask cannot cancel a running task: the job sees the run's stop event
+    and terminates its processes (pip, hung on a download here)."""
+    projectutil.pinned_repo(tmp_path / 'hello-app')
+    with httpserver.LoopbackServer(hang_limit=60) as server:
+        url = server.hang('/hang/slow-1.0.tar.gz')
+        manifest = tmp_path / 'manifest.yml'
+        manifest.write_text(
+            "settings:\n  version: '1.0-1'\n  builders: [nfpm-deb]\n"
+            "  resolver: requirements-file\nprojects:\n  - name: hello-app\n"
+            f"    giturl: {tmp_path / 'hello-app'}\n"
+            f"    pip_dependencies: ['slow @ {url}']\n")
+        out = tmp_path / 'out'
+        with dask_cluster.cluster(tmp_path, workers=1) as running:
+            proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / 'giftwrap'), 'build', '-m',
+                 str(manifest), '-o', str(out), '--cache-dir',
+                 str(tmp_path / 'cache-client'), '--executor', 'dask',
+                 '--scheduler', running.address],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 300
+            while not server.hits('/hang/slow-1.0.tar.gz'):
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, 'pip never asked'
+                time.sleep(0.2)
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=60)
+            elapsed = time.monotonic() - started
+            assert proc.returncode == 130, stderr
+            assert elapsed < 30
+            assert 'Traceback' not in stderr
+            worker_cache = next(iter(running.caches.values()))
+            deadline = time.monotonic() + 30
+            while list((worker_cache / 'dask').glob('*/*')):
+                assert time.monotonic() < deadline, 'the job went on'
+                time.sleep(0.5)
+            leftovers = subprocess.run(
+                ['pgrep', '-f', str(worker_cache / 'dask')],
+                capture_output=True, text=True).stdout
+            assert leftovers == ''
+            assert all(p.poll() is None for p in running.workers.values())
+    assert not out.exists() or not any(out.iterdir())
