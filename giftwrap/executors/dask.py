@@ -187,8 +187,7 @@ class DaskExecutor(Executor):
                                     ctx.progress) for p in projects}
         with concurrent.futures.ThreadPoolExecutor(
                 max(1, ctx.options.jobs)) as pool:
-            found = dict(zip(jobs, pool.map(lambda j: j.reused(),
-                                            jobs.values())))
+            found = dict(zip(jobs, pool.map(_reused, jobs.values())))
         http.close()
         self._memos = {n: j.memo for n, j in jobs.items()}
         return {name: result for name, result in found.items() if result}
@@ -248,8 +247,10 @@ class DaskExecutor(Executor):
             result = bring_home(self, done, pp, task)
         except Lost:
             return None
-        self.client.submit(remote.discard, self.run_id, task.key,
-                           workers=[done.worker], pure=False)
+        from distributed import fire_and_forget
+        fire_and_forget(self.client.submit(
+            remote.discard, self.run_id, task.key, workers=[done.worker],
+            pure=False))
         self.context.progress(task.key, f'built on {done.worker}')
         return result
 
@@ -292,6 +293,14 @@ def _failed(pp, task, message: str) -> JobResult:
         c.name for c in pp.builders]
     return [Outcome(task.key, n, FAILED, message=str(exc), error=exc)
             for n in names], {}
+
+
+def _reused(job: Job) -> JobResult | None:
+    try:
+        return job.reused()
+    except Exception:  # the worker's job will fail, and say why
+        LOG.debug('reuse check of %s', job.name, exc_info=True)
+        return None
 
 
 def _local(url: str) -> bool:

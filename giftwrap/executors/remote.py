@@ -111,12 +111,13 @@ def task_dir(run_id: str, key: str) -> Path:
 def build(task: Task) -> Done:
     """Run ``task``'s job here (a Dask task); never raises for the
     project's failure."""
-    from distributed import Event, get_worker
+    from distributed import Event, get_client, get_worker
     worker = get_worker().address
     here = task_dir(task.run_id, task.key)
     shutil.rmtree(here, ignore_errors=True)  # an earlier attempt's
     job = _job(task, here)
-    stop, done = Event(task.stop), threading.Event()
+    # The watcher thread has no Dask context: give the event its client.
+    stop, done = Event(task.stop, client=get_client()), threading.Event()
     with Runner.thread_scope() as scope:
         watcher = threading.Thread(target=_watch, args=(stop, done, scope),
                                    daemon=True)
