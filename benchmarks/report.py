@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 GIFTWRAP, DH, FPM = 'giftwrap', 'dh-virtualenv', 'fpm'
+#: giftwrap with the dask executor: one scheduler, two workers, this host
+DASK = 'giftwrap (dask)'
 COLD, CHANGED, UNCHANGED = 'cold', 'changed commit', 'unchanged'
 MB = 1024  # ru_maxrss is in KiB
 
@@ -117,13 +119,25 @@ def _memory(rows) -> tuple[str, str]:
     return _verdict(peak < 200), f'{goal}: {peak:.0f} MB'
 
 
+def _dask_overhead(rows) -> tuple[str, str]:
+    local = _find(rows, COLD, GIFTWRAP, 8)
+    dask = _find(rows, COLD, DASK, 8)
+    goal = ('eight projects on a scheduler and two workers (this host) '
+            '<= 1.25 x the local executor\'s time')
+    if not local or not dask:
+        return 'SKIP', f'{goal} (not measured)'
+    ratio = dask.wall / local.wall
+    return _verdict(ratio <= 1.25), f'{goal}: {ratio:.2f} x'
+
+
 def _verdict(ok: bool) -> str:
     return 'PASS' if ok else 'FAIL'
 
 
 TARGETS: tuple[Check, ...] = (
     _speedup(CHANGED, DH, 8), _speedup(CHANGED, FPM, 3.5),
-    _speedup(UNCHANGED, DH, 100), _cold_half, _eight_vs_one, _memory)
+    _speedup(UNCHANGED, DH, 100), _cold_half, _eight_vs_one, _memory,
+    _dask_overhead)
 
 
 def targets(rows: Sequence[Row]) -> str:

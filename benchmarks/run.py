@@ -1,13 +1,15 @@
 """giftwrap's benchmark: the same project, the same pins, one .deb each.
 
-Usage: ``python benchmarks/run.py [--quick] [--constraints FILE]
+Usage: ``python benchmarks/run.py [--quick | --dask] [--constraints FILE]
 [--work-dir DIR] [--installer uv|pip] [--compression xz|zstd|gzip]``
 
 Builds keystone 2025.1 (from its PyPI sdist, made a git repository) with
 giftwrap, Debian's dh-virtualenv and ``fpm -s virtualenv`` (when on PATH)
 in three scenarios: cold (empty caches), changed commit (one new commit,
 caches warm) and unchanged (the same commit again); then giftwrap alone on
-manifests of 1, 4 and 8 projects sharing most dependencies (cold).  Prints
+manifests of 1, 4 and 8 projects sharing most dependencies (cold), and the
+8 again with the dask executor on a scheduler and two workers of this host
+(``--dask``: only the last two).  Prints
 wall time, CPU time (children included), giftwrap's own peak memory, the
 ratios against giftwrap and the targets, PASS or FAIL.  ``--quick``: keystone
 only, giftwrap only.  See benchmarks/README.rst.
@@ -33,7 +35,9 @@ import peers  # noqa: E402
 import projects  # noqa: E402
 import report  # noqa: E402
 from giftwrap.process import Runner, find_tool  # noqa: E402
-from report import CHANGED, COLD, DH, FPM, GIFTWRAP, UNCHANGED, Row  # noqa: E402
+from report import (CHANGED, COLD, DASK, DH, FPM, GIFTWRAP,  # noqa: E402
+                    UNCHANGED, Row)
+from tests import dask_cluster  # noqa: E402
 
 CONSTRAINTS = (HERE.parent.parent / 'shared' / 'reference' / 'upper-constraints'
                / 'stable-2025.1.txt')
@@ -54,8 +58,9 @@ def measure(action) -> tuple[float, float, object]:
 class Giftwrap:
     """giftwrap building a manifest of ``sdists`` in its own directory."""
 
-    def __init__(self, base: Path, sdists, files, options):
+    def __init__(self, base: Path, sdists, files, options, tool=GIFTWRAP):
         self.base, self.sdists, self.options = base, sdists, options
+        self.tool = tool
         shutil.rmtree(base, ignore_errors=True)
         self.repos = {s.project: base / 'repos' / s.project for s in sdists}
         for sdist in sdists:
@@ -83,7 +88,7 @@ class Giftwrap:
         return {'builder_options': {'nfpm-deb': {
             'compression': self.options.compression}}}
 
-    def build(self, scenario: str) -> Row:
+    def build(self, scenario: str, *extra: str) -> Row:
         if scenario == COLD:
             for name in ('cache', 'output'):
                 shutil.rmtree(self.base / name, ignore_errors=True)
@@ -91,17 +96,18 @@ class Giftwrap:
         argv = [sys.executable, str(HERE / 'giftwrap_child.py'), str(rss),
                 'build', '-m', str(self.manifest),
                 '--cache-dir', str(self.base / 'cache'),
-                '--work-dir', str(self.base / 'work')]
+                '--work-dir', str(self.base / 'work'), *extra]
         log = self.base / f'giftwrap-{scenario.replace(" ", "-")}.log'
         wall, cpu, _ = measure(lambda: Runner(log).run(argv, what='giftwrap'))
         debs = sorted((self.base / 'output').glob('*.deb'),
                       key=lambda p: p.stat().st_mtime)
-        return Row(scenario, GIFTWRAP, len(self.sdists), wall, cpu,
+        return Row(scenario, self.tool, len(self.sdists), wall, cpu,
                    int(rss.read_text()), self._installer(),
                    report.deb_compression(debs[-1]) if debs else '?')
 
     def _installer(self) -> str:
         """The installer giftwrap ran, as its newest logs show."""
+        # with the dask executor the jobs' logs are copied home too
         runs = sorted((self.base / 'cache' / 'logs').iterdir(),
                       key=lambda p: p.stat().st_mtime)
         text = ''.join(p.read_text(errors='replace')
@@ -164,6 +170,8 @@ def _peers(options, repo: Path) -> tuple[list[Peer], list[Row]]:
 
 
 def run(options) -> list[Row]:
+    if options.dask:
+        return run_dask(options)
     files = projects.download(projects.selection(1 if options.quick else 8),
                               options.work_dir / 'sdists', Runner())
     ours = Giftwrap(options.work_dir / 'giftwrap-1', projects.selection(1),
@@ -181,7 +189,34 @@ def run(options) -> list[Row]:
                         projects.selection(count), files, options)
         rows.append(many.build(COLD))
         _progress(rows[-1])
+    if not options.quick:
+        rows.append(_dask(options, files))
     return rows + skipped
+
+
+def run_dask(options) -> list[Row]:
+    """Eight projects, cold: the local executor, then the dask one."""
+    files = projects.download(projects.selection(8),
+                              options.work_dir / 'sdists', Runner())
+    local = Giftwrap(options.work_dir / 'giftwrap-8', projects.selection(8),
+                     files, options)
+    rows = [local.build(COLD)]
+    _progress(rows[-1])
+    rows.append(_dask(options, files))
+    return rows
+
+
+def _dask(options, files) -> Row:
+    """The eight projects on one scheduler and two workers of this host
+    (``--nthreads 2 --resources build=1`` each: two jobs at once, as
+    ``-j`` on two cores); starting the cluster is not measured."""
+    ours = Giftwrap(options.work_dir / 'giftwrap-dask-8',
+                    projects.selection(8), files, options, tool=DASK)
+    with dask_cluster.cluster(ours.base / 'cluster', workers=2) as running:
+        row = ours.build(COLD, '--executor', 'dask', '--scheduler',
+                         running.address)
+    _progress(row)
+    return row
 
 
 def _progress(row: Row) -> None:
@@ -193,6 +228,9 @@ def _arguments(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true',
                         help='keystone only, giftwrap only (a smoke test)')
+    parser.add_argument('--dask', action='store_true',
+                        help='only eight projects, cold, with the local and '
+                             'the dask executor')
     parser.add_argument('--constraints', type=Path, default=CONSTRAINTS,
                         help='upper-constraints file (default: %(default)s)')
     parser.add_argument('--work-dir', type=Path, default=Path(

@@ -17,7 +17,8 @@ do not, within a major :data:`API_VERSION`.  What bumps it:
   naming both.
 
 Builders receive a :class:`BuildContext`, resolvers a
-:class:`ResolveContext`: each holds a :class:`ProjectInfo` (the project),
+:class:`ResolveContext` (executors, which run a build's jobs, an
+:class:`ExecutorContext`): each holds a :class:`ProjectInfo` (the project),
 the driver's options with every default filled in, a work directory, and
 a :class:`Runner` that runs every command (with ``SOURCE_DATE_EPOCH`` in
 its environment).  :mod:`giftwrap.testing` builds them for unit tests.
@@ -26,6 +27,7 @@ its environment).  :mod:`giftwrap.testing` builds them for unit tests.
 from giftwrap.builders.base import (Artifact, BuildContext, Builder,
                                     StagedTree, Tool)
 from giftwrap.drivers import API_VERSION, Option
+from giftwrap.executors.base import Executor, ExecutorContext
 from giftwrap.errors import (BuildError, CommandError, DriverError,
                              GiftwrapError, ManifestError, MissingToolError,
                              ResolveError, SourceError)
@@ -44,6 +46,8 @@ __all__ = [
     'PackageVersion', 'StagedTree', 'Tool',
     # resolvers
     'Checkout', 'Pin', 'Pins', 'ResolveContext', 'Resolver',
+    # executors
+    'Executor', 'ExecutorContext',
     # what both receive
     'Interpreter', 'Option', 'ProjectInfo', 'Result', 'Runner',
     # errors: each carries what failed, where and a hint

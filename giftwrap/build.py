@@ -1,27 +1,25 @@
-"""Running a build plan: one job per project, in a bounded thread pool.
+"""Running a build plan: one job per project, run by an executor.
 
 A failure in one project's source, pins or build fails that project only,
-and every project gets a line per builder in the summary.  Threads only
-wait for child processes; builders that declare themselves not
-parallel-safe are serialized.  Projects that succeed are merged into
-``giftwrap.lock``.
+and every project gets a line per builder in the summary.  The executor
+(:mod:`giftwrap.executors`: this machine's thread pool by default) runs
+the jobs; projects that succeed are merged into ``giftwrap.lock`` here.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import logging
-import threading
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from giftwrap import atomic, lockfile
-from giftwrap.job import (BUILT, FAILED, LOCKED, REUSED, Job, Outcome,
-                          Progress)
+from giftwrap.job import BUILT, FAILED, LOCKED, REUSED, Outcome, Progress
 from giftwrap.plan import Plan
 from giftwrap.process import Runner
-from giftwrap.sources.http import HttpClient
+
+if TYPE_CHECKING:  # pragma: no cover
+    from giftwrap.executors.base import Executor
 
 LOG = logging.getLogger(__name__)
 
@@ -59,39 +57,28 @@ class Options:
     fetch: bool = False
 
 
-def run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:
+def run(plan: Plan, options: Options, progress: Progress,
+        executor: 'Executor | None' = None) -> list[Outcome]:
     """Build every project of ``plan``; never raises for a project's failure.
 
     :param progress: called with ``(project, stage)`` as work advances.
+    :param executor: runs the jobs (default: a local one, ``-j`` threads).
     :returns: the outcomes in manifest order.
     """
     with Runner.scope():
-        return _run(plan, options, progress)
+        return _run(plan, options, progress, executor)
 
 
-def _run(plan: Plan, options: Options, progress: Progress) -> list[Outcome]:
+def _run(plan: Plan, options: Options, progress: Progress,
+         executor: 'Executor | None') -> list[Outcome]:
     for out in sorted({pp.project.output_dir for pp in plan.projects}):
         for stale in atomic.remove_stale(Path(out)):
             LOG.info('removed %s, left by a run that was killed', stale)
-    serial = {c.driver: threading.Lock() for p in plan.projects
-              for c in p.builders if not c.driver.parallel_safe}
-    http = HttpClient(options.cache_dir, offline=options.offline)
-    results: dict[str, tuple[list[Outcome], dict[str, lockfile.Entry]]] = {}
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.jobs))
-    try:
-        futures = {pool.submit(Job(plan, p, options, http, serial,
-                                   progress).run): p for p in plan.projects}
-        for future in concurrent.futures.as_completed(futures):
-            results[futures[future].project.name] = future.result()
-    except KeyboardInterrupt:
-        # Stop every child and start no more; workers blocked on the network
-        # are not waited for: the caller removes the work directory and
-        # partial artifacts, then exits.
-        Runner.terminate_all()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    http.close()
+    if executor is None:
+        from giftwrap.executors import base, local
+        executor = local.LocalExecutor(base.ExecutorContext(plan, options,
+                                                            progress))
+    results = executor.run(plan.projects)
     _write_locks(plan, options, results)
     return [o for p in plan.projects for o in results[p.project.name][0]]
 

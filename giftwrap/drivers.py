@@ -1,4 +1,5 @@
-"""Loading and listing drivers (builders, resolvers) through stevedore.
+"""Loading and listing drivers (builders, resolvers, executors) through
+stevedore.
 
 Built-in drivers register through ``setup.cfg`` entry points exactly as a
 third-party package's do.  A build loads only the drivers it names, with
@@ -24,6 +25,7 @@ LOG = logging.getLogger(__name__)
 
 BUILDERS = 'giftwrap.builders'
 RESOLVERS = 'giftwrap.resolvers'
+EXECUTORS = 'giftwrap.executors'
 
 #: The driver API (major, minor) this giftwrap provides: what
 #: :mod:`giftwrap.api` exports and the contexts drivers receive.  The minor
@@ -33,7 +35,7 @@ RESOLVERS = 'giftwrap.resolvers'
 #: against as its ``api_version`` class attribute.
 API_VERSION = (1, 0)
 
-_KIND = {BUILDERS: 'builder', RESOLVERS: 'resolver'}
+_KIND = {BUILDERS: 'builder', RESOLVERS: 'resolver', EXECUTORS: 'executor'}
 
 
 def kind(namespace: str) -> str:

@@ -61,6 +61,8 @@ class Outcome:
     log: str = ''
     error: errors.GiftwrapError | None = dataclasses.field(
         default=None, compare=False, repr=False)
+    #: the executor's worker that built it ('' on this machine)
+    worker: str = dataclasses.field(default='', compare=False)
 
     @classmethod
     def failed(cls, project: str, builder: str, exc: errors.GiftwrapError,
@@ -147,12 +149,15 @@ class Job:
     fetch_error: errors.SourceError | None = None
     #: (commit, builder -> memo) of this run, for :func:`reuse.remember`
     memo: tuple[str, dict[str, str]] | None = None
+    #: look for unchanged inputs first (an executor's worker does not: its
+    #: client did, and hands it the memo)
+    check_unchanged: bool = True
 
     @property
     def name(self) -> str:
         return self.pp.project.name
 
-    def run(self) -> tuple[list[Outcome], dict[str, lockfile.Entry]]:
+    def _begin(self) -> None:
         self.work = self.options.work_dir / self.name
         self.log_file = self.options.log_dir / f'{self.name}.log'
         # Every installer this job starts (here or in a target's container)
@@ -160,6 +165,18 @@ class Job:
         self.runner = Runner(self.log_file, extra_env=wheelhouse.environment(
             self.options.cache_dir, self.options.wheelhouses,
             offline=self.options.offline))
+
+    def reused(self) -> tuple[list[Outcome], dict] | None:
+        """The outcomes of a project whose inputs did not change, reusing
+        its artifacts (the check :meth:`run` makes first), else None: an
+        executor that sends jobs elsewhere need not send this one."""
+        if self.pp.targets or self.options.lock_only:
+            return None
+        self._begin()
+        return self._stage('reuse check', self._unchanged)
+
+    def run(self) -> tuple[list[Outcome], dict[str, lockfile.Entry]]:
+        self._begin()
         try:
             return self._run()
         except errors.GiftwrapError as exc:
@@ -210,7 +227,8 @@ class Job:
     # -- the stages -------------------------------------------------------
 
     def _run(self):
-        if not self.pp.targets and not self.options.lock_only:
+        if not self.pp.targets and not self.options.lock_only and \
+                self.check_unchanged:
             unchanged = self._stage('reuse check', self._unchanged)
             if unchanged is not None:
                 return unchanged
@@ -583,8 +601,12 @@ class Job:
         project = self.plan.manifest.render(
             self.name, {**checkout.template_values(),
                         **patches.template_values(applied)})
-        # Keep the plan's choices (-t overrides the manifest's builders).
-        return dataclasses.replace(project, builders=self.pp.project.builders)
+        # Keep the plan's choices (-t overrides the manifest's builders)
+        # and directories (an executor's worker has its own).
+        return dataclasses.replace(
+            project, builders=self.pp.project.builders,
+            output_dir=self.pp.project.output_dir,
+            manifest_dir=self.pp.project.manifest_dir)
 
     def _resolve(self, project, checkout, variant) -> Pins:
         self.progress(variant.key, 'resolve')

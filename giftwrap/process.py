@@ -180,6 +180,22 @@ class Scope:
         self.lock = threading.Lock()
         self.stopping = False
 
+    def terminate(self) -> None:
+        """Stop every running child of this run; it starts no more."""
+        with self.lock:
+            self.stopping = True
+            procs = list(self.live)
+        for proc in procs:
+            try:
+                proc.terminate()
+            except OSError:
+                pass
+        for proc in procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
 
 class Runner:
     """Runs commands for one project, logging their output to ``log_file``.
@@ -192,6 +208,9 @@ class Runner:
     # The run new runners belong to (see scope()).
     _current = Scope()
     _scope: Scope | None = None
+    # A thread's own run (see thread_scope()): a Dask worker runs jobs of
+    # several runs side by side, each stopped on its own.
+    _thread = threading.local()
 
     def __init__(self, log_file: Path | None = None,
                  extra_env: Mapping[str, str] | None = None):
@@ -199,7 +218,8 @@ class Runner:
         #: set for every command, whatever environment the caller gives
         #: (the build's SOURCE_DATE_EPOCH)
         self.extra_env = dict(extra_env or {})
-        self._scope = Runner._current
+        self._scope = getattr(Runner._thread, 'scope', None) or \
+            Runner._current
 
     @classmethod
     @contextlib.contextmanager
@@ -211,6 +231,18 @@ class Runner:
             yield cls._current
         finally:
             cls._current = previous
+
+    @classmethod
+    @contextlib.contextmanager
+    def thread_scope(cls) -> Iterator[Scope]:
+        """A run of its own for the runners this thread makes (a job on a
+        Dask worker): :meth:`Scope.terminate` stops it alone."""
+        previous = getattr(cls._thread, 'scope', None)
+        cls._thread.scope = Scope()
+        try:
+            yield cls._thread.scope
+        finally:
+            cls._thread.scope = previous
 
     def run(self, argv: Sequence[str], *, cwd: Path | str | None = None,
             env: Mapping[str, str] | None = None, check: bool = True,
@@ -307,20 +339,7 @@ class Runner:
     def terminate_all(cls) -> None:
         """Stop every running child of the current run (on Ctrl-C or
         SIGTERM); it starts no more."""
-        scope = cls._current
-        with scope.lock:
-            scope.stopping = True
-            procs = list(scope.live)
-        for proc in procs:
-            try:
-                proc.terminate()
-            except OSError:
-                pass
-        for proc in procs:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        cls._current.terminate()
 
 
 def _decode(out: bytes | None) -> str:

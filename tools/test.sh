@@ -9,7 +9,7 @@ apt_packages=(git dpkg-dev apt-utils rpm rpmlint lintian podman buildah debootst
               binutils patch gnupg gpgv createrepo-c uidmap python3
               python3-venv python3-dev build-essential libyaml-dev
               docker-registry python3-apt python3-yaml ca-certificates
-              iproute2 util-linux)
+              iproute2 util-linux openssl)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

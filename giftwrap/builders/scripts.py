@@ -248,7 +248,10 @@ def render_value(value: str, project, key: str,
     if not is_template_file(value):
         return value
     where = project.where_key(key)
-    path = _manifest_dir(where) / value.strip()
+    # manifest_dir: where a worker of another executor has the files
+    shipped = Path(getattr(project, 'manifest_dir', '.'))
+    base = shipped if shipped != Path('.') else _manifest_dir(where)
+    path = base / value.strip()
     try:
         source = path.read_text(encoding='utf-8')
     except OSError as exc:

@@ -26,8 +26,38 @@ LOG = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
+    found = os.environ.get('GIFTWRAP_CACHE_DIR')
+    if found:
+        return Path(found)
     base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
     return Path(base) / 'giftwrap'
+
+
+#: Command-line options handed to the executor (checked against the
+#: options it declares: ``local`` takes none).
+EXECUTOR_OPTIONS = ('scheduler', 'artifact_store', 'tls_ca_file', 'tls_cert',
+                    'tls_key')
+
+
+def add_executor_options(parser) -> None:
+    group = parser.add_argument_group('executor', 'where the jobs run (see '
+                                      'giftwrap list-executors)')
+    group.add_argument('--executor', default='local', metavar='NAME',
+                       help='the executor (default: %(default)s, this '
+                            'machine, -j jobs at a time)')
+    group.add_argument('--scheduler', metavar='URL',
+                       help='the Dask scheduler: tls://HOST:PORT, or '
+                            'tcp://HOST:PORT on a trusted network')
+    group.add_argument('--artifact-store', metavar='URL',
+                       help='workers write artifacts there (an fsspec URL: '
+                            'file://, s3://...) instead of keeping them '
+                            'until this client pulls them')
+    group.add_argument('--tls-ca-file', metavar='PEM',
+                       help='the CA of the scheduler\'s certificate')
+    group.add_argument('--tls-cert', metavar='PEM',
+                       help='this client\'s certificate')
+    group.add_argument('--tls-key', metavar='PEM',
+                       help='this client\'s private key')
 
 
 def _remove_partial_artifacts(the_plan) -> None:
@@ -92,6 +122,7 @@ class _Run(QuickHelp, output.Summary, lister.Lister):
         parser.add_argument('--offline', action='store_true',
                             help='use only cached answers from the network')
         add_interpreter_option(parser)
+        add_executor_options(parser)
         return parser
 
     def run(self, parsed_args):
@@ -121,8 +152,11 @@ class _Run(QuickHelp, output.Summary, lister.Lister):
             options = dataclasses.replace(options,
                                           wheelhouses=_wheelhouses(args))
         try:
-            with cache.in_use(cache_dir, work_dir, keep=args.keep_work):
-                outcomes = build.run(the_plan, options, self._progress())
+            with cache.in_use(cache_dir, work_dir, keep=args.keep_work), \
+                    self._executor(the_plan, args, options) as executor:
+                executor.check()
+                outcomes = build.run(the_plan, options, self._progress(),
+                                     executor)
         except KeyboardInterrupt:
             _remove_partial_artifacts(the_plan)
             raise
@@ -132,9 +166,28 @@ class _Run(QuickHelp, output.Summary, lister.Lister):
         failed = [o for o in outcomes if o.status == build.FAILED]
         if failed:
             self.exit_status = failed[0].error.exit_code if failed[0].error else 1
-        return COLUMNS, [(o.project, o.builder, o.status, o.artifact,
-                          o.message, o.details, o.hint, o.log)
-                         for o in outcomes]
+        columns = COLUMNS
+        rows = [(o.project, o.builder, o.status, o.artifact, o.message,
+                 o.details, o.hint, o.log) for o in outcomes]
+        if any(o.worker for o in outcomes):  # an executor with workers
+            columns += ('Worker',)
+            rows = [(*r, o.worker) for r, o in zip(rows, outcomes)]
+        return columns, rows
+
+    def _executor(self, the_plan, args, options):
+        """The chosen executor, its options checked (before any work)."""
+        from giftwrap import drivers
+        from giftwrap.executors.base import ExecutorContext
+        driver = drivers.load(drivers.EXECUTORS, args.executor,
+                              where='--executor')
+        given = {k: getattr(args, k) for k in EXECUTOR_OPTIONS
+                 if getattr(args, k, None)}
+        settings = drivers.validate_options(
+            driver.options, given, driver_name=args.executor,
+            where='--executor')
+        driver.check_options(settings)
+        return driver(ExecutorContext(the_plan, options, self._progress(),
+                                      settings))
 
     def _progress(self):
         lock = threading.Lock()
@@ -214,7 +267,10 @@ class Build(_Run):
             rows = self._check_reproducible(the_plan, parsed_args, rows)
         if parsed_args.verify:
             from giftwrap.commands import verify
-            rows = rows + verify.after_build(self, the_plan, parsed_args, rows)
+            width = len(columns)
+            rows = rows + [(*r, *[''] * (width - len(r))) for r in
+                           verify.after_build(self, the_plan, parsed_args,
+                                              rows)]
         return columns, rows
 
     def _check_reproducible(self, the_plan, args, rows):
@@ -246,7 +302,7 @@ class Build(_Run):
                 checked.append((*row[:2], 'differs' if difference else
                                 'reproducible', row[3],
                                 difference or 'byte-identical when rebuilt',
-                                '', '', ''))
+                                '', '', '', *row[8:]))
         return checked
 
     def _dry_run(self, the_plan):

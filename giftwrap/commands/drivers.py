@@ -1,5 +1,5 @@
-"""``giftwrap list-builders``/``list-resolvers`` and ``show-builder``,
-``show-resolver``, ``show-executor NAME``.
+"""``giftwrap list-builders``, ``list-resolvers``, ``list-executors`` and
+``show-builder``, ``show-resolver``, ``show-executor NAME``.
 
 Each kind of driver is one entry-point namespace; a command here only
 names it, so a new kind of driver is one small class per command.
@@ -11,8 +11,6 @@ from cliff import columns, lister, show
 
 from giftwrap import drivers
 from giftwrap.commands import QuickHelp
-
-EXECUTORS = 'giftwrap.executors'
 
 
 class _ListDrivers(QuickHelp, lister.Lister):
@@ -111,6 +109,13 @@ class ShowResolver(_ShowDriver):
 class ShowExecutor(_ShowDriver):
     """Show an executor: its summary, distribution and options."""
 
-    namespace = EXECUTORS
+    namespace = drivers.EXECUTORS
     examples = (('how the local executor runs the jobs',
                  'giftwrap show-executor local'),)
+
+
+class ListExecutors(_ListDrivers):
+    """List the installed executors (where a build's jobs run)."""
+
+    namespace = drivers.EXECUTORS
+    examples = (('where a build\'s jobs can run', 'giftwrap list-executors'),)

@@ -43,6 +43,36 @@ def test_an_interrupt_stops_its_run_and_no_later_one():
     assert Runner().run([sys.executable, '-c', 'print(2)']).output == '2\n'
 
 
+def test_a_thread_scope_is_stopped_alone():
+    """Two jobs of a Dask worker: stopping one's scope leaves the other's
+    children (and the process's own runs) alone."""
+    scopes, results = {}, {}
+    ready = threading.Barrier(3)
+
+    def job(name):
+        with Runner.thread_scope() as scope:
+            scopes[name] = scope
+            runner = Runner()
+            ready.wait(5)
+            try:
+                results[name] = runner.run(
+                    [sys.executable, '-c', 'import time; time.sleep(2)'])
+            except errors.CommandError as exc:
+                results[name] = exc
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in 'ab']
+    for thread in threads:
+        thread.start()
+    ready.wait(5)
+    time.sleep(0.5)  # let the children start
+    scopes['a'].terminate()
+    for thread in threads:
+        thread.join(20)
+    assert isinstance(results['a'], errors.CommandError)
+    assert results['b'].returncode == 0
+    assert Runner().run([sys.executable, '-c', 'print(3)']).output == '3\n'
+
+
 @pytest.mark.parametrize('output', [
     "WARNING: Retrying (Retry(total=4)) after connection broken by "
     "'NewConnectionError(': Failed to establish a new connection: [Errno -3] "

@@ -1,0 +1,1 @@
+"""Executors: where a build's jobs run (``giftwrap.executors`` drivers)."""
