@@ -209,6 +209,10 @@ def executor(tmp_path, monkeypatch):
         '[giftwrap.executors]\nremote = acme_executor:Remote\n')
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
+    # stevedore keeps each namespace's entry points for the process: a
+    # test that loaded an executor before must not hide this one
+    from stevedore import extension
+    monkeypatch.setattr(extension.ExtensionManager, 'ENTRY_POINT_CACHE', {})
 
 
 def test_show_executor_of_a_registered_executor(cli, executor):
