@@ -38,16 +38,14 @@ which writes other bytes).  control.tar stays gzip
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import hashlib
 import logging
 import os
 import re
 import shutil
-import stat
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path, PurePosixPath
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from giftwrap.api import (Artifact, Builder, BuildError, DriverError,
@@ -62,6 +60,9 @@ LOG = logging.getLogger(__name__)
 LEVELS = {'zstd': range(1, 23), 'xz': range(0, 10), 'gzip': range(1, 10)}
 #: zstd runs single-threaded below this many threads: other bytes.
 MIN_THREADS = 2
+# Files hashed per task: one task per file costs more than small files'
+# hashing.
+_BATCH = 128
 # The manifest key of each control field, for error locations.
 _MANIFEST_KEY = {'name': 'package_name', 'depends': 'system_dependencies'}
 _ONE_LINE = ('name', 'maintainer', 'homepage', 'summary', 'depends',
@@ -70,21 +71,32 @@ _CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 _CONTROL_MULTILINE = re.compile(r'[\x00-\x09\x0b-\x1f\x7f]')
 
 
-@dataclasses.dataclass
 class Shadow:
     """The directory dpkg-deb packages, as it is being laid out.
 
-    :ivar files: (installed path, file in the shadow tree) of every regular
-        file, for md5sums.
+    Each regular file is hashed (md5sums) by a pool of threads while the
+    next ones are linked: hashlib and the system calls release the GIL.
+    Paths are strings: a virtualenv has tens of thousands of entries.
+
+    :param threads: how many threads hash.
     :ivar copied: how many staged files were copied rather than linked.
     """
 
-    root: Path
-    epoch: int
-    files: list[tuple[str, Path]] = dataclasses.field(default_factory=list)
-    copied: int = 0
-    _inodes: set = dataclasses.field(default_factory=set)
-    _dirs: dict[Path, int] = dataclasses.field(default_factory=dict)
+    def __init__(self, root: Path, epoch: int, threads: int):
+        self.root = str(root)
+        self.epoch = epoch
+        self.copied = 0
+        self._hashes: list[Future] = []
+        self._batch: list[tuple[str, str]] = []
+        self._inodes: set[tuple[int, int]] = set()
+        self._dirs: dict[str, int] = {self.root: 0o755}
+        self._pool = ThreadPoolExecutor(threads)
+
+    def __enter__(self) -> 'Shadow':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(cancel_futures=True)
 
     def place(self, entry: Mapping[str, Any]) -> None:
         """Add one nfpm ``contents`` entry below :attr:`root`."""
@@ -93,8 +105,8 @@ class Shadow:
             raise BuildError(f'{dst!r} has a line break in its name',
                              where=entry.get('src'),
                              hint='dpkg cannot list it; rename the file')
-        path = self.root / dst.lstrip('/')
-        self.directory(path.parent)
+        path = self.root + dst
+        self.directory(os.path.dirname(path))
         mode = entry['file_info']['mode']
         kind = entry.get('type')
         if kind == 'dir':
@@ -104,20 +116,22 @@ class Shadow:
             os.utime(path, (self.epoch, self.epoch), follow_symlinks=False)
         else:
             self._file(entry['src'], path, mode)
-            self.files.append((dst, path))
+            self._batch.append((dst, path))
+            if len(self._batch) == _BATCH:
+                self._hash()
 
-    def directory(self, path: Path, mode: int | None = None) -> None:
+    def directory(self, path: str, mode: int | None = None) -> None:
         """Make ``path`` and its missing parents (0755); ``mode`` is set
         at the end (:meth:`finish`), so a read-only directory still gets
         its entries."""
-        if path != self.root and not path.is_dir():
-            self.directory(path.parent)
-            path.mkdir(0o700)
+        if path not in self._dirs:
+            self.directory(os.path.dirname(path))
+            os.mkdir(path, 0o700)
             self._dirs[path] = 0o755
         if mode is not None and path != self.root:
             self._dirs[path] = mode
 
-    def _file(self, src: str, path: Path, mode: int) -> None:
+    def _file(self, src: str, path: str, mode: int) -> None:
         st = os.stat(src)
         inode = (st.st_dev, st.st_ino)
         if st.st_mtime_ns >= self.epoch * 10 ** 9 and \
@@ -131,39 +145,38 @@ class Shadow:
                     raise
         # A new file: the staged one (perhaps the cache's) is only read.
         shutil.copyfile(src, path)
-        path.chmod(mode)
+        os.chmod(path, mode)
         os.utime(path, (self.epoch, self.epoch))
         self.copied += 1
+
+    def _hash(self) -> None:
+        self._hashes.append(self._pool.submit(_digests, self._batch))
+        self._batch = []
+
+    def md5sums(self) -> tuple[str, int]:
+        """``DEBIAN/md5sums`` and the regular files' total size (bytes)."""
+        self._hash()
+        done = sorted(d for future in self._hashes for d in future.result())
+        text = ''.join(f'{md5}  {dst[1:]}\n' for dst, md5, _ in done)
+        return text, sum(size for _, _, size in done)
 
     def finish(self) -> None:
         """Give the directories made here their modes and the build's
         time, children first (adding an entry dates its directory)."""
-        for path in sorted(self._dirs, key=lambda p: len(p.parts),
+        for path in sorted(self._dirs, key=lambda p: p.count('/'),
                            reverse=True):
-            path.chmod(self._dirs[path])
+            os.chmod(path, self._dirs[path])
             os.utime(path, (self.epoch, self.epoch))
-        self.root.chmod(0o755)
-        os.utime(self.root, (self.epoch, self.epoch))
 
 
-def md5sums(files: Iterable[tuple[str, Path]], threads: int
-            ) -> tuple[str, int]:
-    """``DEBIAN/md5sums`` of ``files`` and their total size in bytes.
-
-    Hashed by ``threads`` threads (hashlib releases the GIL).
-    """
-    files = sorted(files)
-
-    def digest(item: tuple[str, Path]) -> tuple[str, int]:
-        with open(item[1], 'rb') as handle:
-            md5 = hashlib.file_digest(handle, 'md5')
-            return md5.hexdigest(), handle.tell()
-
-    with ThreadPoolExecutor(threads) as pool:
-        results = list(pool.map(digest, files, chunksize=64))
-    text = ''.join(f'{md5}  {dst.lstrip("/")}\n'
-                   for (dst, _), (md5, _) in zip(files, results))
-    return text, sum(size for _, size in results)
+def _digests(files: list[tuple[str, str]]) -> list[tuple[str, str, int]]:
+    """(installed path, md5, size) of each (installed path, file)."""
+    done = []
+    for dst, path in files:
+        with open(path, 'rb') as handle:
+            md5 = hashlib.file_digest(handle, 'md5').hexdigest()
+            done.append((dst, md5, handle.tell()))
+    return done
 
 
 def control(target: Target, installed_size: int) -> str:
@@ -294,41 +307,42 @@ class DpkgDeb(Builder):
         return target
 
     def layout(self, target: Target, tree: StagedTree, root: Path,
-               epoch: int) -> Shadow:
+               epoch: int) -> int:
         """The shadow tree ``root``: the staged tree linked, generated
-        files and ``DEBIAN/`` written."""
+        files and ``DEBIAN/`` written.
+
+        :returns: how many staged files were copied, not linked.
+        """
         work = self.context.work_dir.resolve()
         remove(root)  # a previous attempt's: only links and copies
         root.mkdir(parents=True)
-        shadow = Shadow(root, epoch)
         generated = scripts.write_files(target, work / 'files')
         entries = nfpm.contents(tree, self.context.package.config_files) + [
             {'src': str(generated[f.dst]), 'dst': str(f.dst),
              'file_info': {'mode': f.mode}} for f in target.files]
-        for entry in sorted(entries, key=lambda e: e['dst']):
-            shadow.place(entry)
-        self.debian(target, shadow, tree)
-        shadow.finish()
-        return shadow
-
-    def debian(self, target: Target, shadow: Shadow, tree: StagedTree
-               ) -> None:
-        """Write ``DEBIAN/``: control, md5sums, conffiles, scripts."""
-        debian = shadow.root / 'DEBIAN'
-        scripts.write_scripts(target, debian)
-        debian.chmod(0o755)  # dpkg-deb refuses a group-writable one
-        sums, size = md5sums(shadow.files, self.threads())
+        with Shadow(root, epoch, self.threads()) as shadow:
+            for entry in sorted(entries, key=lambda e: e['dst']):
+                shadow.place(entry)
+            sums, size = shadow.md5sums()
         config = sorted({str(p) for p in tree.config_files}
                         | {str(p) for p in target.config_files})
         texts = {'control': control(target, size), 'md5sums': sums}
         if config:
             texts['conffiles'] = ''.join(f'{p}\n' for p in config)
+        self.debian(target, root / 'DEBIAN', texts, epoch)
+        shadow.finish()
+        return shadow.copied
+
+    def debian(self, target: Target, debian: Path, texts: Mapping[str, str],
+               epoch: int) -> None:
+        """Write ``DEBIAN/``: the maintainer scripts and ``texts``."""
+        scripts.write_scripts(target, debian)
         for name, text in texts.items():
             (debian / name).write_text(text, encoding='utf-8')
             (debian / name).chmod(0o644)
-        for path in debian.iterdir():
-            os.utime(path, (shadow.epoch, shadow.epoch))
-        os.utime(debian, (shadow.epoch, shadow.epoch))
+        for path in (*debian.iterdir(), debian):
+            os.utime(path, (epoch, epoch))
+        debian.chmod(0o755)  # dpkg-deb refuses a group-writable one
 
     def build(self, tree: StagedTree) -> Artifact:
         """Lay out the shadow tree, run dpkg-deb and publish the package.
@@ -340,13 +354,14 @@ class DpkgDeb(Builder):
         work.mkdir(parents=True, exist_ok=True)
         target = self.target()
         epoch = build_time(self.context)
-        shadow = self.layout(target, tree, work / 'root', epoch)
-        LOG.debug('%s: %d files, %d copied rather than linked', target.name,
-                  len(shadow.files), shadow.copied)
+        root = work / 'root'
+        copied = self.layout(target, tree, root, epoch)
+        LOG.debug('%s: %d staged files copied, not linked', target.name,
+                  copied)
         built = work / 'dpkg-deb-output.deb'
         built.unlink(missing_ok=True)
         (work / 'tmp').mkdir(exist_ok=True)
-        self.context.runner.run(self.argv(shadow.root, built), cwd=work,
+        self.context.runner.run(self.argv(root, built), cwd=work,
                                 env=environment(epoch, work / 'tmp'),
                                 what='dpkg-deb')
         if not built.is_file():
