@@ -8,6 +8,7 @@ sudoers and documentation files); nfpm-deb builds the same tree to compare.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import re
@@ -20,6 +21,7 @@ import pytest
 from giftwrap import testing
 from giftwrap.builders import dpkgdeb, nfpm
 from giftwrap.process import Runner, find_tool
+from tests import projectutil
 from tests.functional.test_nfpm import dpkg, need, run
 from tests.functional.test_packages import (build, findings, forget_account,
                                             need_root_dpkg, service_fields)
@@ -196,3 +198,26 @@ def test_installs_verifies_and_purges(tmp_path, name):
     finally:
         dpkg('--purge', '--', name)
         forget_account(made['user'])
+
+
+def giftwrap_build(manifest: Path, out: Path, cache: Path, *extra: str):
+    result = subprocess.run(
+        ['giftwrap', 'build', '-m', str(manifest), '-o', str(out),
+         '--cache-dir', str(cache), '-f', 'json', *extra],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr + result.stdout
+    return json.loads(result.stdout)
+
+
+def test_giftwrap_build_is_reproducible_cold_and_warm(tmp_path):
+    manifest = projectutil.pinned_manifest(tmp_path, builders='[dpkg-deb]')
+    cache = tmp_path / 'cache'
+    rows = giftwrap_build(manifest, tmp_path / 'one', cache,
+                          '--check-reproducible')
+    assert [r['Status'] for r in rows] == ['reproducible'], rows
+    # the byte-code now comes hard-linked from the warm cache
+    giftwrap_build(manifest, tmp_path / 'two', cache)
+    (deb,) = (tmp_path / 'one').glob('*.deb')
+    assert deb.read_bytes() == (tmp_path / 'two' / deb.name).read_bytes()
+    assert run('dpkg-deb', '-f', '--', str(deb), 'Package').strip() == \
+        'openstack-hello-app'
