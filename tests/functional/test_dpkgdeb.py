@@ -221,3 +221,24 @@ def test_giftwrap_build_is_reproducible_cold_and_warm(tmp_path):
     assert deb.read_bytes() == (tmp_path / 'two' / deb.name).read_bytes()
     assert run('dpkg-deb', '-f', '--', str(deb), 'Package').strip() == \
         'openstack-hello-app'
+
+
+def test_the_package_is_what_one_dpkg_deb_run_writes(tmp_path, name):
+    # dpkg-deb ran on the tree while md5sums were computed, then on DEBIAN/
+    # alone: the package is the first run's with the second's control
+    # member, which must be the bytes of a single run with the md5sums.
+    deb = _build_with(tmp_path, name, {'threads': 2},
+                      {'lib/data.txt': big_data()[:2 ** 20]}, old=False)
+    work = tmp_path / 'work'
+    md5sums = (work / 'control' / 'DEBIAN' / 'md5sums').read_text()
+    assert f'opt/{name}/lib/data.txt' in md5sums
+    (work / 'root' / 'DEBIAN' / 'md5sums').write_text(md5sums)
+    os.utime(work / 'root' / 'DEBIAN' / 'md5sums', (testing.EPOCH,) * 2)
+    once = tmp_path / 'once.deb'
+    subprocess.run(
+        ['dpkg-deb', '--root-owner-group', '-Zzstd', '--threads-max=2',
+         '--no-uniform-compression', '--build', str(work / 'root'),
+         str(once)], check=True, capture_output=True,
+        env={'PATH': os.environ['PATH'],
+             'SOURCE_DATE_EPOCH': str(testing.EPOCH)})
+    assert once.read_bytes() == deb.read_bytes()

@@ -18,9 +18,22 @@ EPOCH = testing.EPOCH
 INSTALL = '/opt/demo'
 
 
+def ar(*members: tuple[str, bytes]) -> bytes:
+    """An ar archive of ``members`` (name, data), as dpkg-deb writes it."""
+    out = b'!<arch>\n'
+    for name, data in members:
+        out += (f'{name:<16}{EPOCH:<12}0     0     100644  {len(data):<10}'
+                .encode() + b'`\n' + data + b'\n' * (len(data) % 2))
+    return out
+
+
 def respond(call: testing.Call) -> None:
-    """Play dpkg-deb: write the package it was asked for."""
-    testing.touch(call.argv[-1], b'!<arch>\n')
+    """Play dpkg-deb: write a package whose members say which run (the
+    tree's or DEBIAN's alone) wrote them."""
+    which = b'control-only' if '--nocheck' in call.argv else b'tree'
+    testing.touch(call.argv[-1], ar(
+        ('debian-binary', b'2.0\n'), ('control.tar.gz', which + b' control'),
+        ('data.tar.zst', which + b' data')))
 
 
 def builder(tmp_path: Path, options=None, **package) -> dpkgdeb.DpkgDeb:
@@ -51,23 +64,49 @@ def shadow(tmp_path: Path) -> Path:
     return tmp_path / 'work' / 'root'
 
 
-def test_command_with_default_options(tmp_path):
+def second_debian(tmp_path: Path) -> Path:
+    """DEBIAN/ of the second run, with the md5sums."""
+    return tmp_path / 'work' / 'control' / 'DEBIAN'
+
+
+def test_commands_with_default_options(tmp_path):
     built = builder(tmp_path)
     artifact = built.build(tree(tmp_path))
-    (call,) = built.context.runner.calls
-    assert call.argv[0].endswith('/dpkg-deb')
+    tree_run, control_run = built.context.runner.calls
+    assert tree_run.argv[0].endswith('/dpkg-deb')
     threads = max(2, len(os.sched_getaffinity(0)))
-    assert call.argv[1:] == (
-        '--root-owner-group', '-Zzstd', f'--threads-max={threads}',
-        '--no-uniform-compression', '--build', '--', str(shadow(tmp_path)),
-        str(tmp_path / 'work' / 'dpkg-deb-output.deb'))
+    options = ('--root-owner-group', '-Zzstd', f'--threads-max={threads}',
+               '--no-uniform-compression', '--build', '--')
+    work = tmp_path / 'work'
+    assert tree_run.argv[1:] == options + (str(work / 'root'),
+                                           str(work / 'data.deb'))
+    # DEBIAN/ alone, with the md5sums: its conffiles are not in that tree
+    assert control_run.argv[1:] == ('--nocheck',) + options + (
+        str(work / 'control'), str(work / 'control.deb'))
     assert artifact.path == tmp_path / 'out' / 'demo_1.0-1_all.deb'
+
+
+def test_package_is_the_tree_run_with_the_control_run_s_control(tmp_path):
+    artifact = builder(tmp_path).build(tree(tmp_path))
+    assert artifact.path.read_bytes() == ar(
+        ('debian-binary', b'2.0\n'),
+        ('control.tar.gz', b'control-only control'),
+        ('data.tar.zst', b'tree data'))
+
+
+def test_a_package_that_is_no_deb_is_refused(tmp_path):
+    built = builder(tmp_path)
+    built.context.runner.respond = lambda call: testing.touch(
+        call.argv[-1], ar(('debian-binary', b'2.0\n')))
+    with pytest.raises(errors.BuildError, match='not a .deb'):
+        built.build(tree(tmp_path))
 
 
 def test_environment_is_path_the_build_time_and_a_work_tmpdir(tmp_path):
     built = builder(tmp_path)
     built.build(tree(tmp_path))
     env = built.context.runner.calls[0].env
+    assert built.context.runner.calls[1].env == env
     assert env == {'PATH': os.environ['PATH'],
                    'SOURCE_DATE_EPOCH': str(EPOCH),
                    'TMPDIR': str(tmp_path / 'work' / 'tmp')}
@@ -121,9 +160,13 @@ def test_control_has_nfpm_debs_fields_in_its_order(tmp_path):
 def test_debian_directory(tmp_path):
     built = builder(tmp_path)
     built.build(tree(tmp_path))
-    debian = shadow(tmp_path) / 'DEBIAN'
+    debian = second_debian(tmp_path)
     assert sorted(p.name for p in debian.iterdir()) == [
         'conffiles', 'control', 'md5sums']
+    for name in ('conffiles', 'control'):
+        assert (debian / name).read_text() == \
+            (shadow(tmp_path) / 'DEBIAN' / name).read_text()
+    assert (shadow(tmp_path) / 'DEBIAN' / 'md5sums').read_text() == ''
     assert (debian / 'conffiles').read_text() == f'{INSTALL}/etc/demo.conf\n'
     venv = tmp_path / 'stage' / INSTALL[1:]
     expected = ''.join(
@@ -143,15 +186,17 @@ def test_maintainer_scripts_and_generated_files_are_in_the_tree(tmp_path):
                     scripts={'deb': {'postinst': '#!/bin/sh\ntrue\n'}})
     built.build(tree(tmp_path))
     root = shadow(tmp_path)
-    postinst = root / 'DEBIAN' / 'postinst'
-    assert postinst.read_text() == '#!/bin/sh\ntrue\n'
-    assert postinst.stat().st_mode & 0o777 == 0o755
+    for control in (root / 'DEBIAN', second_debian(tmp_path)):
+        postinst = control / 'postinst'
+        assert postinst.read_text() == '#!/bin/sh\ntrue\n'
+        assert postinst.stat().st_mode & 0o777 == 0o755
+        assert (control / 'conffiles').read_text().split() == [
+            '/etc/sudoers.d/demo', f'{INSTALL}/etc/demo.conf']
     assert (root / 'etc/sudoers.d/demo').stat().st_mode & 0o777 == 0o440
     assert (root / 'usr/lib/systemd/system/d.service').read_text() == \
         '[Service]\n'
-    assert (root / 'DEBIAN/conffiles').read_text().split() == [
-        '/etc/sudoers.d/demo', f'{INSTALL}/etc/demo.conf']
-    assert 'etc/sudoers.d/demo\n' in (root / 'DEBIAN/md5sums').read_text()
+    assert 'etc/sudoers.d/demo\n' in (
+        second_debian(tmp_path) / 'md5sums').read_text()
 
 
 def test_staged_files_are_linked_never_changed(tmp_path):
@@ -249,7 +294,7 @@ def test_a_line_break_in_a_file_name_is_refused(tmp_path):
 
 def test_dpkg_deb_failure_is_a_command_error(tmp_path):
     built = builder(tmp_path)
-    built.context.runner.fail['--build'] = 'dpkg-deb: error: bad'
+    built.context.runner.fail[str(shadow(tmp_path))] = 'dpkg-deb: error: bad'
     with pytest.raises(errors.CommandError, match='dpkg-deb failed'):
         built.build(tree(tmp_path))
     assert not (tmp_path / 'out').exists() or \
