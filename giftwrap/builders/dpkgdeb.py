@@ -107,7 +107,12 @@ def default_threads() -> int:
 
 
 class DpkgDeb(Builder):
-    """A Debian package (.deb) of the virtualenv, written by dpkg-deb (fast)."""
+    """A Debian package (.deb) of the virtualenv, written by dpkg-deb (fast).
+
+    nfpm-deb's package, written by dpkg-deb with multi-threaded zstd;
+    byte-identical rebuilds whatever ``threads``.  The staged tree is only
+    read: dpkg-deb packages a tree of hard links in the work directory.
+    """
 
     package_format = 'deb'
     tools = (Tool('dpkg-deb', 'apt-get install dpkg  (dpkg 1.21.18 or '
