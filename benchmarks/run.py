@@ -1,7 +1,8 @@
 """giftwrap's benchmark: the same project, the same pins, one .deb each.
 
 Usage: ``python benchmarks/run.py [--quick | --dask] [--constraints FILE]
-[--work-dir DIR] [--installer uv|pip] [--compression xz|zstd|gzip]``
+[--work-dir DIR] [--installer uv|pip] [--compression xz|zstd|gzip]
+[--builder nfpm-deb|dpkg-deb]``
 
 Builds keystone 2025.1 (from its PyPI sdist, made a git repository) with
 giftwrap, Debian's dh-virtualenv and ``fpm -s virtualenv`` (when on PATH)
@@ -71,7 +72,7 @@ class Giftwrap:
 
     def _manifest(self) -> dict:
         return {'settings': {
-            'base_path': '/opt/bench', 'builders': ['nfpm-deb'],
+            'base_path': '/opt/bench', 'builders': [self.options.builder],
             'resolver': 'upper-constraints',
             'resolver_options': {'upper-constraints': {
                 'url': str(self.options.constraints)}},
@@ -85,7 +86,7 @@ class Giftwrap:
     def _compression(self) -> dict:
         if self.options.compression is None:
             return {}
-        return {'builder_options': {'nfpm-deb': {
+        return {'builder_options': {self.options.builder: {
             'compression': self.options.compression}}}
 
     def build(self, scenario: str, *extra: str) -> Row:
@@ -241,6 +242,9 @@ def _arguments(argv) -> argparse.Namespace:
     parser.add_argument('--compression', choices=('xz', 'zstd', 'gzip'),
                         help="every .deb's compression (default: each "
                              "tool's own)")
+    parser.add_argument('--builder', choices=('nfpm-deb', 'dpkg-deb'),
+                        default='nfpm-deb',
+                        help="giftwrap's .deb builder (default: %(default)s)")
     options = parser.parse_args(argv)
     options.constraints = options.constraints.resolve()
     options.work_dir = options.work_dir.resolve()

@@ -1,0 +1,298 @@
+"""dpkg-deb: the nfpm-deb package, written by Debian's own dpkg-deb.
+
+nfpm compresses on one core; ``dpkg-deb -b`` runs tar and a multi-threaded
+zstd (or xz), twice as fast or more on a large virtualenv.  The package has
+what nfpm-deb's has: the same entries (:func:`giftwrap.builders.nfpm.contents`
+lists and checks them), modes, root:root, links, conffiles, maintainer
+scripts, generated and Debian documentation files, and a control file with
+nfpm's fields in nfpm's order.
+
+dpkg-deb packages a *shadow tree* of hard links, never the staged tree
+itself (:mod:`giftwrap.builders.shadow`).  giftwrap writes
+``DEBIAN/md5sums`` (dpkg-deb writes none) and the ``Installed-Size`` (as
+nfpm counts it: the regular files' bytes / 1024).  Hashing every file costs
+about half as much as compressing it, so it runs *while* dpkg-deb
+compresses: dpkg-deb packages the tree with an empty md5sums, then
+``DEBIAN/`` alone with the real one (``--nocheck``: its conffiles are not
+in that tree), and the package is the first one with the second one's
+control member (:mod:`giftwrap.builders.debar`): the bytes a single
+``dpkg-deb -b`` with the md5sums would write.
+
+Rebuilds are byte-identical: dpkg-deb sorts the entries, dates everything
+with ``SOURCE_DATE_EPOCH`` (given explicitly, with ``PATH`` and ``TMPDIR``
+its whole environment: no ``TAR_OPTIONS``, ``DPKG_DEB_*`` or locale
+reaches it), and the zstd thread *mode* is fixed: ``--threads-max`` is
+always 2 or more, so zstd runs multi-threaded, whose output is the same
+whatever the number of workers (``--threads-max=1`` is zstd's
+single-threaded mode, which writes other bytes).  control.tar stays gzip
+(``--no-uniform-compression``), as nfpm writes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from giftwrap.api import (Artifact, Builder, BuildError, DriverError,
+                          ManifestError, Option, StagedTree, Tool)
+from giftwrap.builders import debar, nfpm, scripts
+from giftwrap.builders.fpm import build_time
+from giftwrap.builders.shadow import Shadow, remove
+from giftwrap.package import DEFAULT_MAINTAINER, Target
+
+LOG = logging.getLogger(__name__)
+
+#: dpkg-deb's ``-z`` range per compression (``none`` takes no level).
+LEVELS = {'zstd': range(1, 23), 'xz': range(0, 10), 'gzip': range(1, 10)}
+#: zstd runs single-threaded below this many threads: other bytes.
+MIN_THREADS = 2
+# The manifest key of each control field, for error locations.
+_MANIFEST_KEY = {'name': 'package_name', 'depends': 'system_dependencies'}
+_ONE_LINE = ('name', 'maintainer', 'homepage', 'summary', 'depends',
+             'conflicts', 'provides', 'replaces')
+_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
+_CONTROL_MULTILINE = re.compile(r'[\x00-\x09\x0b-\x1f\x7f]')
+
+
+def control(target: Target, installed_size: int) -> str:
+    """The control file, with nfpm-deb's fields in nfpm-deb's order."""
+    fields = (
+        ('Package', target.name), ('Version', target.version.deb),
+        ('Section', 'misc'), ('Priority', 'optional'),
+        ('Architecture', target.arch),
+        ('Maintainer', target.maintainer or DEFAULT_MAINTAINER),
+        ('Installed-Size', str(installed_size // 1024)),
+        ('Replaces', ', '.join(target.replaces)),
+        ('Provides', ', '.join(target.provides)),
+        ('Depends', ', '.join(target.depends)),
+        ('Conflicts', ', '.join(target.conflicts)),
+        ('Homepage', target.homepage))
+    lines = [f'{name}: {value}' for name, value in fields if value]
+    first, *rest = target.full_description.split('\n')
+    # deb-control(5): continuation lines start with a space; " ." is an
+    # empty line.
+    lines.append(f'Description: {first}')
+    lines += [f' {line}' if line.strip() else ' .' for line in rest]
+    return '\n'.join(lines) + '\n'
+
+
+def control_problem(values, fields: Iterable[str]
+                    ) -> tuple[str, str] | None:
+    """(field, value) of the first control character that would start a
+    new control field (``description`` may have line breaks)."""
+    for field in fields:
+        value = getattr(values, field, '')
+        for item in value if isinstance(value, tuple) else (value,):
+            if _CONTROL.search(item or ''):
+                return field, item
+    if _CONTROL_MULTILINE.search(getattr(values, 'description', '') or ''):
+        return 'description', values.description
+    return None
+
+
+def environment(epoch: int, tmp: Path) -> dict[str, str]:
+    """dpkg-deb's whole environment: ``PATH`` (it runs tar), the time, and
+    ``TMPDIR`` (it compresses into a temporary file first)."""
+    return {'PATH': os.environ.get('PATH', os.defpath),
+            'SOURCE_DATE_EPOCH': str(epoch), 'TMPDIR': str(tmp)}
+
+
+def default_threads() -> int:
+    """The CPUs this process may use, at least :data:`MIN_THREADS`."""
+    return max(MIN_THREADS, len(os.sched_getaffinity(0)))
+
+
+class DpkgDeb(Builder):
+    """A Debian package (.deb) of the virtualenv, written by dpkg-deb (fast).
+
+    nfpm-deb's package, written by dpkg-deb with multi-threaded zstd;
+    byte-identical rebuilds whatever ``threads``.  The staged tree is only
+    read: dpkg-deb packages a tree of hard links in the work directory.
+    """
+
+    package_format = 'deb'
+    tools = (Tool('dpkg-deb', 'apt-get install dpkg  (dpkg 1.21.18 or '
+                              'later: zstd and --threads-max)'),)
+    options = {
+        # zstd first, as nfpm-deb (see there); xz or gzip for old targets
+        # and Debian 12's lintian.
+        'compression': nfpm.compression_option(('zstd', 'xz', 'gzip',
+                                                'none')),
+        'compression_level': Option(
+            int, None, help='zstd 1-22, xz 0-9, gzip 1-9; default: '
+                            'dpkg-deb\'s (zstd 3, xz 6, gzip 9)'),
+        'threads': Option(
+            int, None, help=f'compression threads, at least {MIN_THREADS} '
+            '(the package is the same whatever the number); default: the '
+            'CPUs giftwrap may use'),
+    }
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, object]) -> None:
+        compression = options.get('compression',
+                                  cls.options['compression'].default)
+        level = options.get('compression_level')
+        levels = LEVELS.get(str(compression))
+        if level is not None and levels is None:
+            raise DriverError(
+                f'compression {compression} takes no compression_level',
+                hint='remove compression_level')
+        if level is not None and level not in levels:
+            raise DriverError(
+                f'compression_level {level} is outside {compression}\'s '
+                f'{levels.start}-{levels.stop - 1}',
+                hint='the lowest is the fastest, the highest the smallest')
+        threads = options.get('threads')
+        if threads is not None and threads < MIN_THREADS:
+            raise DriverError(
+                f'threads {threads} is below {MIN_THREADS}',
+                hint='with one thread zstd runs single-threaded and writes '
+                     'other bytes; set 2 or more, or remove threads')
+
+    @classmethod
+    def check_project(cls, project) -> None:
+        problem = control_problem(project, _ONE_LINE[1:4])
+        if problem:
+            field, value = problem
+            raise _control_error(field, value, project.package_name,
+                                 project.where_key(field), manifest=True)
+
+    def threads(self) -> int:
+        return self.option('threads') or default_threads()
+
+    def argv(self, root: Path, output: Path) -> list[str]:
+        """The dpkg-deb command packaging the shadow tree ``root``."""
+        compression = self.option('compression')
+        level = self.option('compression_level')
+        return [self.tool('dpkg-deb'), '--root-owner-group',
+                f'-Z{compression}', *([f'-z{level}'] if level is not None
+                                      else []),
+                f'--threads-max={self.threads()}',
+                '--no-uniform-compression', '--build', '--',
+                str(root), str(output)]
+
+    def target(self) -> Target:
+        """The package spelled for Debian, checked for control fields.
+
+        :raises giftwrap.errors.BuildError: a control character in a value.
+        """
+        target = self.context.package.target('deb')
+        problem = control_problem(target, _ONE_LINE)
+        if problem:
+            field, value = problem
+            raise _control_error(
+                field, value, target.name,
+                self.context.project_info.where_key(
+                    _MANIFEST_KEY.get(field, field)))
+        return target
+
+    def layout(self, target: Target, tree: StagedTree, shadow: Shadow
+               ) -> None:
+        """Link the staged tree and the generated files into ``shadow``
+        (their hashing starts)."""
+        work = self.context.work_dir.resolve()
+        generated = scripts.write_files(target, work / 'files')
+        entries = nfpm.contents(tree, self.context.package.config_files) + [
+            {'src': str(generated[f.dst]), 'dst': str(f.dst),
+             'file_info': {'mode': f.mode}} for f in target.files]
+        for entry in sorted(entries, key=lambda e: e['dst']):
+            shadow.place(entry)
+
+    def control_files(self, target: Target, tree: StagedTree, size: int
+                      ) -> dict[str, str]:
+        """``DEBIAN/control`` and ``conffiles`` (if any), by name."""
+        config = sorted({str(p) for p in tree.config_files}
+                        | {str(p) for p in target.config_files})
+        texts = {'control': control(target, size)}
+        if config:
+            texts['conffiles'] = ''.join(f'{p}\n' for p in config)
+        return texts
+
+    def debian(self, target: Target, debian: Path, texts: Mapping[str, str],
+               epoch: int) -> None:
+        """Write ``DEBIAN/``: the maintainer scripts and ``texts``."""
+        scripts.write_scripts(target, debian)
+        for name, text in texts.items():
+            (debian / name).write_text(text, encoding='utf-8')
+            (debian / name).chmod(0o644)
+        for path in (*debian.iterdir(), debian):
+            os.utime(path, (epoch, epoch))
+        debian.chmod(0o755)  # dpkg-deb refuses a group-writable one
+
+    def dpkg_deb(self, root: Path, output: Path, epoch: int,
+                 *extra: str) -> None:
+        """Run dpkg-deb on ``root``.
+
+        :raises giftwrap.errors.CommandError: dpkg-deb failed.
+        :raises giftwrap.errors.BuildError: it wrote no package.
+        """
+        work = self.context.work_dir.resolve()
+        output.unlink(missing_ok=True)
+        (work / 'tmp').mkdir(exist_ok=True)
+        argv = self.argv(root, output)
+        argv[1:1] = extra
+        self.context.runner.run(argv, cwd=work, what='dpkg-deb',
+                                env=environment(epoch, work / 'tmp'))
+        if not output.is_file():
+            raise BuildError(f'dpkg-deb wrote no package at {output}',
+                             hint='see the dpkg-deb output in the log')
+
+    def package(self, target: Target, tree: StagedTree, epoch: int) -> Path:
+        """Lay out the shadow tree and run dpkg-deb while md5sums are
+        computed; returns the package in the work directory."""
+        work = self.context.work_dir.resolve()
+        root, control_root = work / 'root', work / 'control'
+        for path in (root, control_root):
+            remove(path)  # a previous attempt's: only links and copies
+        root.mkdir(parents=True)
+        with Shadow(root, epoch, self.threads()) as shadow:
+            self.layout(target, tree, shadow)
+            texts = self.control_files(target, tree, shadow.size)
+            self.debian(target, root / 'DEBIAN', {**texts, 'md5sums': ''},
+                        epoch)
+            shadow.finish()
+            with ThreadPoolExecutor(1) as background:
+                data = background.submit(self.dpkg_deb, root,
+                                         work / 'data.deb', epoch)
+                try:
+                    sums = shadow.md5sums()
+                finally:
+                    data.result()  # dpkg-deb's error first
+        LOG.debug('%s: %d staged files copied, not linked', target.name,
+                  shadow.copied)
+        self.debian(target, control_root / 'DEBIAN',
+                    {**texts, 'md5sums': sums}, epoch)
+        os.utime(control_root, (epoch, epoch))
+        self.dpkg_deb(control_root, work / 'control.deb', epoch, '--nocheck')
+        built = work / 'dpkg-deb-output.deb'
+        debar.swap_control(work / 'data.deb', work / 'control.deb', built)
+        return built
+
+    def build(self, tree: StagedTree) -> Artifact:
+        """Lay out the shadow tree, run dpkg-deb and publish the package.
+
+        :raises giftwrap.errors.BuildError: bad metadata, a tree that
+            cannot be packaged, or dpkg-deb failed.
+        """
+        work = self.context.work_dir.resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        target = self.target()
+        built = self.package(target, tree, build_time(self.context))
+        self.before_publish(built)
+        path = self.publish(built, target.filename)
+        LOG.info('built %s', path)
+        return Artifact(name=path.name, path=path)
+
+
+def _control_error(field: str, value: str, name: str, where: str | None,
+                   manifest: bool = False) -> Exception:
+    error = ManifestError if manifest else BuildError
+    return error(f'the {field} of package {name} contains a control '
+                 f'character: {value!r}', where=where,
+                 hint='use printable text (line breaks only in the '
+                      'description): a line break would start a new field '
+                      'of the control file')

@@ -1,0 +1,301 @@
+"""Unit tests of the dpkg-deb builder: its command, options, control file,
+and the shadow tree it lays out (real files; the runner runs nothing)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from giftwrap import drivers, errors, testing, versions
+from giftwrap.builders import dpkgdeb
+from giftwrap.package import GeneratedFile
+
+EPOCH = testing.EPOCH
+INSTALL = '/opt/demo'
+
+
+def ar(*members: tuple[str, bytes]) -> bytes:
+    """An ar archive of ``members`` (name, data), as dpkg-deb writes it."""
+    out = b'!<arch>\n'
+    for name, data in members:
+        out += (f'{name:<16}{EPOCH:<12}0     0     100644  {len(data):<10}'
+                .encode() + b'`\n' + data + b'\n' * (len(data) % 2))
+    return out
+
+
+def respond(call: testing.Call) -> None:
+    """Play dpkg-deb: write a package whose members say which run (the
+    tree's or DEBIAN's alone) wrote them."""
+    which = b'control-only' if '--nocheck' in call.argv else b'tree'
+    testing.touch(call.argv[-1], ar(
+        ('debian-binary', b'2.0\n'), ('control.tar.gz', which + b' control'),
+        ('data.tar.zst', which + b' data')))
+
+
+def builder(tmp_path: Path, options=None, **package) -> dpkgdeb.DpkgDeb:
+    runner = testing.RecordingRunner(respond=respond)
+    fields = dict(depends=('python3.11',), config_files=(
+        PurePosixPath(f'{INSTALL}/etc/demo.conf'),))
+    fields.update(package)
+    context = testing.build_context(
+        tmp_path, builder=dpkgdeb.DpkgDeb, options=options, runner=runner,
+        package=testing.package_description(install_path=INSTALL, **fields))
+    return dpkgdeb.DpkgDeb(context)
+
+
+def tree(tmp_path: Path, old: bool = False):
+    """A staged tree; ``old``: its files dated before the build's time
+    (as byte-code hard-linked from the cache may be)."""
+    staged = testing.staged_tree(tmp_path / 'stage', INSTALL, files={
+        'pyvenv.cfg': 'home = /usr/bin\n', 'etc/demo.conf': '[demo]\n',
+        'lib/demo.py': 'X = 1\n'})
+    if old:
+        for path in staged.venv.rglob('*'):
+            if path.is_file() and not path.is_symlink():
+                os.utime(path, (EPOCH - 86400, EPOCH - 86400))
+    return staged
+
+
+def shadow(tmp_path: Path) -> Path:
+    return tmp_path / 'work' / 'root'
+
+
+def second_debian(tmp_path: Path) -> Path:
+    """DEBIAN/ of the second run, with the md5sums."""
+    return tmp_path / 'work' / 'control' / 'DEBIAN'
+
+
+def test_commands_with_default_options(tmp_path):
+    built = builder(tmp_path)
+    artifact = built.build(tree(tmp_path))
+    tree_run, control_run = built.context.runner.calls
+    assert tree_run.argv[0].endswith('/dpkg-deb')
+    threads = max(2, len(os.sched_getaffinity(0)))
+    options = ('--root-owner-group', '-Zzstd', f'--threads-max={threads}',
+               '--no-uniform-compression', '--build', '--')
+    work = tmp_path / 'work'
+    assert tree_run.argv[1:] == options + (str(work / 'root'),
+                                           str(work / 'data.deb'))
+    # DEBIAN/ alone, with the md5sums: its conffiles are not in that tree
+    assert control_run.argv[1:] == ('--nocheck',) + options + (
+        str(work / 'control'), str(work / 'control.deb'))
+    assert artifact.path == tmp_path / 'out' / 'demo_1.0-1_all.deb'
+
+
+def test_package_is_the_tree_run_with_the_control_run_s_control(tmp_path):
+    artifact = builder(tmp_path).build(tree(tmp_path))
+    assert artifact.path.read_bytes() == ar(
+        ('debian-binary', b'2.0\n'),
+        ('control.tar.gz', b'control-only control'),
+        ('data.tar.zst', b'tree data'))
+
+
+def test_a_package_that_is_no_deb_is_refused(tmp_path):
+    built = builder(tmp_path)
+    built.context.runner.respond = lambda call: testing.touch(
+        call.argv[-1], ar(('debian-binary', b'2.0\n')))
+    with pytest.raises(errors.BuildError, match='not a .deb'):
+        built.build(tree(tmp_path))
+
+
+def test_environment_is_path_the_build_time_and_a_work_tmpdir(tmp_path):
+    built = builder(tmp_path)
+    built.build(tree(tmp_path))
+    env = built.context.runner.calls[0].env
+    assert built.context.runner.calls[1].env == env
+    assert env == {'PATH': os.environ['PATH'],
+                   'SOURCE_DATE_EPOCH': str(EPOCH),
+                   'TMPDIR': str(tmp_path / 'work' / 'tmp')}
+
+
+@pytest.mark.parametrize('options, words', [
+    ({'compression': 'xz', 'compression_level': 9, 'threads': 4},
+     ['-Zxz', '-z9', '--threads-max=4']),
+    ({'compression': 'gzip'}, ['-Zgzip']),
+    ({'compression': 'none', 'threads': 2}, ['-Znone', '--threads-max=2']),
+    ({'compression_level': 1}, ['-Zzstd', '-z1'])])
+def test_options_reach_dpkg_deb(tmp_path, options, words):
+    built = builder(tmp_path, options)
+    built.build(tree(tmp_path))
+    argv = built.context.runner.calls[0].argv
+    assert all(word in argv for word in words), argv
+
+
+@pytest.mark.parametrize('options, message', [
+    ({'compression': 'none', 'compression_level': 3}, 'takes no'),
+    ({'compression': 'gzip', 'compression_level': 0}, "outside gzip's 1-9"),
+    ({'compression_level': 23}, "outside zstd's 1-22"),
+    ({'threads': 1}, 'threads 1 is below 2'),
+    ({'compression': 'bzip2'}, 'bzip2')])
+def test_bad_options_are_refused_before_any_work(options, message):
+    with pytest.raises(errors.DriverError, match=message):
+        validated = drivers.validate_options(
+            dpkgdeb.DpkgDeb.options, options, driver_name='dpkg-deb')
+        dpkgdeb.DpkgDeb.check_options(validated)
+
+
+def test_control_has_nfpm_debs_fields_in_its_order(tmp_path):
+    package = testing.package_description(
+        version='10.0-bbc1', install_path=INSTALL,
+        description='Line one.\n\nLine three.', maintainer='Ops <o@x.y>',
+        homepage='https://x.y', depends=('python3.11', 'libc6 >= 2.36'),
+        conflicts=('old',), provides=('demo-api = 1',),
+        replaces=('old < 2',))
+    package = dataclasses.replace(
+        package, version=versions.parse('10.0-bbc1', epoch=2))
+    text = dpkgdeb.control(package.target('deb'), 5000)
+    assert text == (
+        'Package: demo\nVersion: 2:10.0-bbc1\nSection: misc\n'
+        'Priority: optional\nArchitecture: all\nMaintainer: Ops <o@x.y>\n'
+        'Installed-Size: 4\nReplaces: old (<< 2)\nProvides: demo-api (= 1)\n'
+        'Depends: python3.11, libc6 (>= 2.36)\nConflicts: old\n'
+        'Homepage: https://x.y\nDescription: demo for testing\n'
+        ' Line one.\n .\n Line three.\n')
+
+
+def test_debian_directory(tmp_path):
+    built = builder(tmp_path)
+    built.build(tree(tmp_path))
+    debian = second_debian(tmp_path)
+    assert sorted(p.name for p in debian.iterdir()) == [
+        'conffiles', 'control', 'md5sums']
+    for name in ('conffiles', 'control'):
+        assert (debian / name).read_text() == \
+            (shadow(tmp_path) / 'DEBIAN' / name).read_text()
+    assert (shadow(tmp_path) / 'DEBIAN' / 'md5sums').read_text() == ''
+    assert (debian / 'conffiles').read_text() == f'{INSTALL}/etc/demo.conf\n'
+    venv = tmp_path / 'stage' / INSTALL[1:]
+    expected = ''.join(
+        f'{hashlib.md5((venv / name).read_bytes()).hexdigest()}  '
+        f'{INSTALL[1:]}/{name}\n'
+        for name in ('etc/demo.conf', 'lib/demo.py', 'pyvenv.cfg'))
+    assert (debian / 'md5sums').read_text() == expected
+    assert debian.stat().st_mode & 0o777 == 0o755
+
+
+def test_maintainer_scripts_and_generated_files_are_in_the_tree(tmp_path):
+    unit = GeneratedFile(PurePosixPath('/usr/lib/systemd/system/d.service'),
+                         '[Service]\n')
+    sudoers = GeneratedFile(PurePosixPath('/etc/sudoers.d/demo'), 'x\n',
+                            mode=0o440, config=True)
+    built = builder(tmp_path, files=(unit, sudoers),
+                    scripts={'deb': {'postinst': '#!/bin/sh\ntrue\n'}})
+    built.build(tree(tmp_path))
+    root = shadow(tmp_path)
+    for control in (root / 'DEBIAN', second_debian(tmp_path)):
+        postinst = control / 'postinst'
+        assert postinst.read_text() == '#!/bin/sh\ntrue\n'
+        assert postinst.stat().st_mode & 0o777 == 0o755
+        assert (control / 'conffiles').read_text().split() == [
+            '/etc/sudoers.d/demo', f'{INSTALL}/etc/demo.conf']
+    assert (root / 'etc/sudoers.d/demo').stat().st_mode & 0o777 == 0o440
+    assert (root / 'usr/lib/systemd/system/d.service').read_text() == \
+        '[Service]\n'
+    assert 'etc/sudoers.d/demo\n' in (
+        second_debian(tmp_path) / 'md5sums').read_text()
+
+
+def test_staged_files_are_linked_never_changed(tmp_path):
+    staged = tree(tmp_path)
+    before = {p: p.lstat() for p in staged.venv.rglob('*')}
+    builder(tmp_path).build(staged)
+    venv = shadow(tmp_path) / INSTALL[1:]
+    for path, st in before.items():
+        now = path.lstat()
+        assert (now.st_mode, now.st_mtime_ns, now.st_size) == \
+            (st.st_mode, st.st_mtime_ns, st.st_size), path
+        if path.is_file() and not path.is_symlink():
+            assert (venv / path.relative_to(staged.venv)).stat().st_ino \
+                == st.st_ino  # a hard link: nothing copied
+    assert os.readlink(venv / 'bin' / 'python') == '/usr/bin/python3'
+
+
+def test_files_older_than_the_build_are_copied_and_dated(tmp_path):
+    # dpkg-deb only clamps times to SOURCE_DATE_EPOCH: an older file
+    # (the cache's byte-code) would keep its own time in the package.
+    staged = tree(tmp_path, old=True)
+    config = staged.venv / 'etc' / 'demo.conf'
+    before = config.stat()
+    builder(tmp_path).build(staged)
+    copy = shadow(tmp_path) / INSTALL[1:] / 'etc' / 'demo.conf'
+    assert copy.stat().st_ino != before.st_ino
+    assert copy.stat().st_mtime == EPOCH
+    assert copy.read_text() == '[demo]\n'
+    assert config.stat().st_mtime_ns == before.st_mtime_ns
+
+
+def test_second_name_of_an_inode_is_copied(tmp_path):
+    # tar would store it as a hard link, which nfpm-deb never does.
+    staged = tree(tmp_path)
+    os.link(staged.venv / 'lib' / 'demo.py', staged.venv / 'lib' / 'same.py')
+    builder(tmp_path).build(staged)
+    lib = shadow(tmp_path) / INSTALL[1:] / 'lib'
+    assert (lib / 'demo.py').stat().st_ino != (lib / 'same.py').stat().st_ino
+    assert (lib / 'same.py').read_text() == 'X = 1\n'
+
+
+def test_directory_modes_and_times(tmp_path):
+    staged = tree(tmp_path)
+    (staged.venv / 'lib').chmod(0o555)  # read-only: still filled
+    try:
+        builder(tmp_path).build(staged)
+    finally:
+        (staged.venv / 'lib').chmod(0o755)
+    root = shadow(tmp_path)
+    lib = root / INSTALL[1:] / 'lib'
+    assert lib.stat().st_mode & 0o777 == 0o555
+    assert (lib / 'demo.py').exists()
+    for path in (root, root / 'opt', lib):
+        assert path.stat().st_mtime == EPOCH, path
+    assert (root / 'opt').stat().st_mode & 0o777 == 0o755
+
+
+def test_a_second_attempt_replaces_the_shadow_tree(tmp_path):
+    staged = tree(tmp_path)
+    (staged.venv / 'lib').chmod(0o555)
+    try:
+        builder(tmp_path).build(staged)
+        (tmp_path / 'out' / 'demo_1.0-1_all.deb').unlink()
+        builder(tmp_path).build(staged)
+    finally:
+        (staged.venv / 'lib').chmod(0o755)
+    assert (shadow(tmp_path) / INSTALL[1:] / 'lib' / 'demo.py').exists()
+
+
+@pytest.mark.parametrize('field, value', [
+    ('maintainer', 'Ops <o@x.y>\nDepends: evil'),
+    ('summary', 'two\nlines'), ('description', 'bell\x07')])
+def test_control_characters_are_refused(tmp_path, field, value):
+    built = builder(tmp_path, **{field: value})
+    with pytest.raises(errors.BuildError, match='control character'):
+        built.build(tree(tmp_path))
+    assert built.context.runner.calls == []
+
+
+def test_check_project_names_the_manifest_line():
+    project = dataclasses.make_dataclass('P', [
+        'package_name', 'maintainer', 'homepage', 'summary', 'description',
+        'where_key'])('demo', 'Ops\r', '', '', '', lambda key: f'm.yml:{key}')
+    with pytest.raises(errors.ManifestError, match='maintainer') as info:
+        dpkgdeb.DpkgDeb.check_project(project)
+    assert info.value.where == 'm.yml:maintainer'
+
+
+def test_a_line_break_in_a_file_name_is_refused(tmp_path):
+    staged = tree(tmp_path)
+    (staged.venv / 'two\nlines').write_text('')
+    with pytest.raises(errors.BuildError, match='line break'):
+        builder(tmp_path).build(staged)
+
+
+def test_dpkg_deb_failure_is_a_command_error(tmp_path):
+    built = builder(tmp_path)
+    built.context.runner.fail[str(shadow(tmp_path))] = 'dpkg-deb: error: bad'
+    with pytest.raises(errors.CommandError, match='dpkg-deb failed'):
+        built.build(tree(tmp_path))
+    assert not (tmp_path / 'out').exists() or \
+        not list((tmp_path / 'out').iterdir())
