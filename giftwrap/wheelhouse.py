@@ -242,14 +242,55 @@ def download(python: Path, lines: Sequence[str], dest: Path,
     option) into ``dest`` with ``python``'s pip: the files an install
     with that interpreter would take, each without its dependencies.
 
+    Two versions of one distribution (pbr 7.0.1 built the project, the
+    closure runs pbr 7.1.3) are two pip runs: even with ``--no-deps`` pip
+    refuses both in one.
+
     :param hashed: every line carries ``--hash`` options (pip's
         hash-checking mode).
     """
+    for number, batch in enumerate(_batches(lines)):
+        _download_batch(python, batch, dest, cache_dir, runner, env,
+                        work_dir / f'download-{number}', hashed=hashed)
+
+
+def _batches(lines: Sequence[str]) -> list[list[str]]:
+    """``lines`` in as few groups as hold each distribution at most once."""
+    batches: list[tuple[set[str], list[str]]] = []
+    for line in lines:
+        name = _line_name(line)
+        batch = next((b for b in batches if name is None or name not in b[0]),
+                     None)
+        if batch is None:
+            batch = (set(), [])
+            batches.append(batch)
+        if name is not None:
+            batch[0].add(name)
+        batch[1].append(line)
+    return [b[1] for b in batches]
+
+
+def _line_name(line: str) -> str | None:
+    """The canonical distribution name a download line is for: a file
+    URL's (``.../pbr-7.0.1-py3-none-any.whl#sha256=...``) or a
+    requirement's (``pbr==7.0.1 --hash=...``)."""
+    word = line.split()[0] if line.split() else ''
+    if '://' in word:
+        found = identify(urllib.parse.unquote(
+            urllib.parse.urlsplit(word).path.rsplit('/', 1)[-1]))
+        return found[0] if found else None
+    return canonicalize_name(word.split('==', 1)[0]) if '==' in word else None
+
+
+def _download_batch(python: Path, lines: Sequence[str], dest: Path,
+                    cache_dir: Path | None, runner, env: Mapping[str, str],
+                    work_dir: Path, *, hashed: bool) -> None:
     if not lines:
         return
     # pip writes into a directory of this job's; each file then appears in
     # the shared wheelhouse whole.
     scratch = work_dir / 'downloads'
+    work_dir.mkdir(parents=True, exist_ok=True)
     requirements = work_dir / f'download{"-hashed" if hashed else ""}.txt'
     requirements.write_text(''.join(f'{line}\n' for line in lines))
     argv = [str(python), '-m', 'pip', 'download', '--no-deps',

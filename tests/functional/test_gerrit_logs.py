@@ -72,11 +72,11 @@ def resolve(tmp_path, http, src, commit, options, *, gitref='master',
     context = resolve_context(tmp_path, http=http, options=validated,
                               name=NAME, gitref=gitref, python_version=python,
                               checkout=src)
-    project = context.project
+    project = context.project_info
     if giturl:
         project = dataclasses.replace(project, giturl=giturl)
     context = dataclasses.replace(
-        context, project=project,
+        context, project_info=project,
         checkout=dataclasses.replace(context.checkout, commit=commit))
     return GerritLogs(context).resolve()
 

@@ -107,3 +107,35 @@ def test_export_copies_the_locked_files(tmp_path):
     with pytest.raises(errors.BuildError, match='no file of setuptools'):
         wheelhouse.export(tmp_path / 'cache', tmp_path / 'out2',
                           wheelhouse.locked([_entry('c' * 64)]))
+
+
+def test_two_versions_of_one_distribution_download_in_two_runs(tmp_path):
+    """keystone's closure runs pbr 7.1.3 and its build used pbr 7.0.1: pip
+    refuses both in one download, even with --no-deps."""
+    from pathlib import Path
+
+    from giftwrap import testing
+    base = 'https://files.example.invalid/packages/'
+    lines = [f'{base}pbr-7.0.1-py2.py3-none-any.whl#sha256={"a" * 64}',
+             f'{base}six-1.16.0-py2.py3-none-any.whl#sha256={"b" * 64}',
+             f'{base}pbr-7.1.3-py2.py3-none-any.whl#sha256={"c" * 64}',
+             'setuptools==80.9.0']
+    runs = []
+
+    def pip(call):
+        argv = call.argv
+        wanted = Path(argv[argv.index('-r') + 1]).read_text().split()
+        runs.append(wanted)
+        scratch = Path(argv[argv.index('-d') + 1])
+        for line in wanted:
+            name = line.split('#')[0].rsplit('/', 1)[-1]
+            if name.endswith('.whl'):
+                testing.touch(scratch / name, name.encode())
+    dest = tmp_path / 'house'
+    dest.mkdir()
+    wheelhouse.download(tmp_path / 'python', lines, dest, None,
+                        testing.RecordingRunner(respond=pip), {}, tmp_path)
+    assert runs == [[lines[0], lines[1], lines[3]], [lines[2]]]
+    assert sorted(p.name for p in dest.iterdir()) == [
+        'pbr-7.0.1-py2.py3-none-any.whl', 'pbr-7.1.3-py2.py3-none-any.whl',
+        'six-1.16.0-py2.py3-none-any.whl']
