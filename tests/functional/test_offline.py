@@ -186,7 +186,7 @@ def _missing_ref_offline(manifest, cache, tmp_path):
     assert status == 5 and row['Status'] == 'failed'
     assert 'project hello-app (clone)' in row['Message']
     assert "'no-such-branch'" in row['Message'] and 'offline' in row['Message']
-    assert 'giftwrap fetch' in row['Message']
+    assert 'giftwrap fetch' in row['Hint']
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which('unshare') is None
@@ -216,8 +216,8 @@ def test_git_network_failure_names_the_network(tmp_path):
                               str(tmp_path / 'cache'), '-f', 'json')
     (row,) = _rows(out)
     assert status == 5
-    assert 'the network failed' in row['Message']
-    assert 'giftwrap fetch' in row['Message'] and '--offline' in row['Message']
+    assert 'the network failed' in row['Message'] + row['Hint']
+    assert 'giftwrap fetch' in row['Hint'] and '--offline' in row['Hint']
 
 
 def test_offline_refuses_verify_and_fetch(tmp_path):
@@ -236,4 +236,4 @@ def test_offline_without_a_mirror_names_the_project(tmp_path):
                               str(tmp_path / 'cache'), '-f', 'json')
     (row,) = _rows(out)
     assert status == 5 and 'project hello-app' in row['Message']
-    assert 'no mirror' in row['Message'] and 'giftwrap fetch' in row['Message']
+    assert 'no mirror' in row['Message'] and 'giftwrap fetch' in row['Hint']

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(shutil.which('buildah') is None,
 SMOKE_OK = ("smoke: [['{{ project.install_path }}/bin/hello-app'], "
             "['{{ project.install_path }}/bin/python', '-c', 'import six']]")
 SMOKE_FAILS = ("smoke: [['{{ project.install_path }}/bin/python', '-c', "
-               "'import sys; print(\"boom\"); sys.exit(3)']]")
+               "'import sys; print(\"bo\" + \"om\"); sys.exit(3)']]")
 SMOKE_HANGS = "smoke: [['sleep', '600']]"
 
 
