@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import hashlib
 import logging
 import os
 import re
@@ -34,6 +33,7 @@ import tempfile
 from pathlib import Path
 
 from giftwrap import atomic, errors, repoindex, signing, vercmp
+from giftwrap.reuse import sha256_file
 from giftwrap.process import Runner
 
 LOG = logging.getLogger(__name__)
@@ -259,7 +259,7 @@ def _add(source: Path, pool: Path, held: dict[str, Entry], status: str,
     entry = _read(source, pool, runner)
     target = pool / Path(entry.path).name
     if target.exists():
-        if _digest(target) != _digest(source):
+        if sha256_file(target) != sha256_file(source):
             raise errors.BuildError(
                 f'{entry.package} {entry.version} ({entry.arch}) is already '
                 f'published as {entry.path}, with other contents than '
@@ -299,14 +299,6 @@ def _read(package: Path, pool: Path, runner: Runner) -> Entry:
     evr = f'{ver}-{rel}' if epoch == '0' else f'{epoch}:{ver}-{rel}'
     return Entry('rpm', name, evr, arch,
                  f'{where}/{name}-{ver}-{rel}.{arch}.rpm')
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as stream:
-        for block in iter(lambda: stream.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _prune(held: dict[str, Entry], keep: int | None, stage: Path,

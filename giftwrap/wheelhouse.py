@@ -32,10 +32,9 @@ from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename,
                              parse_sdist_filename, parse_wheel_filename)
 
 from giftwrap import errors, installers
+from giftwrap.reuse import sha256_file
 
 LOG = logging.getLogger(__name__)
-
-_CHUNK = 1 << 20
 
 
 def cache_wheelhouse(cache_dir: Path) -> Path:
@@ -87,7 +86,7 @@ def keep(reports: Iterable[Path], cache_dir: Path, pip_cache: Path
         if name is None or _has(house / name, sha):
             continue
         source = _local_source(url, pip_cache)
-        if source is not None and _sha256(source) == sha:
+        if source is not None and sha256_file(source) == sha:
             _copy(source, house / name)
         else:
             missing.append((url, sha))
@@ -172,7 +171,7 @@ def check(houses: Sequence[Path], locked: Mapping[str, tuple[str, ...]],
         if not found:
             missing.append(spec)
         wrong += [f'{p}: sha256 {s}' for p in found
-                  if (s := _sha256(p)) not in hashes and hashes]
+                  if (s := sha256_file(p)) not in hashes and hashes]
     if wrong:
         raise errors.BuildError(
             'wheelhouse files do not have the sha256 the lock records',
@@ -194,11 +193,11 @@ def export(cache_dir: Path, dest: Path,
     for spec, hashes in sorted(locked.items()):
         name, version = spec.split('==', 1)
         found = [p for p in files_of([house], name, version)
-                 if not hashes or _sha256(p) in hashes]
+                 if not hashes or sha256_file(p) in hashes]
         if not found:
             missing.append(spec)
         for path in found:
-            if not _has(dest / path.name, _sha256(path)):
+            if not _has(dest / path.name, sha256_file(path)):
                 _copy(path, dest / path.name)
             copied.append(dest / path.name)
     if missing:
@@ -210,15 +209,7 @@ def export(cache_dir: Path, dest: Path,
 
 
 def _has(path: Path, sha: str) -> bool:
-    return path.is_file() and _sha256(path) == sha
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as stream:
-        for chunk in iter(lambda: stream.read(_CHUNK), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return path.is_file() and sha256_file(path) == sha
 
 
 def _copy(source: Path, dest: Path) -> None:
