@@ -15,7 +15,7 @@ import resource
 import sys
 from pathlib import Path
 
-from giftwrap import shell
+from giftwrap.cli import app as shell
 
 
 def main() -> int:

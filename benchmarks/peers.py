@@ -17,7 +17,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from giftwrap.process import Runner, base_environment
+from giftwrap.util.process import Runner, base_environment
 
 #: What dh-virtualenv needs, from Debian (the benchmark installs it).
 DH_PACKAGES = ('dh-virtualenv', 'debhelper', 'python3-virtualenv',

@@ -18,7 +18,7 @@ from typing import Sequence
 from dulwich import porcelain
 from dulwich.repo import Repo
 
-from giftwrap.process import Runner
+from giftwrap.util.process import Runner
 
 AUTHOR = b'giftwrap benchmark <bench@example.com>'
 

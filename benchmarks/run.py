@@ -35,7 +35,7 @@ import yaml  # noqa: E402
 import peers  # noqa: E402
 import projects  # noqa: E402
 import report  # noqa: E402
-from giftwrap.process import Runner, find_tool  # noqa: E402
+from giftwrap.util.process import Runner, find_tool  # noqa: E402
 from report import (CHANGED, COLD, DASK, DH, FPM, GIFTWRAP,  # noqa: E402
                     UNCHANGED, Row)
 from tests import dask_cluster  # noqa: E402

@@ -1,5 +1,5 @@
 import sys
 
-from giftwrap.shell import main
+from giftwrap.cli.app import main
 
 sys.exit(main())

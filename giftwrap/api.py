@@ -24,20 +24,20 @@ a :class:`Runner` that runs every command (with ``SOURCE_DATE_EPOCH`` in
 its environment).  :mod:`giftwrap.testing` builds them for unit tests.
 """
 
-from giftwrap.builders.base import (Artifact, BuildContext, Builder,
-                                    StagedTree, Tool)
-from giftwrap.drivers import API_VERSION, Option
+from giftwrap.package.builder import (Artifact, BuildContext, Builder,
+                                      StagedTree, Tool)
+from giftwrap.plugins import API_VERSION, Option
 from giftwrap.executors.base import Executor, ExecutorContext
 from giftwrap.errors import (BuildError, CommandError, DriverError,
                              GiftwrapError, ManifestError, MissingToolError,
                              ResolveError, SourceError)
-from giftwrap.interpreter import Interpreter
-from giftwrap.package import PackageDescription
-from giftwrap.process import Result, Runner
+from giftwrap.venv.interpreter import Interpreter
+from giftwrap.package.description import PackageDescription
+from giftwrap.util.process import Result, Runner
 from giftwrap.projectinfo import ProjectInfo
-from giftwrap.sources.base import (Checkout, Pin, Pins, ResolveContext,
+from giftwrap.resolve.base import (Checkout, Pin, Pins, ResolveContext,
                                    Resolver)
-from giftwrap.versions import PackageVersion
+from giftwrap.manifest.versions import PackageVersion
 
 __all__ = [
     'API_VERSION',

@@ -1,11 +1,11 @@
 """The view of a project that drivers receive (driver API 1.0).
 
-The core's :class:`giftwrap.manifest.Project` has some fifty fields and
+The core's :class:`giftwrap.manifest.loader.Project` has some fifty fields and
 changes whenever the manifest gains a key; a driver that read it would
 break with them.  :class:`ProjectInfo` is the small part a builder or a
 resolver needs, and it changes only with :data:`giftwrap.api.API_VERSION`.
 What a package is made of (name, version, dependencies, scripts) is in
-:class:`giftwrap.package.PackageDescription`, the builder's other input.
+:class:`giftwrap.package.description.PackageDescription`, the builder's other input.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class ProjectInfo:
 
     @classmethod
     def of(cls, project) -> 'ProjectInfo':
-        """The view of the core's :class:`giftwrap.manifest.Project`."""
+        """The view of the core's :class:`giftwrap.manifest.loader.Project`."""
         return cls(
             name=project.name, giturl=project.giturl, gitref=project.gitref,
             provenance_url=project.provenance_url,

@@ -26,14 +26,15 @@ import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Mapping, Sequence
 
-from giftwrap import errors, versions
-from giftwrap.builders.base import BuildContext, StagedTree
-from giftwrap.drivers import Option, validate_options
-from giftwrap.interpreter import Interpreter
-from giftwrap.package import PackageDescription
-from giftwrap.process import Result, Runner
+from giftwrap import errors
+from giftwrap.manifest import versions
+from giftwrap.package.builder import BuildContext, StagedTree
+from giftwrap.plugins import Option, validate_options
+from giftwrap.venv.interpreter import Interpreter
+from giftwrap.package.description import PackageDescription
+from giftwrap.util.process import Result, Runner
 from giftwrap.projectinfo import ProjectInfo
-from giftwrap.sources.base import Checkout, Pins, ResolveContext
+from giftwrap.resolve.base import Checkout, Pins, ResolveContext
 
 __all__ = ['Call', 'RecordingRunner', 'build_context', 'checkout',
            'interpreter', 'package_description', 'project_info',
@@ -210,7 +211,7 @@ def resolve_context(tmp_path: Path, *, http: Any,
     """A :class:`ResolveContext` under ``tmp_path`` (a checkout in ``src``,
     ``work`` and ``cache`` directories).
 
-    :param http: the HTTP client (:class:`giftwrap.sources.http.HttpClient`;
+    :param http: the HTTP client (:class:`giftwrap.resolve.http.HttpClient`;
         its ``offline`` is the context's).
     :param resolver: the resolver class, whose schema checks ``options``.
     """

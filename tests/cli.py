@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 
-from giftwrap import shell
+from giftwrap.cli import app as shell
 
 
 def giftwrap(*argv: str) -> tuple[int, str, str]:

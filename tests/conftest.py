@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import shell
+from giftwrap.cli import app as shell
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / 'shared' / 'reference'
 if not REFERENCE.is_dir():  # the CI clone sits beside shared/ like the work tree

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from giftwrap import errors
-from giftwrap.process import Result
+from giftwrap.util.process import Result
 
 
 IMAGE_ID = 'sha256:' + 'f' * 64

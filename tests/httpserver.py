@@ -24,12 +24,12 @@ from pathlib import Path, PurePosixPath
 from typing import Mapping, Sequence
 
 from giftwrap import testing
-from giftwrap import versions
-from giftwrap.interpreter import Interpreter
-from giftwrap.manifest import Project
-from giftwrap.process import Runner
-from giftwrap.sources.base import Checkout, ResolveContext
-from giftwrap.sources.http import HttpClient
+from giftwrap.manifest import versions
+from giftwrap.venv.interpreter import Interpreter
+from giftwrap.manifest.loader import Project
+from giftwrap.util.process import Runner
+from giftwrap.resolve.base import Checkout, ResolveContext
+from giftwrap.resolve.http import HttpClient
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from giftwrap import errors
-from giftwrap.process import Runner
+from giftwrap.util.process import Runner
 
 #: The cached base image: debootstrapped bookworm with python3 and venv.
 BASE_IMAGE = 'giftwrap-test/bookworm-python:latest'

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from giftwrap import versions
-from giftwrap.builders.base import StagedTree
-from giftwrap.interpreter import Interpreter
-from giftwrap.manifest import Project
+from giftwrap.manifest import versions
+from giftwrap.package.builder import StagedTree
+from giftwrap.venv.interpreter import Interpreter
+from giftwrap.manifest.loader import Project
 
 
 INSTALL = PurePosixPath('/opt/acme/nova')

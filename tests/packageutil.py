@@ -17,14 +17,18 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from giftwrap import package, shell, signing, testing, versions
-from giftwrap.commands.publish import Publish
-from giftwrap.builders.base import StagedTree
-from giftwrap.interpreter import Interpreter
-from giftwrap.manifest import Project
-from giftwrap.package import PackageDescription
-from giftwrap.process import Runner, find_tool
-from giftwrap.sources.base import Checkout, Pins
+from giftwrap import testing
+from giftwrap.cli import app as shell
+from giftwrap.manifest import versions
+from giftwrap.package import description as package
+from giftwrap.trust import signing
+from giftwrap.cli.commands.publish import Publish
+from giftwrap.package.builder import StagedTree
+from giftwrap.venv.interpreter import Interpreter
+from giftwrap.manifest.loader import Project
+from giftwrap.package.description import PackageDescription
+from giftwrap.util.process import Runner, find_tool
+from giftwrap.resolve.base import Checkout, Pins
 
 
 def need(*tools: str) -> None:

@@ -7,11 +7,11 @@ import datetime
 import textwrap
 from pathlib import Path, PurePosixPath
 import pytest
-from giftwrap import versions
-from giftwrap.manifest import Project
-from giftwrap.package import PackageDescription
-from giftwrap.sources.base import Checkout
-from giftwrap.venv import InstallReport
+from giftwrap.manifest import versions
+from giftwrap.manifest.loader import Project
+from giftwrap.package.description import PackageDescription
+from giftwrap.resolve.base import Checkout
+from giftwrap.venv.build import InstallReport
 
 
 SITE = 'lib/python3.11/site-packages'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hypothesis import strategies as st
-from giftwrap.schema import FIELDS
+from giftwrap.manifest.schema import FIELDS
 
 
 KEYS = st.sampled_from(sorted(FIELDS) + ['settings', 'projects', 'bogus'])

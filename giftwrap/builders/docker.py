@@ -33,10 +33,11 @@ from typing import Any, Mapping
 
 import jinja2
 
-from giftwrap import bounds, errors
-from giftwrap.builders import engines
-from giftwrap.builders.base import Artifact, Builder, StagedTree
-from giftwrap.drivers import Option
+from giftwrap import errors
+from giftwrap.manifest import bounds
+from giftwrap.util import containers as engines
+from giftwrap.package.builder import Artifact, Builder, StagedTree
+from giftwrap.plugins import Option
 
 LOG = logging.getLogger(__name__)
 
@@ -358,7 +359,7 @@ def render_dockerfile(values: Mapping[str, Any], template: Path | None = None
                       ) -> str:
     """Render giftwrap's Dockerfile, or ``template`` extending it.
 
-    The template runs in the bounded sandbox (:mod:`giftwrap.bounds`): it can read
+    The template runs in the bounded sandbox (:mod:`giftwrap.manifest.bounds`): it can read
     ``values`` and include or extend templates beside it, nothing else.
 
     :param template: the user's template; files beside it (and

@@ -39,10 +39,11 @@ from typing import Iterable, Mapping
 
 from giftwrap.api import (Artifact, Builder, BuildError, DriverError,
                           ManifestError, Option, StagedTree, Tool)
-from giftwrap.builders import debar, nfpm, scripts
+from giftwrap.builders import debar, nfpm
+from giftwrap.package import scripts
 from giftwrap.builders.fpm import build_time
 from giftwrap.builders.shadow import Shadow, remove
-from giftwrap.package import DEFAULT_MAINTAINER, Target
+from giftwrap.package.description import DEFAULT_MAINTAINER, Target
 
 LOG = logging.getLogger(__name__)
 

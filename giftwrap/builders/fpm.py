@@ -19,7 +19,7 @@ What fpm adds of its own, and how the packages are kept equal to nfpm's
 * deb: fpm always writes a changelog, and without an upstream one names
   the Debian changelog ``changelog.gz``, which lintian calls an error for
   a version with a revision.  giftwrap gives it both texts of
-  :mod:`giftwrap.docfiles`, so the package has the same
+  :mod:`giftwrap.package.docfiles`, so the package has the same
   ``changelog.Debian.gz`` and ``changelog.gz`` as nfpm's (the DEP-5
   ``copyright`` is one of the generated files).
 * rpm: fpm's spec has no ``%license``: the license files of the
@@ -40,7 +40,7 @@ For rpm, fpm writes a spec file that rpmbuild reads: rpmbuild expands
 line starting with ``%`` opens a spec section.  So ``%`` is doubled in all
 text and a description or script line starting with ``%`` is refused.
 
-The mapping from :class:`~giftwrap.package.Target` to fpm's options is
+The mapping from :class:`~giftwrap.package.description.Target` to fpm's options is
 :meth:`FpmBuilder.argv`; a format adds its own options in
 :meth:`FpmBuilder.format_options`.
 """
@@ -56,12 +56,14 @@ import urllib.parse
 from pathlib import Path, PurePosixPath
 from typing import ClassVar, Mapping
 
-from giftwrap import docfiles, errors
-from giftwrap.builders import rpmsign, scripts
-from giftwrap.builders.base import (Artifact, Builder, BuildContext,
-                                    StagedTree, Tool)
+from giftwrap import errors
+from giftwrap.package import docfiles
+from giftwrap.package import scripts
+from giftwrap.trust import rpmsign
+from giftwrap.package.builder import (Artifact, Builder, BuildContext,
+                                      StagedTree, Tool)
 from giftwrap.builders.nfpm import RPM_GROUP, compression_option
-from giftwrap.package import GeneratedFile, Target
+from giftwrap.package.description import GeneratedFile, Target
 
 LOG = logging.getLogger(__name__)
 
@@ -287,7 +289,7 @@ def inputs(tree: StagedTree, files: Path | None) -> list[str]:
 
 def changelogs(target: Target) -> dict[str, GeneratedFile]:
     """The deb's Debian and upstream changelogs giftwrap generated
-    (:mod:`giftwrap.docfiles`), by name: fpm gzips and installs them."""
+    (:mod:`giftwrap.package.docfiles`), by name: fpm gzips and installs them."""
     return {f.dst.name: f for f in target.files
             if f.dst.parent == docfiles.DOC_DIR / target.name
             and f.dst.name in (docfiles.DEBIAN_CHANGELOG,

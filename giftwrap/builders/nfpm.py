@@ -28,11 +28,13 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
-from giftwrap import docfiles, errors
-from giftwrap.builders import rpmsign, scripts
-from giftwrap.builders.base import Artifact, Builder, StagedTree, Tool
-from giftwrap.drivers import Option
-from giftwrap.package import GeneratedFile, PackageDescription
+from giftwrap import errors
+from giftwrap.package import docfiles
+from giftwrap.package import scripts
+from giftwrap.trust import rpmsign
+from giftwrap.package.builder import Artifact, Builder, StagedTree, Tool
+from giftwrap.plugins import Option
+from giftwrap.package.description import GeneratedFile, PackageDescription
 
 LOG = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ def nfpm_config(package: PackageDescription, tree: StagedTree, *,
     :param compression: the payload compression, or ``None`` for nfpm's.
     :param locate: gives the manifest ``file:line`` of a package field.
     :param staged: where each generated file of the format was written
-        (:func:`giftwrap.builders.scripts.write_files`).
+        (:func:`giftwrap.package.scripts.write_files`).
     :param script_files: where each maintainer script was written.
     :returns: a mapping to write as JSON.
     :raises giftwrap.errors.BuildError: a metadata value nfpm would alter,

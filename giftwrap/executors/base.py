@@ -4,7 +4,7 @@ Executors are stevedore drivers in the ``giftwrap.executors`` namespace,
 registered in ``setup.cfg`` like builders and resolvers.  The build plans,
 checks, merges the locks and writes the summary on this machine whichever
 executor runs the jobs; an executor only runs each project's
-:class:`giftwrap.job.Job` somewhere and brings its outcomes (and
+:class:`giftwrap.run.job.Job` somewhere and brings its outcomes (and
 artifacts) home.  ``local`` is the reference executor.
 """
 
@@ -14,14 +14,14 @@ import abc
 import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
-from giftwrap import lockfile
-from giftwrap.job import Outcome
+from giftwrap.trust import lockfile
+from giftwrap.run.job import Outcome
 
 if TYPE_CHECKING:  # pragma: no cover
-    from giftwrap.build import Options
-    from giftwrap.drivers import Option
-    from giftwrap.job import Progress
-    from giftwrap.plan import Plan, ProjectPlan
+    from giftwrap.run.build import Options
+    from giftwrap.plugins import Option
+    from giftwrap.run.job import Progress
+    from giftwrap.plan.planner import Plan, ProjectPlan
 
 #: What one project's job gives back: its summary rows and lock entries.
 JobResult = tuple[list[Outcome], dict[str, lockfile.Entry]]

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from giftwrap import errors
-from giftwrap.builders.base import Publisher
-from giftwrap.drivers import Option
+from giftwrap.package.builder import Publisher
+from giftwrap.plugins import Option
 from giftwrap.executors import remote
 from giftwrap.executors.base import Executor, JobResult
 from giftwrap.executors.homecoming import Lost, bring_home
-from giftwrap.job import FAILED, Job, Outcome
-from giftwrap.sources.http import HttpClient
+from giftwrap.run.job import FAILED, Job, Outcome
+from giftwrap.resolve.http import HttpClient
 
 LOG = logging.getLogger(__name__)
 

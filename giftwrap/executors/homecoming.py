@@ -15,9 +15,9 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from giftwrap import reuse
-from giftwrap.builders.base import ArtifactExists, Publisher
-from giftwrap.job import BUILT, FAILED, REUSED
+from giftwrap.run import reuse
+from giftwrap.package.builder import ArtifactExists, Publisher
+from giftwrap.run.job import BUILT, FAILED, REUSED
 
 if TYPE_CHECKING:  # pragma: no cover
     from giftwrap.executors.remote import Done, Task

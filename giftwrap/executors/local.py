@@ -11,9 +11,9 @@ import threading
 from typing import Sequence
 
 from giftwrap.executors.base import Executor, JobResult
-from giftwrap.job import Job
-from giftwrap.process import Runner
-from giftwrap.sources.http import HttpClient
+from giftwrap.run.job import Job
+from giftwrap.util.process import Runner
+from giftwrap.resolve.http import HttpClient
 
 
 class LocalExecutor(Executor):

@@ -2,7 +2,7 @@
 the reading of what the job left there.
 
 The client (:mod:`giftwrap.executors.dask`) pickles a :class:`Task` per
-(project, target); :func:`build` runs it as a :class:`giftwrap.job.Job`
+(project, target); :func:`build` runs it as a :class:`giftwrap.run.job.Job`
 into a directory of the worker's own cache and answers with a
 :class:`Done` naming the files to bring home.  The files stay on the
 worker (or go to the artifact store) until the client has them.
@@ -24,14 +24,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 import giftwrap
-from giftwrap import drivers, errors, interpreter, reuse
-from giftwrap.job import Job
-from giftwrap.process import Runner
-from giftwrap.sources.http import HttpClient
+from giftwrap import errors
+from giftwrap import plugins as drivers
+from giftwrap.run import reuse
+from giftwrap.venv import interpreter
+from giftwrap.run.job import Job
+from giftwrap.util.process import Runner
+from giftwrap.resolve.http import HttpClient
 
 if TYPE_CHECKING:  # pragma: no cover
-    from giftwrap.build import Options
-    from giftwrap.plan import Plan, ProjectPlan
+    from giftwrap.run.build import Options
+    from giftwrap.plan.planner import Plan, ProjectPlan
 
 LOG = logging.getLogger(__name__)
 
@@ -70,7 +73,7 @@ class Task:
     files: Mapping[str, bytes]
     stop: str
     store: str = ''
-    #: the client's reuse memo (see :class:`giftwrap.job.Job`), recorded
+    #: the client's reuse memo (see :class:`giftwrap.run.job.Job`), recorded
     #: beside the artifacts
     memo: tuple | None = None
 

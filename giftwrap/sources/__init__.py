@@ -1,0 +1,1 @@
+"""Deprecated package: resolvers moved to giftwrap.resolve and giftwrap.resolvers."""

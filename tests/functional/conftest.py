@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import repository
+from giftwrap.trust import repository
 from giftwrap.builders import nfpm
-from giftwrap.process import Runner
+from giftwrap.util.process import Runner
 from tests.packageutil import build_package, make_key, need, remove_key
 
 

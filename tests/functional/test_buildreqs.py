@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap.process import find_tool
+from giftwrap.util.process import find_tool
 from tests import gitutil
 
 pytestmark = [

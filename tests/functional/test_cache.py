@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import cache, errors
-from giftwrap.process import Runner
-from giftwrap.sources import git
+from giftwrap import errors
+from giftwrap.util import cache
+from giftwrap.util.process import Runner
+from giftwrap.fetch import git
 from tests import httpserver, projectutil
 from tests.cli import giftwrap
 from tests.packageutil import need
@@ -179,7 +180,7 @@ def test_prune_waits_for_a_running_build(filled):
 _HOLDER = '''
 import sys, time
 from pathlib import Path
-from giftwrap import cache
+from giftwrap.util import cache
 with cache.in_use(Path(sys.argv[1]), Path(sys.argv[2])):
     print('holding', flush=True)
     time.sleep(600)

@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from giftwrap.process import Runner
+from giftwrap.util.process import Runner
 from tests import projectutil
 
 pytestmark = pytest.mark.skipif(shutil.which('dpkg-deb') is None,

@@ -25,12 +25,16 @@ import pytest
 import requests
 
 from giftwrap import testing
-from giftwrap import errors, interpreter, package, venv, versions
-from giftwrap.builders import docker, engines
-from giftwrap.builders.base import BuildContext
-from giftwrap.manifest import Project
-from giftwrap.process import Runner
-from giftwrap.sources.base import Checkout, Pin, Pins
+from giftwrap import errors
+from giftwrap.manifest import versions
+from giftwrap.package import description as package
+from giftwrap.venv import interpreter, build as venv
+from giftwrap.builders import docker
+from giftwrap.util import containers as engines
+from giftwrap.package.builder import BuildContext
+from giftwrap.manifest.loader import Project
+from giftwrap.util.process import Runner
+from giftwrap.resolve.base import Checkout, Pin, Pins
 from tests import images, projectutil
 
 SYSTEM_PYTHON = '/usr/bin/python3'

@@ -1,7 +1,7 @@
 """The dpkg-deb builder with the real dpkg-deb: nfpm-deb's package.
 
 The staged trees and descriptions are test_packages' (a hand-made
-virtualenv, :func:`giftwrap.package.describe` with a service, scripts,
+virtualenv, :func:`giftwrap.package.description.describe` with a service, scripts,
 sudoers and documentation files); nfpm-deb builds the same tree to compare.
 """
 
@@ -20,7 +20,7 @@ import pytest
 
 from giftwrap import testing
 from giftwrap.builders import dpkgdeb, nfpm
-from giftwrap.process import Runner, find_tool
+from giftwrap.util.process import Runner, find_tool
 from tests import projectutil
 from tests.functional.test_nfpm import dpkg, need, run
 from tests.functional.test_packages import (build, findings, forget_account,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from giftwrap.builders import fpm, nfpm
-from giftwrap.process import Runner, find_tool
+from giftwrap.util.process import Runner, find_tool
 from tests.packageutil import (RPMLINT_FILTERS, account, build, dpkg,
                                findings, forget_account, need,
                                need_root_dpkg, run, service_fields)

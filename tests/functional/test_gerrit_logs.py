@@ -14,10 +14,11 @@ import time
 
 import pytest
 
-from giftwrap import drivers, errors
-from giftwrap.sources import gerrit
-from giftwrap.sources.gerrit_logs import GerritLogs
-from giftwrap.sources.http import HttpClient
+from giftwrap import errors
+from giftwrap import plugins as drivers
+from giftwrap.resolvers import gerrit
+from giftwrap.resolvers.gerrit_logs import GerritLogs
+from giftwrap.resolve.http import HttpClient
 from tests import gitutil
 from tests.fake_opendev import (
     REQUIREMENTS_COMMIT, TENANT, FakeOpenDev, change_info, fixture,

@@ -1,4 +1,4 @@
-"""giftwrap.sources.git against real repositories made with dulwich.
+"""giftwrap.fetch.git against real repositories made with dulwich.
 
 The network transport is dulwich's smart HTTP server on 127.0.0.1.
 """
@@ -22,9 +22,9 @@ from dulwich import web
 import pytest
 
 from giftwrap import errors
-from giftwrap.process import find_tool
-from giftwrap.process import Runner
-from giftwrap.sources import git
+from giftwrap.util.process import find_tool
+from giftwrap.util.process import Runner
+from giftwrap.fetch import git
 from tests import gitutil
 
 PBR_FILES = {

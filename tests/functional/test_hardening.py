@@ -231,7 +231,7 @@ def test_full_disk_in_work_dir(tmp_path, good_repo):
     assert result.returncode != 0
     text = result.stdout + result.stderr
     # the failing tool's own output may hold its traceback; giftwrap's not
-    assert 'giftwrap/build.py' not in text and 'giftwrap/shell.py' not in text
+    assert 'giftwrap/run/build.py' not in text and 'giftwrap/cli/app.py' not in text
     assert 'no space left' in text.lower()
     assert no_artifacts(tmp_path)
 

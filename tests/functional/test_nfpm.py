@@ -10,14 +10,15 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from giftwrap import testing
-from giftwrap import errors, versions
+from giftwrap import errors
+from giftwrap.manifest import versions
 from giftwrap.builders import nfpm
-from giftwrap.builders.base import BuildContext
-from giftwrap.interpreter import Interpreter
-from giftwrap.manifest import Project
-from giftwrap.package import PackageDescription
-from giftwrap.process import Runner, find_tool
-from giftwrap.sources.base import Checkout, Pins
+from giftwrap.package.builder import BuildContext
+from giftwrap.venv.interpreter import Interpreter
+from giftwrap.manifest.loader import Project
+from giftwrap.package.description import PackageDescription
+from giftwrap.util.process import Runner, find_tool
+from giftwrap.resolve.base import Checkout, Pins
 from tests.packageutil import ODD_NAME, dpkg, need, run, stage
 
 pytestmark = pytest.mark.skipif(find_tool('nfpm') is None,

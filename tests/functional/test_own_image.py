@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap.process import Runner
+from giftwrap.util.process import Runner
 from tests import images
 
 REPO = Path(__file__).resolve().parents[2]

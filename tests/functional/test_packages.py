@@ -1,7 +1,7 @@
 """Packages with service integration: lintian, rpmlint, and dpkg as root.
 
 The staged tree is made by hand (like test_nfpm) and the description comes
-from :func:`giftwrap.package.describe`, so the maintainer scripts, units
+from :func:`giftwrap.package.description.describe`, so the maintainer scripts, units
 and overrides are the ones a real build ships.
 """
 
@@ -13,11 +13,12 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from giftwrap import package, versions
+from giftwrap.manifest import versions
+from giftwrap.package import description as package
 from giftwrap.builders import nfpm
-from giftwrap.builders.base import StagedTree
-from giftwrap.manifest import Project
-from giftwrap.process import Runner, find_tool
+from giftwrap.package.builder import StagedTree
+from giftwrap.manifest.loader import Project
+from giftwrap.util.process import Runner, find_tool
 from tests.packageutil import (PYTHON, RPMLINT_FILTERS, account, build, dpkg,
                                findings, forget_account, need,
                                need_root_dpkg, run, service_fields, stage)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, patches
-from giftwrap.process import Runner, find_tool
+from giftwrap import errors
+from giftwrap.fetch import patches
+from giftwrap.util.process import Runner, find_tool
 from tests import projectutil
 from tests.cli import giftwrap
 

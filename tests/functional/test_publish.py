@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, repoindex, repository, signing
-from giftwrap.process import Runner
+from giftwrap import errors
+from giftwrap.trust import repoindex, repository, signing
+from giftwrap.util.process import Runner
 from tests.packageutil import GpgKey, need, remove_key
 from tests.packageutil import Apt, run_cli
 

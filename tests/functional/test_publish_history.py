@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, repoindex, repository, signing, vercmp
+from giftwrap import errors
+from giftwrap.trust import repoindex, repository, signing, vercmp
 from giftwrap.builders import nfpm
-from giftwrap.process import Runner
+from giftwrap.util.process import Runner
 from tests.packageutil import Apt, build_package, need, run_cli
 
 OLD, NEW = '1.9-1', '1.10-1'

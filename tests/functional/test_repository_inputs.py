@@ -220,7 +220,7 @@ def test_a_broken_repository_is_a_source_error(tmp_path, breakage):
 
 @pytest.mark.parametrize('breakage', BREAKAGES)
 def test_a_broken_repository_without_the_cache(tmp_path, breakage):
-    from giftwrap.sources import git
+    from giftwrap.fetch import git
     path = tmp_path / 'hello-app'
     gitref, what = breakage(path)
     with pytest.raises(errors.SourceError) as caught:

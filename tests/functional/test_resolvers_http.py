@@ -14,11 +14,11 @@ import zlib
 
 import pytest
 
-from giftwrap import drivers
-from giftwrap.sources import http
-from giftwrap.sources.http import USER_AGENT, HttpClient, HttpError
-from giftwrap.sources.requirements_file import RequirementsFile
-from giftwrap.sources.upper_constraints import UpperConstraints
+from giftwrap import plugins as drivers
+from giftwrap.resolve import http
+from giftwrap.resolve.http import USER_AGENT, HttpClient, HttpError
+from giftwrap.resolvers.requirements_file import RequirementsFile
+from giftwrap.resolvers.upper_constraints import UpperConstraints
 from tests import httpserver
 from tests.httpserver import (
     LoopbackServer, Response, free_port_url, resolve_context)

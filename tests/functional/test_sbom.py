@@ -17,11 +17,14 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from giftwrap import testing
-from giftwrap import interpreter, package, sbom, venv, versions
+from giftwrap.manifest import versions
+from giftwrap.package import description as package
+from giftwrap.trust import sbom
+from giftwrap.venv import interpreter, build as venv
 from giftwrap.builders import nfpm
-from giftwrap.manifest import Project
-from giftwrap.process import Runner, find_tool
-from giftwrap.sources.base import Checkout, Pin, Pins
+from giftwrap.manifest.loader import Project
+from giftwrap.util.process import Runner, find_tool
+from giftwrap.resolve.base import Checkout, Pin, Pins
 from tests import projectutil
 from tests.sbomutil import validate
 

@@ -20,12 +20,13 @@ from pathlib import Path
 import pytest
 
 from giftwrap import testing
-from giftwrap import manifest, package
+from giftwrap.manifest import loader as manifest
+from giftwrap.package import description as package
 from giftwrap.builders import nfpm
-from giftwrap.builders.base import StagedTree
-from giftwrap.interpreter import Interpreter
-from giftwrap.process import Runner, find_tool
-from giftwrap.sources.base import Checkout, Pins
+from giftwrap.package.builder import StagedTree
+from giftwrap.venv.interpreter import Interpreter
+from giftwrap.util.process import Runner, find_tool
+from giftwrap.resolve.base import Checkout, Pins
 from tests.packageutil import dpkg
 
 pytestmark = [

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, signing
+from giftwrap import errors
+from giftwrap.trust import signing
 from giftwrap.builders import nfpm
-from giftwrap.process import Runner
+from giftwrap.util.process import Runner
 from tests.packageutil import GpgKey, build_package, make_key, need, remove_key
 
 

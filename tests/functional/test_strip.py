@@ -16,12 +16,14 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from giftwrap import testing
-from giftwrap import interpreter, package, strip, venv, versions
+from giftwrap.manifest import versions
+from giftwrap.package import description as package
+from giftwrap.venv import interpreter, strip, build as venv
 from giftwrap.builders import nfpm
-from giftwrap.builders.base import StagedTree
-from giftwrap.manifest import Project
-from giftwrap.process import Runner, find_tool
-from giftwrap.sources.base import Checkout, Pin, Pins
+from giftwrap.package.builder import StagedTree
+from giftwrap.manifest.loader import Project
+from giftwrap.util.process import Runner, find_tool
+from giftwrap.resolve.base import Checkout, Pin, Pins
 from tests import projectutil
 from tests.packageutil import dpkg
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, shlibs, sysdeps
-from giftwrap.process import Runner, find_tool
+from giftwrap import errors
+from giftwrap.package import shlibs, sysdeps
+from giftwrap.util.process import Runner, find_tool
 from tests import projectutil
 from tests.cli import giftwrap
 

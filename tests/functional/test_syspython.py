@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap.process import find_tool
+from giftwrap.util.process import find_tool
 from tests import projectutil
 from tests.cli import giftwrap
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from giftwrap import errors
-from giftwrap.process import Runner
+from giftwrap.util.process import Runner
 from tests import images, projectutil
 
 pytestmark = pytest.mark.skipif(shutil.which('buildah') is None,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap.process import Runner
+from giftwrap.util.process import Runner
 from tests import images, projectutil
 
 pytestmark = pytest.mark.skipif(shutil.which('buildah') is None,

@@ -19,8 +19,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from giftwrap import errors, testing
-from giftwrap.builders.base import BuildContext, StagedTree
-from giftwrap.process import Runner, base_environment
+from giftwrap.package.builder import BuildContext, StagedTree
+from giftwrap.util.process import Runner, base_environment
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / 'examples' / 'giftwrap-tarball'

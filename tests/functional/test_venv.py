@@ -18,9 +18,10 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from giftwrap import errors, interpreter, venv
-from giftwrap.process import Runner
-from giftwrap.sources.base import Pin, Pins
+from giftwrap import errors
+from giftwrap.venv import interpreter, build as venv
+from giftwrap.util.process import Runner
+from giftwrap.resolve.base import Pin, Pins
 from tests import projectutil
 
 SYSTEM_PYTHON = '/usr/bin/python3'

@@ -6,9 +6,10 @@ import warnings
 
 import pytest
 
-from giftwrap import api, drivers, errors, testing
+from giftwrap import api, errors, testing
+from giftwrap import plugins as drivers
 from giftwrap.builders import nfpm
-from giftwrap.sources import requirements_file
+from giftwrap.resolvers import requirements_file
 
 
 def test_api_exports_what_drivers_need():

@@ -12,7 +12,8 @@ import textwrap
 import jinja2
 import pytest
 
-from giftwrap import bounds, errors, manifest
+from giftwrap import errors
+from giftwrap.manifest import bounds, loader as manifest
 
 BOMBS = {
     'power': '{{ 9 ** 999999999 }}',

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import buildreqs, buildsystem, errors
-from giftwrap.interpreter import Interpreter
+from giftwrap import errors
+from giftwrap.venv import buildreqs, buildsystem
+from giftwrap.venv.interpreter import Interpreter
 
 PY311 = Interpreter(Path('/usr/bin/python3.11'), '3.11.2',
                     soabi='cpython-311-x86_64-linux-gnu',

@@ -1,4 +1,4 @@
-"""giftwrap/bytecode.py: the same .pyc files as compileall, from a cache."""
+"""giftwrap/venv/bytecode.py: the same .pyc files as compileall, from a cache."""
 
 import compileall
 import os
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / 'giftwrap' / 'bytecode.py'
+SCRIPT = Path(__file__).resolve().parents[2] / 'giftwrap' / 'venv' / 'bytecode.py'
 RECORDED = '/opt/app/lib/python3/site-packages'
 
 

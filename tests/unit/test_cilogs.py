@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 from giftwrap import errors
-from giftwrap.sources import cilogs, gerrit
-from giftwrap.sources.gerrit_logs import branch_from_ref, project_from_url
-from giftwrap.sources.zuul import Build
+from giftwrap.resolvers import cilogs, gerrit
+from giftwrap.resolvers.gerrit_logs import branch_from_ref, project_from_url
+from giftwrap.resolvers.zuul import Build
 from tests import gitutil
 from tests.fake_opendev import FIXTURES, build_record, flatten
 

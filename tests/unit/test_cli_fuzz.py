@@ -17,7 +17,9 @@ from pathlib import Path
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from giftwrap import errors, lockfile, shell
+from giftwrap import errors
+from giftwrap.cli import app as shell
+from giftwrap.trust import lockfile
 from tests.strategies import MANIFESTS
 
 HEX = st.text('0123456789abcdef', min_size=0, max_size=64)

@@ -1,10 +1,10 @@
-"""The Debian copyright file and changelogs (giftwrap.docfiles)."""
+"""The Debian copyright file and changelogs (giftwrap.package.docfiles)."""
 
 import email.parser
 import gzip
 from pathlib import Path, PurePosixPath
 
-from giftwrap import docfiles
+from giftwrap.package import docfiles
 
 INSTALL = PurePosixPath('/opt/acme/nova')
 SITE = 'lib/python3.11/site-packages'
@@ -138,8 +138,8 @@ def test_license_files_are_installed_paths(tmp_path):
 
 
 def test_compressed_files_are_written_as_gzip_n(tmp_path):
-    from giftwrap.builders import scripts
-    from giftwrap.package import GeneratedFile
+    from giftwrap.package import scripts
+    from giftwrap.package.description import GeneratedFile
 
     class Target:
         files = (GeneratedFile(PurePosixPath('/usr/share/doc/p/changelog.gz'),

@@ -16,14 +16,17 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from giftwrap import testing
-from giftwrap import drivers, errors, manifest, versions
-from giftwrap.builders import docker, engines
-from giftwrap.builders.base import BuildContext, StagedTree
-from giftwrap.interpreter import Interpreter
-from giftwrap.manifest import Project
-from giftwrap.package import PackageDescription
-from giftwrap.process import Result
-from giftwrap.sources.base import Checkout, Pins
+from giftwrap import errors
+from giftwrap import plugins as drivers
+from giftwrap.manifest import loader as manifest, versions
+from giftwrap.builders import docker
+from giftwrap.util import containers as engines
+from giftwrap.package.builder import BuildContext, StagedTree
+from giftwrap.venv.interpreter import Interpreter
+from giftwrap.manifest.loader import Project
+from giftwrap.package.description import PackageDescription
+from giftwrap.util.process import Result
+from giftwrap.resolve.base import Checkout, Pins
 from tests.engineutil import EngineRunner, IMAGE_ID
 
 INSTALL = PurePosixPath('/opt/acme/nova')

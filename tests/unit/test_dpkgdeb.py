@@ -10,9 +10,11 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from giftwrap import drivers, errors, testing, versions
+from giftwrap import errors, testing
+from giftwrap import plugins as drivers
+from giftwrap.manifest import versions
 from giftwrap.builders import dpkgdeb
-from giftwrap.package import GeneratedFile
+from giftwrap.package.description import GeneratedFile
 
 EPOCH = testing.EPOCH
 INSTALL = '/opt/demo'

@@ -84,7 +84,7 @@ def test_refused_before_any_work(cli, tmp_path, case, command):
 @pytest.mark.parametrize('builders', ['fpm-deb', 'nfpm-rpm'])
 def test_every_packager_refuses_a_maintainer_newline(
         cli, tmp_path, builders, monkeypatch):
-    from giftwrap.builders.base import Builder
+    from giftwrap.package.builder import Builder
     monkeypatch.setattr(Builder, 'check_tools', classmethod(lambda c, o: None))
     result = cli('validate', '-m', manifest(
         tmp_path, {'maintainer': 'a\nb'}, builders=builders))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from giftwrap import series
+from giftwrap.manifest import series
 
 EXAMPLES = Path(__file__).parents[2] / 'examples'
 MANIFESTS = sorted(p for p in EXAMPLES.rglob('*.yml'))
@@ -35,7 +35,7 @@ def test_example_validates(cli, path):
             'manifest.yml') and path.parent == EXAMPLES:
         assert warned and 'is end of life since' in result.stderr
     elif path.parent.name == 'openstack-2025.2':
-        # maintained until its scheduled end of life (see giftwrap.series)
+        # maintained until its scheduled end of life (see giftwrap.manifest.series)
         phase, _ = series.find('2025.2').phase(datetime.date.today())
         assert warned == (phase in series.UNSUPPORTED), result.stderr
     else:

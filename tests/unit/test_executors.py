@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import drivers, errors, plan
+from giftwrap import errors
+from giftwrap import plugins as drivers
+from giftwrap.plan import planner as plan
 from giftwrap.executors import base, dask, local, remote
 from tests import projectutil
 

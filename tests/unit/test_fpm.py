@@ -13,12 +13,14 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from giftwrap import testing
-from giftwrap import drivers, errors, manifest
-from giftwrap import package as packaging
+from giftwrap import errors
+from giftwrap import plugins as drivers
+from giftwrap.manifest import loader as manifest
+from giftwrap.package import description as packaging
 from giftwrap.builders import fpm
-from giftwrap.builders.base import BuildContext
-from giftwrap.process import Result, Runner
-from giftwrap.sources.base import Checkout, Pins
+from giftwrap.package.builder import BuildContext
+from giftwrap.util.process import Result, Runner
+from giftwrap.resolve.base import Checkout, Pins
 from tests.modelutil import INSTALL, PYTHON, make_project, make_tree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -353,7 +355,7 @@ def test_build_type_package_falls_back_to_nfpm(tmp_path, monkeypatch,
     monkeypatch.setenv('PATH', str(tmp_path))
     monkeypatch.setattr(manifest, '_rpm_host', lambda: False)
     monkeypatch.setattr(manifest, '_NOTICED', set())
-    with caplog.at_level(logging.WARNING, logger='giftwrap.manifest'):
+    with caplog.at_level(logging.WARNING, logger='giftwrap.manifest.loader'):
         assert manifest.build_type_builders('package') == ['nfpm-deb']
     assert 'fpm is not installed' in caplog.text
     assert manifest.build_type_builders('docker') == ['docker']

@@ -1,4 +1,4 @@
-"""giftwrap.sources.git: refs, versions, errors and the git CLI check.
+"""giftwrap.fetch.git: refs, versions, errors and the git CLI check.
 
 Repositories here are tiny local ones made with dulwich (tests/gitutil.py);
 fetching through transports is in tests/functional/test_git_source.py.
@@ -14,10 +14,10 @@ import pytest
 import urllib3.exceptions
 
 from giftwrap import errors
-from giftwrap.process import find_tool
-from giftwrap.process import Runner
-from giftwrap.sources.base import Checkout
-from giftwrap.sources import git
+from giftwrap.util.process import find_tool
+from giftwrap.util.process import Runner
+from giftwrap.resolve.base import Checkout
+from giftwrap.fetch import git
 from tests import gitutil
 
 PBR_SETUP_PY = 'import setuptools\nsetuptools.setup(pbr=True)\n'

@@ -13,7 +13,7 @@ import hashlib
 import pytest
 
 from giftwrap import __version__, errors
-from giftwrap.sources.http import USER_AGENT, HttpClient, HttpError, is_remote
+from giftwrap.resolve.http import USER_AGENT, HttpClient, HttpError, is_remote
 
 UNREACHABLE = 'http://127.0.0.1:9/never'
 

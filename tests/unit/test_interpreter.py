@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, interpreter
-from giftwrap.process import Result
+from giftwrap import errors
+from giftwrap.venv import interpreter
+from giftwrap.util.process import Result
 
 SYSTEM_PYTHON = '/usr/bin/python3.11'
 needs_dpkg = pytest.mark.skipif(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from giftwrap import errors
-from giftwrap.sources import links
+from giftwrap.fetch import links
 
 
 @pytest.fixture

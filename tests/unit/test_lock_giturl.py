@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import textwrap
 
-from giftwrap import lockfile, manifest
+from giftwrap.manifest import loader as manifest
+from giftwrap.trust import lockfile
 
 
 def _manifest(tmp_path, giturl):

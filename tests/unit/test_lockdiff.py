@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from giftwrap import errors, lockdiff, lockfile, shell
-from giftwrap.commands.diff import Diff
+from giftwrap import errors
+from giftwrap.cli import app as shell
+from giftwrap.trust import lockdiff, lockfile
+from giftwrap.cli.commands.diff import Diff
 
 OLD_COMMIT = '1' * 40
 NEW_COMMIT = '2' * 40
@@ -34,7 +36,7 @@ def entry(commit: str, pins: list[dict], *, python: str = '3.11.2',
 
 
 def write_lock(path: Path, projects: dict) -> Path:
-    """A lock in the format of giftwrap/lockfile.py, written by hand."""
+    """A lock in the format of giftwrap/trust/lockfile.py, written by hand."""
     path.write_text(json.dumps({'format': lockfile.FORMAT,
                                 'giftwrap': '1.0', 'projects': projects}))
     return path

@@ -7,7 +7,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from giftwrap import errors, manifest
+from giftwrap import errors
+from giftwrap.manifest import loader as manifest
 
 HERE = Path(__file__).parent / 'manifests'
 EXAMPLES = Path(__file__).parents[2] / 'examples'

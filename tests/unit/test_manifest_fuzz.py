@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from giftwrap import errors, manifest
+from giftwrap import errors
+from giftwrap.manifest import loader as manifest
 from tests.strategies import MANIFESTS
 
 
@@ -74,7 +75,7 @@ def _value(key, text):
 @settings(max_examples=300, deadline=None)
 @given(VALUE_KEYS, HOSTILE)
 def test_checked_values(key, text):
-    from giftwrap import plan
+    from giftwrap.plan import planner as plan
     extra = {'user': 'nova'} if key == 'directories' else {}
     data = {'settings': {'version': '1.0'},
             'projects': [{'name': 'nova', key: _value(key, text), **extra}]}

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from giftwrap import errors
-from giftwrap.commands import output
-from giftwrap.job import FAILED, Outcome
+from giftwrap.cli.commands import output
+from giftwrap.run.job import FAILED, Outcome
 
 TAIL = '\n'.join(f'cc: warning {n}' for n in range(40)) + '\nerror: boom'
 
@@ -168,7 +168,7 @@ def test_show_resolver_in_a_table(cli):
     result = cli('show-resolver', 'upper-constraints')
     assert result.status == 0, result.stderr
     assert 'urls (list): several constraints files' in result.stdout
-    assert 'giftwrap.sources.upper_constraints:UpperConstraints' \
+    assert 'giftwrap.resolvers.upper_constraints:UpperConstraints' \
         in result.stdout
 
 
@@ -190,7 +190,7 @@ def executor(tmp_path, monkeypatch):
     """A third-party package registering an executor, installed on
     sys.path as pip would (a module and its dist-info)."""
     (tmp_path / 'acme_executor.py').write_text(textwrap.dedent('''\
-        from giftwrap.drivers import Option
+        from giftwrap.plugins import Option
 
 
         class Remote:
@@ -268,8 +268,8 @@ def test_an_invalid_manifest_as_json(cli, tmp_path):
 
 
 def test_a_failed_verification_in_the_build_summary():
-    from giftwrap import verify
-    from giftwrap.commands.verify import _build_row
+    from giftwrap.trust import verify
+    from giftwrap.cli.commands.verify import _build_row
     failed = verify.Outcome(Path('out/nova.deb'), 'debian:bookworm',
                             verify.FAILED, ('libfoo1', 'nova'),
                             'smoke command nova failed with exit status 3',

@@ -6,9 +6,11 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from giftwrap import errors, package, versions
-from giftwrap.builders import scripts
-from giftwrap.builders.base import StagedTree
+from giftwrap import errors
+from giftwrap.manifest import versions
+from giftwrap.package import description as package
+from giftwrap.package import scripts
+from giftwrap.package.builder import StagedTree
 from tests.modelutil import INSTALL, PYTHON, make_project, make_tree
 
 
@@ -348,10 +350,10 @@ def test_written_files_and_scripts(tmp_path):
     assert not (tmp_path / 'scripts' / 'stale').exists()
 
 
-# -- system dependencies (giftwrap.sysdeps) ---------------------------------
+# -- system dependencies (giftwrap.package.sysdeps) ---------------------------------
 
 def test_bindep_and_discovered_dependencies_per_format(tmp_path):
-    from giftwrap import sysdeps
+    from giftwrap.package import sysdeps
     (tmp_path / 'src').mkdir()
     (tmp_path / 'src' / 'bindep.txt').write_text(
         'libxml2 [platform:dpkg runtime]\nlibxml2-libs [platform:rpm runtime]\n'
@@ -375,7 +377,7 @@ def test_bindep_and_discovered_dependencies_per_format(tmp_path):
 
 
 def test_a_library_no_package_owns_fails_that_format_only(tmp_path):
-    from giftwrap import sysdeps
+    from giftwrap.package import sysdeps
     found = sysdeps.Discovered(
         (sysdeps.Library('libodd.so.1', 2, 62, 'x/_odd.so'),),
         {'deb': (sysdeps.Dependency('', 'libodd.so.1'),),

@@ -6,7 +6,8 @@ import hashlib
 
 import pytest
 
-from giftwrap import errors, patches
+from giftwrap import errors
+from giftwrap.fetch import patches
 from tests.modelutil import make_project
 
 FAILED_HUNK = """\

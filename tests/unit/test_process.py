@@ -9,7 +9,7 @@ import time
 import pytest
 
 from giftwrap import errors
-from giftwrap.process import Runner, network_error
+from giftwrap.util.process import Runner, network_error
 
 
 def test_an_interrupt_stops_its_run_and_no_later_one():
@@ -84,7 +84,7 @@ def test_a_thread_scope_is_stopped_alone():
     "HTTPSConnectionPool: Read timed out.",
 ])
 def test_network_failures_get_the_network_hint(output):
-    from giftwrap.process import NETWORK_HINT, network_hint
+    from giftwrap.util.process import NETWORK_HINT, network_hint
     assert network_hint(output) == NETWORK_HINT
     assert 'not the pins' in NETWORK_HINT and '--offline' in NETWORK_HINT
 
@@ -100,13 +100,13 @@ def test_network_failures_get_the_network_hint(output):
     'verification failed. CAfile: none CRLfile: none',
 ])
 def test_an_untrusted_certificate_gets_the_ca_bundle_hint(output):
-    from giftwrap.process import TLS_HINT, network_hint
+    from giftwrap.util.process import TLS_HINT, network_hint
     assert network_hint(output) == TLS_HINT
     assert 'PIP_CERT' in TLS_HINT and 'container.rst' in TLS_HINT
 
 
 def test_a_resolution_conflict_gets_no_network_hint():
-    from giftwrap.process import network_hint
+    from giftwrap.util.process import network_hint
     assert network_hint('ERROR: Cannot install six==1.0 and six==2.0 because '
                         'these package versions have conflicting '
                         'dependencies.') is None

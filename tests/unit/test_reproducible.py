@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 
-from giftwrap import reproducible
+from giftwrap.trust import reproducible
 
 
 def tar(entries: dict[str, tuple[bytes, int]]) -> bytes:

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import drivers, errors
-from giftwrap.interpreter import Interpreter
-from giftwrap.sources import reqfiles
-from giftwrap.sources.http import HttpClient, HttpError
-from giftwrap.sources.requirements_file import RequirementsFile
-from giftwrap.sources.upper_constraints import (
+from giftwrap import errors
+from giftwrap import plugins as drivers
+from giftwrap.venv.interpreter import Interpreter
+from giftwrap.resolve import reqfiles
+from giftwrap.resolve.http import HttpClient, HttpError
+from giftwrap.resolvers.requirements_file import RequirementsFile
+from giftwrap.resolvers.upper_constraints import (
     UpperConstraints, series_of, tox_constraints_url)
 from tests.httpserver import resolve_context
 

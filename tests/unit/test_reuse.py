@@ -2,7 +2,7 @@
 
 import os
 
-from giftwrap import reuse
+from giftwrap.run import reuse
 
 VALUES = {'commit': 'abc', 'pins': '123'}
 
@@ -64,7 +64,7 @@ def test_a_tampered_index_never_names_a_file_outside(tmp_path):
 
 
 def test_stale_staging_files_go_and_live_ones_stay(tmp_path):
-    from giftwrap import atomic
+    from giftwrap.util import atomic
 
     out = tmp_path / 'out'
     (out / 'bookworm').mkdir(parents=True)  # a target's subdirectory
@@ -85,7 +85,7 @@ def test_stale_staging_files_go_and_live_ones_stay(tmp_path):
 
 
 def test_a_staged_artifact_appears_only_when_committed(tmp_path):
-    from giftwrap.builders.base import ArtifactExists, Publisher
+    from giftwrap.package.builder import ArtifactExists, Publisher
 
     out, built = tmp_path / 'out', tmp_path / 'built.deb'
     built.write_bytes(b'deb')

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import sbom
+from giftwrap.trust import sbom
 from tests.sbomutil import COMMIT, validate, write_artifact
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import manifest, series
+from giftwrap.manifest import loader as manifest, series
 
 EXAMPLES = Path(__file__).parents[2] / 'examples'
 DAY = datetime.date(2026, 12, 1)
@@ -128,7 +128,7 @@ def test_warnings_are_logged(tmp_path, caplog):
     loaded = write(tmp_path, """
         projects: [{name: nova, version: '1.0', gitref: stable/juno}]
         """)
-    with caplog.at_level(logging.WARNING, logger='giftwrap.series'):
+    with caplog.at_level(logging.WARNING, logger='giftwrap.manifest.series'):
         series.warn_unsupported(projects(loaded), DAY)
     assert 'OpenStack juno is end of life since 2015-12-07' in caplog.text
 

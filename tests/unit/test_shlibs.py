@@ -1,8 +1,8 @@
-"""Parsing what dpkg-shlibdeps and shlibs files say (giftwrap.shlibs)."""
+"""Parsing what dpkg-shlibdeps and shlibs files say (giftwrap.package.shlibs)."""
 
 import pytest
 
-from giftwrap import shlibs
+from giftwrap.package import shlibs
 
 
 def test_depends_by_first_alternative():

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, strip
+from giftwrap import errors
+from giftwrap.venv import strip
 
 SITE = 'lib/python3.11/site-packages'
 

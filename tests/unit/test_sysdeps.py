@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, sysdeps
+from giftwrap import errors
+from giftwrap.package import sysdeps
 from tests.modelutil import make_project
 
 DEBIAN = sysdeps.host({'ID': 'debian', 'VERSION_ID': '12',

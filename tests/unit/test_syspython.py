@@ -12,10 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, lockfile, manifest, package, sbom, syspython
-from giftwrap.builders.base import StagedTree
-from giftwrap.interpreter import Interpreter
-from giftwrap.process import Result
+from giftwrap import errors
+from giftwrap.manifest import loader as manifest
+from giftwrap.package import description as package
+from giftwrap.trust import lockfile, sbom
+from giftwrap.venv import syspython
+from giftwrap.package.builder import StagedTree
+from giftwrap.venv.interpreter import Interpreter
+from giftwrap.util.process import Result
 from tests.sbomutil import write_artifact
 
 SYSTEM_PYTHON = Interpreter(Path('/usr/bin/python3.11'), '3.11.2',
@@ -314,7 +318,7 @@ def test_changes_since_the_lock():
 
 
 def test_diff_shows_linked_package_changes():
-    from giftwrap import lockdiff
+    from giftwrap.trust import lockdiff
 
     def apt(version):
         return ({'name': 'python3-apt', 'version': version, 'arch': 'amd64',

@@ -3,8 +3,8 @@ environment: the container's CA bundle, not a path of the host."""
 
 from __future__ import annotations
 
-from giftwrap import targets
-from giftwrap.builders import engines
+from giftwrap.plan import targets
+from giftwrap.util import containers as engines
 from tests.engineutil import EngineRunner
 
 

@@ -11,10 +11,11 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from giftwrap import errors, installers, venv
-from giftwrap.interpreter import Interpreter
-from giftwrap.process import Result
-from giftwrap.sources.base import Pin, Pins
+from giftwrap import errors
+from giftwrap.venv import installers, build as venv
+from giftwrap.venv.interpreter import Interpreter
+from giftwrap.util.process import Result
+from giftwrap.resolve.base import Pin, Pins
 
 INSTALL = PurePosixPath('/opt/openstack/2025.1-acme1/hello-app')
 SITE = 'lib/python3.11/site-packages'

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors, manifest, reuse, verify
-from giftwrap.builders import engines
-from giftwrap.process import Result
+from giftwrap import errors
+from giftwrap.manifest import loader as manifest
+from giftwrap.run import reuse
+from giftwrap.trust import verify
+from giftwrap.util import containers as engines
+from giftwrap.util.process import Result
 
 IMAGE = 'localhost/debian:bookworm'
 
@@ -389,7 +392,7 @@ def test_build_verify_without_an_image_stops_before_building(cli, tmp_path):
 
 
 def test_an_engine_failure_is_not_a_missing_package_manager():
-    from giftwrap.process import Result
+    from giftwrap.util.process import Result
     missing = Result(('apt-get', '--version'), 127, 'apt-get: not found')
     runc = Result(('apt-get', '--version'), 1,
                   'error running container: cgroups in hybrid mode not '

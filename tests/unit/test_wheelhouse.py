@@ -10,8 +10,9 @@ import json
 
 import pytest
 
-from giftwrap import errors, wheelhouse
-from giftwrap.lockfile import Entry
+from giftwrap import errors
+from giftwrap.fetch import wheelhouse
+from giftwrap.trust.lockfile import Entry
 
 
 def _sha(data: bytes) -> str:

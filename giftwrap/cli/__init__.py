@@ -1,0 +1,1 @@
+"""The command line: the cliff app and one module per command; parses, calls, prints."""

@@ -1,0 +1,1 @@
+"""Stage 1, the manifest: YAML with line numbers, the schema, templating, versions."""

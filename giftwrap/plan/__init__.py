@@ -1,0 +1,1 @@
+"""Stage 2, the plan: every check that needs no clone, and the drivers chosen per project."""

@@ -1,0 +1,1 @@
+"""Stage 5, resolve: the resolver base, pins, overrides and the shared HTTP client."""

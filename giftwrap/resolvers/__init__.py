@@ -1,0 +1,1 @@
+"""Built-in resolvers (``giftwrap.resolvers`` drivers); they import only giftwrap.api."""

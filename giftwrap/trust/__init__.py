@@ -1,0 +1,1 @@
+"""Stage 8, trust: locks, SBOMs, signatures, repositories, reproducibility, verification."""

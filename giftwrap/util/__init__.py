@@ -1,0 +1,1 @@
+"""Helpers every stage uses: processes, atomic writes, container engines, the cache."""

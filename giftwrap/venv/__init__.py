@@ -1,0 +1,1 @@
+"""Stage 6, the virtualenv: interpreter, installers, build requirements, relocation."""
