@@ -16,6 +16,11 @@ do not, within a major :data:`API_VERSION`.  What bumps it:
   whose major differs from its own, or whose minor is newer, with an error
   naming both.
 
+1.1 added the parts of the package description a builder reads
+(:class:`GeneratedFile`, :class:`Target`, :class:`Service`,
+:class:`Alternative`) and the HTTP client resolvers get as
+``context.http`` (:class:`HttpClient`, :class:`HttpError`).
+
 Builders receive a :class:`BuildContext`, resolvers a
 :class:`ResolveContext` (executors, which run a build's jobs, an
 :class:`ExecutorContext`): each holds a :class:`ProjectInfo` (the project),
@@ -32,9 +37,11 @@ from giftwrap.errors import (BuildError, CommandError, DriverError,
                              GiftwrapError, ManifestError, MissingToolError,
                              ResolveError, SourceError)
 from giftwrap.venv.interpreter import Interpreter
-from giftwrap.package.description import PackageDescription
+from giftwrap.package.description import (Alternative, GeneratedFile,
+                                          PackageDescription, Service, Target)
 from giftwrap.util.process import Result, Runner
 from giftwrap.projectinfo import ProjectInfo
+from giftwrap.resolve.http import HttpClient, HttpError
 from giftwrap.resolve.base import (Checkout, Pin, Pins, ResolveContext,
                                    Resolver)
 from giftwrap.manifest.versions import PackageVersion
@@ -42,10 +49,12 @@ from giftwrap.manifest.versions import PackageVersion
 __all__ = [
     'API_VERSION',
     # builders
-    'Artifact', 'BuildContext', 'Builder', 'PackageDescription',
-    'PackageVersion', 'StagedTree', 'Tool',
+    'Alternative', 'Artifact', 'BuildContext', 'Builder', 'GeneratedFile',
+    'PackageDescription', 'PackageVersion', 'Service', 'StagedTree', 'Target',
+    'Tool',
     # resolvers
-    'Checkout', 'Pin', 'Pins', 'ResolveContext', 'Resolver',
+    'Checkout', 'HttpClient', 'HttpError', 'Pin', 'Pins', 'ResolveContext',
+    'Resolver',
     # executors
     'Executor', 'ExecutorContext',
     # what both receive

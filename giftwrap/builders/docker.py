@@ -33,11 +33,10 @@ from typing import Any, Mapping
 
 import jinja2
 
+from giftwrap.api import Artifact, Builder, Option, StagedTree
 from giftwrap import errors
 from giftwrap.manifest import bounds
 from giftwrap.util import containers as engines
-from giftwrap.package.builder import Artifact, Builder, StagedTree
-from giftwrap.plugins import Option
 
 LOG = logging.getLogger(__name__)
 

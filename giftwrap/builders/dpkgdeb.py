@@ -37,13 +37,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from giftwrap.api import (Artifact, Builder, BuildError, DriverError,
-                          ManifestError, Option, StagedTree, Tool)
+from giftwrap.api import (Artifact, BuildError, Builder, DriverError,
+                          ManifestError, Option, StagedTree, Target, Tool)
 from giftwrap.builders import debar, nfpm
 from giftwrap.package import scripts
 from giftwrap.builders.fpm import build_time
 from giftwrap.builders.shadow import Shadow, remove
-from giftwrap.package.description import DEFAULT_MAINTAINER, Target
+from giftwrap.package.description import DEFAULT_MAINTAINER
 
 LOG = logging.getLogger(__name__)
 

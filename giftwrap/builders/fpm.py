@@ -56,14 +56,12 @@ import urllib.parse
 from pathlib import Path, PurePosixPath
 from typing import ClassVar, Mapping
 
+from giftwrap.api import Artifact, BuildContext, Builder, GeneratedFile, StagedTree, Target, Tool
 from giftwrap import errors
 from giftwrap.package import docfiles
 from giftwrap.package import scripts
 from giftwrap.trust import rpmsign
-from giftwrap.package.builder import (Artifact, Builder, BuildContext,
-                                      StagedTree, Tool)
 from giftwrap.builders.nfpm import RPM_GROUP, compression_option
-from giftwrap.package.description import GeneratedFile, Target
 
 LOG = logging.getLogger(__name__)
 

@@ -28,13 +28,12 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
+from giftwrap.api import (Artifact, Builder, GeneratedFile, Option, PackageDescription, StagedTree,
+                          Tool)
 from giftwrap import errors
 from giftwrap.package import docfiles
 from giftwrap.package import scripts
 from giftwrap.trust import rpmsign
-from giftwrap.package.builder import Artifact, Builder, StagedTree, Tool
-from giftwrap.plugins import Option
-from giftwrap.package.description import GeneratedFile, PackageDescription
 
 LOG = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Fetching a project's source from git with dulwich (no git command).
 
 :func:`fetch` turns a URL and a ref into a work tree and a
-:class:`~giftwrap.resolve.base.Checkout`.  dulwich speaks the git protocols
+:class:`~giftwrap.fetch.checkout.Checkout`.  dulwich speaks the git protocols
 itself, so a manifest's URL or ref never reaches a command line: a ref such
 as ``--upload-pack=...`` is only a name that no branch has.  (The ``ssh://``
 transport does start ``ssh``; dulwich refuses host names beginning with
@@ -46,7 +46,7 @@ from giftwrap import errors
 from giftwrap.util.process import find_tool, network_error, system_hint
 from giftwrap.util.process import Runner
 from giftwrap.fetch import brokenrepo, links
-from giftwrap.resolve.base import Checkout
+from giftwrap.fetch.checkout import Checkout
 
 try:
     import tomllib

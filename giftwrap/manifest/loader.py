@@ -162,7 +162,7 @@ class Manifest:
                *, display: bool = False) -> Project:
         """The project ``name`` with every template rendered.
 
-        :param source: :meth:`giftwrap.resolve.base.Checkout.template_values`
+        :param source: :meth:`giftwrap.fetch.checkout.Checkout.template_values`
             of its clone; without it, stand-ins are used (checked like real
             values, or shown as ``<commit>`` with ``display``).
         :raises giftwrap.errors.ManifestError: a template or value is wrong.

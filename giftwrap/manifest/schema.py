@@ -313,7 +313,7 @@ FIELDS: dict[str, Field] = {
                               help='a directory (e.g. /usr/local/bin) where '
                                    'update-alternatives links the '
                                    'project\'s console scripts'),
-    # giftwrap verify / build --verify (giftwrap.trust.verify)
+    # giftwrap verify / build --verify (giftwrap.run.verify)
     'smoke': CommandsField(
         list, BOTH, items=list,
         help='commands run after installing the package on a clean image, '

@@ -12,7 +12,7 @@ import abc
 import dataclasses
 import errno
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from giftwrap import errors
@@ -20,6 +20,7 @@ from giftwrap.util import atomic
 from giftwrap.plugins import fill_defaults
 from giftwrap.util.process import find_tool
 from giftwrap.projectinfo import DeprecatedProject, ProjectInfo
+from giftwrap.venv.tree import StagedTree
 
 if TYPE_CHECKING:  # pragma: no cover
     from giftwrap.plugins import Option
@@ -35,32 +36,6 @@ class Tool:
 
     name: str
     hint: str
-
-
-@dataclasses.dataclass(frozen=True)
-class StagedTree:
-    """The built virtualenv, laid out as it will be installed.
-
-    :ivar root: a directory standing for ``/``: the virtualenv is at
-        ``root / install_path.relative_to('/')``.
-    :ivar install_path: where the virtualenv lives on the target.
-    :ivar config_files: installed paths (absolute, on the target) that are
-        configuration files.
-    :ivar native: whether any compiled code (ELF) is inside.
-    :ivar installed: canonical name -> version of every distribution in
-        the virtualenv.
-    """
-
-    root: Path
-    install_path: PurePosixPath
-    config_files: tuple[PurePosixPath, ...] = ()
-    native: bool = False
-    installed: Mapping[str, str] = dataclasses.field(default_factory=dict)
-
-    @property
-    def venv(self) -> Path:
-        """The virtualenv's directory inside ``root``."""
-        return self.root / self.install_path.relative_to('/')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""What a source checkout is, what pins are, and the resolver driver API.
+"""What pins are, and the resolver driver API.
 
 A *resolver* turns a project's checkout into :class:`Pins`: the exact
 versions of its dependencies that upstream tested.  Pins are constraints:
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import datetime
 import types
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Mapping
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, Mapping
 from packaging.utils import canonicalize_name
 
 from giftwrap import errors
+from giftwrap.fetch.checkout import Checkout
 from giftwrap.util import identifiers
 from giftwrap.plugins import fill_defaults
 from giftwrap.projectinfo import DeprecatedProject, ProjectInfo
@@ -28,38 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from giftwrap.venv.interpreter import Interpreter
     from giftwrap.util.process import Runner
     from giftwrap.resolve.http import HttpClient
-
-
-@dataclasses.dataclass(frozen=True)
-class Checkout:
-    """A project's source, checked out at the commit giftwrap builds.
-
-    :ivar path: the work tree.
-    :ivar commit: the full commit id.
-    :ivar commit_date: the committer date, timezone-aware.
-    :ivar source_version: the version the project's own metadata gives
-        (pbr's from git tags, else setup.cfg/pyproject), or ``None``.
-    """
-
-    path: Path
-    url: str
-    ref: str
-    commit: str
-    commit_date: datetime.datetime
-    source_version: str | None = None
-
-    @property
-    def commit_short(self) -> str:
-        return self.commit[:7]
-
-    def template_values(self) -> dict[str, str]:
-        """The names templates see as ``project.<name>`` once cloned."""
-        return {
-            'commit': self.commit,
-            'commit_short': self.commit_short,
-            'commit_date': self.commit_date.strftime('%Y%m%d%H%M%S'),
-            'source_version': self.source_version or '',
-        }
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,9 +26,9 @@ from typing import Iterable, Iterator, Mapping
 import yaml
 from packaging.utils import canonicalize_name
 
+from giftwrap.api import Pin
 from giftwrap import errors
 from giftwrap.resolve import reqfiles
-from giftwrap.resolve.base import Pin
 
 TOX3 = 'tox3-installed'
 TOX4 = 'tox4-freeze'

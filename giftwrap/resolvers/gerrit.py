@@ -21,8 +21,8 @@ from typing import Any, Mapping, Sequence
 from dulwich.errors import NotGitRepository
 from dulwich.repo import Repo
 
+from giftwrap.api import HttpClient
 from giftwrap import errors
-from giftwrap.resolve.http import HttpClient
 
 LOG = logging.getLogger(__name__)
 

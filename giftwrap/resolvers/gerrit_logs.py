@@ -26,13 +26,11 @@ from pathlib import Path
 from dulwich.errors import NotGitRepository
 from dulwich.repo import Repo
 
+from giftwrap.api import HttpError, Option, Pin, Pins, Resolver
 from giftwrap import errors
 from giftwrap import plugins as drivers
-from giftwrap.plugins import Option
 from giftwrap.resolve import reqfiles
 from giftwrap.resolvers import cilogs, gerrit
-from giftwrap.resolve.base import Pin, Pins, Resolver
-from giftwrap.resolve.http import HttpError
 from giftwrap.resolvers.upper_constraints import UpperConstraints
 from giftwrap.resolvers.zuul import Build, Zuul
 

@@ -15,10 +15,9 @@ import re
 import urllib.parse
 from pathlib import Path
 
+from giftwrap.api import Option, Pin, Pins, Resolver
 from giftwrap import errors
-from giftwrap.plugins import Option
 from giftwrap.resolve import reqfiles
-from giftwrap.resolve.base import Pin, Pins, Resolver
 from giftwrap.resolve.http import is_remote
 
 LOG = logging.getLogger(__name__)

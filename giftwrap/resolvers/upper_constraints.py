@@ -24,11 +24,10 @@ import re
 import urllib.parse
 from pathlib import Path
 
+from giftwrap.api import Option, Pin, Pins, Resolver
 from giftwrap import errors
-from giftwrap.plugins import Option
 from giftwrap.fetch import links
 from giftwrap.resolve import reqfiles, requirements_repo
-from giftwrap.resolve.base import Pin, Pins, Resolver
 from giftwrap.resolve.http import is_remote
 
 LOG = logging.getLogger(__name__)

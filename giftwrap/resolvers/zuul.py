@@ -15,8 +15,9 @@ import re
 import urllib.parse
 from typing import Any
 
+from giftwrap.api import HttpClient
 from giftwrap import errors
-from giftwrap.resolve.http import HttpClient, is_remote
+from giftwrap.resolve.http import is_remote
 
 LOG = logging.getLogger(__name__)
 

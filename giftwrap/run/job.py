@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from packaging.utils import canonicalize_name
 
 from giftwrap import errors
-from giftwrap.fetch import patches, wheelhouse
+from giftwrap.fetch import patches
+from giftwrap.venv import wheelhouse
 from giftwrap.package import description as package, sysdeps
 from giftwrap.plan import targets
 from giftwrap.resolve import overrides

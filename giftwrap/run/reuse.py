@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 import giftwrap
 from giftwrap.util import atomic
+from giftwrap.util.hashing import sha256_file  # noqa: F401 (reuse.sha256_file)
 
 INDEX = '.giftwrap-artifacts.json'
 
@@ -76,15 +77,6 @@ def _version(distribution: str) -> str:
 
 def key(values: Mapping[str, str]) -> str:
     return _digest(dict(values))
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 (hex) of the file at ``path``, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read(output_dir: Path) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from pathlib import Path
 from giftwrap import errors
 from giftwrap.trust import repoindex, signing, vercmp
 from giftwrap.util import atomic
-from giftwrap.run.reuse import sha256_file
+from giftwrap.util.hashing import sha256_file
 from giftwrap.util.process import Runner
 
 LOG = logging.getLogger(__name__)

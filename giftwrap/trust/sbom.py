@@ -39,7 +39,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 import giftwrap
-from giftwrap.run import reuse
+from giftwrap.util import hashing
 from giftwrap.util import atomic
 
 LOG = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def write(path: Path, *, project, checkout, report, package_description,
 
     :param path: the artifact (a ``.deb``, ``.rpm``, image archive...).
     :param project: the rendered :class:`giftwrap.manifest.loader.Project`.
-    :param checkout: its :class:`giftwrap.resolve.base.Checkout`.
+    :param checkout: its :class:`giftwrap.fetch.checkout.Checkout`.
     :param report: the :class:`giftwrap.venv.installers.InstallReport`.
     :param package_description: the
         :class:`giftwrap.package.description.PackageDescription` (system dependencies,
@@ -359,7 +359,7 @@ def _hash(sha256: str) -> HashType:
 
 
 def _sha256(path: Path) -> str | None:
-    return reuse.sha256_file(path) if path.is_file() else None
+    return hashing.sha256_file(path) if path.is_file() else None
 
 
 def _timestamp(epoch: int | None = None) -> datetime.datetime:

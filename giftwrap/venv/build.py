@@ -30,13 +30,13 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from giftwrap import errors
-from giftwrap.fetch import wheelhouse
+from giftwrap.venv import wheelhouse
 from giftwrap.util import identifiers
 from giftwrap.venv import buildreqs, installers
 # What other modules read here: the report type and the installer checks.
 from giftwrap.venv.installers import (INSTALLERS, SEEDED, InstallReport,  # noqa: F401
                                       check_installer, site_packages)
-from giftwrap.package.builder import StagedTree
+from giftwrap.venv.tree import StagedTree
 from giftwrap.venv.interpreter import Interpreter
 from giftwrap.util.process import Runner, base_environment
 from giftwrap.fetch import links

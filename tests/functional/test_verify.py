@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap.trust import verify
+from giftwrap.run import verify
 from tests import images, projectutil
 
 pytestmark = pytest.mark.skipif(shutil.which('buildah') is None,

@@ -2,7 +2,7 @@
 
 A real pip (the one virtualenv seeds, as in a build) downloads a wheel from
 a server on 127.0.0.1 that allows caching; the server then stops, and
-:func:`giftwrap.fetch.wheelhouse.keep` finds the file's bytes in pip's cache by
+:func:`giftwrap.venv.wheelhouse.keep` finds the file's bytes in pip's cache by
 its URL alone.  (pip caches plain-HTTP answers of trusted hosts only.)
 """
 
@@ -15,7 +15,7 @@ import subprocess
 import sys
 import zipfile
 
-from giftwrap.fetch import wheelhouse
+from giftwrap.venv import wheelhouse
 from tests.httpserver import LoopbackServer
 
 NAME = 'demo-1.0-py3-none-any.whl'

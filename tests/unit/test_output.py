@@ -268,7 +268,7 @@ def test_an_invalid_manifest_as_json(cli, tmp_path):
 
 
 def test_a_failed_verification_in_the_build_summary():
-    from giftwrap.trust import verify
+    from giftwrap.run import verify
     from giftwrap.cli.commands.verify import _build_row
     failed = verify.Outcome(Path('out/nova.deb'), 'debian:bookworm',
                             verify.FAILED, ('libfoo1', 'nova'),

@@ -12,7 +12,7 @@ import pytest
 from giftwrap import errors
 from giftwrap.manifest import loader as manifest
 from giftwrap.run import reuse
-from giftwrap.trust import verify
+from giftwrap.run import verify
 from giftwrap.util import containers as engines
 from giftwrap.util.process import Result
 

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from giftwrap import errors
-from giftwrap.fetch import wheelhouse
+from giftwrap.venv import wheelhouse
 from giftwrap.trust.lockfile import Entry
 
 

@@ -329,7 +329,7 @@ class Build(_Run):
 def _check_wheelhouses(args, lock, lock_path: Path) -> None:
     """Before any work: the wheelhouses' files of the locked versions
     must have the lock's sha256s; offline, each must be somewhere."""
-    from giftwrap.fetch import wheelhouse
+    from giftwrap.venv import wheelhouse
     houses = [*_wheelhouses(args)]
     if not houses and not args.offline:
         return
@@ -387,7 +387,7 @@ class Fetch(Lock):
                                  '(default: only the cache\'s wheelhouse)')
 
     def take_action(self, parsed_args):
-        from giftwrap.fetch import wheelhouse
+        from giftwrap.venv import wheelhouse
         if parsed_args.offline:
             raise errors.GiftwrapError(
                 'giftwrap fetch cannot run with --offline', where='--offline',

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cliff import lister
 
-from giftwrap.trust import verify
+from giftwrap.run import verify
 from giftwrap.util import containers as engines
 from giftwrap.cli.commands import QuickHelp
 from giftwrap.cli.commands import output
@@ -35,7 +35,7 @@ def add_options(parser: argparse.ArgumentParser, prefix: str = '') -> None:
 
 
 def options(args: argparse.Namespace, prefix: str = '') -> verify.Options:
-    """:class:`giftwrap.trust.verify.Options` from :func:`add_options`' values."""
+    """:class:`giftwrap.run.verify.Options` from :func:`add_options`' values."""
     prefix = prefix.replace('-', '_')
 
     def get(name):

@@ -33,7 +33,7 @@ from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename,
 
 from giftwrap import errors
 from giftwrap.venv import installers
-from giftwrap.run.reuse import sha256_file
+from giftwrap.util.hashing import sha256_file
 
 LOG = logging.getLogger(__name__)
 
