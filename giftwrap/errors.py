@@ -17,18 +17,27 @@ class GiftwrapError(Exception):
         (resolve)``, or the command that failed.
     :param hint: what the operator can do to fix it.
     :param output: the tail of a failed command's output, if any.
+    :param log: the log file holding a failed command's whole output.
+
+    ``where`` is set once, by the code that raises (or by :meth:`located`
+    when it could not know).  The project and stage a build was in when the
+    error ended it are a separate field, ``stage``, which the job sets once
+    (:meth:`at_stage`); :attr:`place` joins the two for display.
     """
 
     exit_code = 1
     kind = 'error'
 
     def __init__(self, what: str, *, where: str | None = None,
-                 hint: str | None = None, output: str | None = None):
+                 hint: str | None = None, output: str | None = None,
+                 log: str | None = None):
         super().__init__(what)
         self.what = what
         self.where = where
         self.hint = hint
         self.output = output
+        self.log = log
+        self.stage: str | None = None
 
     def located(self, where: str) -> 'GiftwrapError':
         """Return this error with ``where`` filled in if it was not set."""
@@ -36,13 +45,28 @@ class GiftwrapError(Exception):
             self.where = where
         return self
 
+    def at_stage(self, stage: str) -> 'GiftwrapError':
+        """Record the project and stage this error ended (``project nova
+        (virtualenv)``), unless an inner stage already did."""
+        if not self.stage:
+            self.stage = stage
+        return self
+
+    @property
+    def place(self) -> str:
+        """The stage and the ``where``, as shown: ``project nova (clone):
+        https://...``."""
+        return ': '.join(p for p in (self.stage, self.where) if p)
+
     def __str__(self) -> str:
-        text = f'{self.where}: {self.what}' if self.where else self.what
+        text = f'{self.place}: {self.what}' if self.place else self.what
         if self.output:
             text += '\n' + '\n'.join(
                 '    ' + line for line in self.output.rstrip().splitlines())
         if self.hint:
             text += f'\n  hint: {self.hint}'
+        if self.log:
+            text += f'\n  log: {self.log}'
         return text
 
 

@@ -15,12 +15,12 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 from giftwrap.trust import lockfile
-from giftwrap.run.job import Outcome
+from giftwrap.run.outcome import Outcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from giftwrap.run.build import Options
     from giftwrap.plugins import Option
-    from giftwrap.run.job import Progress
+    from giftwrap.run.outcome import Progress
     from giftwrap.plan.planner import Plan, ProjectPlan
 
 #: What one project's job gives back: its summary rows and lock entries.

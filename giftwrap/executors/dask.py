@@ -25,6 +25,7 @@ from giftwrap.plugins import Option
 from giftwrap.executors import remote
 from giftwrap.executors.base import Executor, JobResult
 from giftwrap.executors.homecoming import Lost, bring_home
+from giftwrap.run import warm
 from giftwrap.run.job import FAILED, Job, Outcome
 from giftwrap.resolve.http import HttpClient
 
@@ -79,7 +80,7 @@ class DaskExecutor(Executor):
         self.client = None
         self.resources: dict[str, int] | None = None
         self._order: dict[str, int] = {}  # task key -> its place in the summary
-        self._memos: dict[str, tuple | None] = {}  # see Job.memo
+        self._memos: dict[str, tuple | None] = {}  # see giftwrap.run.warm
         self.run_id = time.strftime('%Y%m%d-%H%M%S-') + uuid.uuid4().hex[:8]
 
     # -- connecting and checking -------------------------------------------
@@ -187,10 +188,11 @@ class DaskExecutor(Executor):
                                     ctx.progress) for p in projects}
         with concurrent.futures.ThreadPoolExecutor(
                 max(1, ctx.options.jobs)) as pool:
-            found = dict(zip(jobs, pool.map(_reused, jobs.values())))
+            found = dict(zip(jobs, pool.map(_warm, jobs.values())))
         http.close()
-        self._memos = {n: j.memo for n, j in jobs.items()}
-        return {name: result for name, result in found.items() if result}
+        self._memos = {n: w.memo for n, w in found.items()}
+        return {name: (w.outcomes, {}) for name, w in found.items()
+                if w.outcomes is not None}
 
     def _tasks(self, pp, stop: str) -> list[remote.Task]:
         """One task per target (or one for this machine's kind)."""
@@ -295,12 +297,12 @@ def _failed(pp, task, message: str) -> JobResult:
             for n in names], {}
 
 
-def _reused(job: Job) -> JobResult | None:
+def _warm(job: Job) -> warm.Warm:
     try:
-        return job.reused()
+        return job.warm()
     except Exception:  # the worker's job will fail, and say why
         LOG.debug('reuse check of %s', job.name, exc_info=True)
-        return None
+        return warm.Warm()
 
 
 def _local(url: str) -> bool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from giftwrap.run import reuse
 from giftwrap.package.builder import ArtifactExists, Publisher
-from giftwrap.run.job import BUILT, FAILED, REUSED
+from giftwrap.run.outcome import BUILT, FAILED, REUSED
 
 if TYPE_CHECKING:  # pragma: no cover
     from giftwrap.executors.remote import Done, Task
@@ -125,8 +125,8 @@ def _outcomes(trip: _Trip, published, log: str):
                 row, status=REUSED, artifact=str(found),
                 message='inputs unchanged since it was built')
         elif status == FAILED:
-            found.where = f'project {row.project} (package with ' \
-                          f'{row.builder})'
+            found.at_stage(f'project {row.project} (package with '
+                           f'{row.builder})')
             row = dataclasses.replace(row, status=FAILED, artifact='',
                                       message=str(found), error=found)
             entries.pop(row.project, None)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from giftwrap.trust import lockfile
 from giftwrap.util import atomic
-from giftwrap.run.job import BUILT, FAILED, LOCKED, REUSED, Outcome, Progress
+from giftwrap.run.outcome import BUILT, FAILED, LOCKED, REUSED, Outcome, Progress
 from giftwrap.plan.planner import Plan
 from giftwrap.util.process import Runner
 

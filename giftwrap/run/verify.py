@@ -463,7 +463,7 @@ def _command_failed(check: Check, result: Result, argv, added, kind=''
 
 def _failed(check: Check, exc: errors.GiftwrapError) -> Outcome:
     return Outcome(check.artifact.path, check.image or '', FAILED,
-                   message=f'{exc.where}: {exc.what}' if exc.where
+                   message=f'{exc.place}: {exc.what}' if exc.place
                    else exc.what,
                    details=(exc.output or '').rstrip(), hint=exc.hint or '')
 

@@ -295,7 +295,7 @@ class Runner:
                 f'{proc.returncode}',
                 where=' '.join(argv[:3]) + (' ...' if len(argv) > 3 else ''),
                 output=result.tail(),
-                hint=self._log_hint())
+                log=str(self.log_file) if self.log_file else None)
         return result
 
     def _communicate(self, proc, argv, stdin, timeout, what) -> str:
@@ -329,11 +329,6 @@ class Runner:
         with open(self.log_file, 'a', encoding='utf-8',
                   errors='backslashreplace') as log:
             log.write(text + '\n')
-
-    def _log_hint(self) -> str | None:
-        if self.log_file is None:
-            return None
-        return f'the full output is in {self.log_file}'
 
     @classmethod
     def terminate_all(cls) -> None:

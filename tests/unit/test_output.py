@@ -12,7 +12,7 @@ import pytest
 
 from giftwrap import errors
 from giftwrap.cli.commands import output
-from giftwrap.run.job import FAILED, Outcome
+from giftwrap.run.outcome import FAILED, Outcome
 
 TAIL = '\n'.join(f'cc: warning {n}' for n in range(40)) + '\nerror: boom'
 

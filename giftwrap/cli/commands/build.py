@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import os
-import shutil
-import tempfile
 import threading
-import time
 from pathlib import Path
 
 from cliff import lister
 
 from giftwrap import errors
 from giftwrap.plan import planner as plan
-from giftwrap.run import limits
 from giftwrap.trust import lockfile
 from giftwrap.cli.commands import QuickHelp, add_interpreter_option
 from giftwrap.cli.commands import output
@@ -64,16 +59,6 @@ def add_executor_options(parser) -> None:
                        help='this client\'s private key')
 
 
-def _remove_partial_artifacts(the_plan) -> None:
-    """Remove what an interrupted publish left in the output directories:
-    this run's staged artifacts, and staging files of runs that died."""
-    from giftwrap.util import atomic
-    from giftwrap.package.builder import Publisher
-    Publisher.discard_all()
-    for out in {pp.project.output_dir for pp in the_plan.projects}:
-        atomic.remove_stale(out)
-
-
 def _words(value: str | None) -> list[str]:
     return [w.strip() for w in (value or '').split(',') if w.strip()]
 
@@ -84,18 +69,6 @@ def _add_wheelhouse_option(parser) -> None:
                         help='also install from this directory of wheels '
                              'and sdists (made by giftwrap fetch '
                              '--wheelhouse); repeatable')
-
-
-def _wheelhouses(args) -> tuple[Path, ...]:
-    """The ``--wheelhouse`` directories, which must exist."""
-    found = tuple(Path(d).resolve() for d in getattr(args, 'wheelhouse', ()))
-    for path in found:
-        if not path.is_dir():
-            raise errors.GiftwrapError(
-                f'the wheelhouse {path} is not a directory',
-                where='--wheelhouse',
-                hint='give a directory made by giftwrap fetch --wheelhouse')
-    return found
 
 
 class _Run(QuickHelp, output.Summary, lister.Lister):
@@ -134,43 +107,38 @@ class _Run(QuickHelp, output.Summary, lister.Lister):
         result = super().run(parsed_args)
         return self.exit_status or result
 
-    def _plan(self, args, types=()):
+    def _plan(self, args, types=(), output_dir=None):
         return plan.make(args.manifest, version=args.version, types=types,
                          projects=_words(args.projects),
-                         output_dir=args.output_dir,
+                         output_dir=output_dir or args.output_dir,
                          trusted=args.interpreter)
 
+    def _request(self, args):
+        from giftwrap.run import session
+        return session.Request(
+            cache_dir=Path(args.cache_dir).resolve(),
+            work_dir=Path(args.work_dir).resolve() if args.work_dir else None,
+            jobs=args.jobs or 1, synchronous=args.synchronous,
+            keep_work=args.keep_work, offline=args.offline,
+            wheelhouses=self._wheelhouses(args),
+            executor=args.executor,
+            executor_options={k: getattr(args, k) for k in EXECUTOR_OPTIONS
+                              if getattr(args, k, None)})
+
+    @staticmethod
+    def _wheelhouses(args) -> tuple[Path, ...]:
+        from giftwrap.run import session
+        return session.wheelhouse_dirs(getattr(args, 'wheelhouse', None) or ())
+
     def _execute(self, the_plan, args, **extra):
-        from giftwrap.run import build
-        from giftwrap.util import cache  # the build machinery, only when building
-        cache_dir = Path(args.cache_dir).resolve()
-        run_id = time.strftime('%Y%m%d-%H%M%S') + f'-{os.getpid()}'
-        work_dir = Path(args.work_dir or cache_dir / 'work' / run_id).resolve()
-        jobs = 1 if args.synchronous or not the_plan.manifest.settings.get(
-            'parallel_build', True) else max(1, args.jobs or 1)
-        limits.ensure(jobs)
-        options = build.Options(work_dir=work_dir, cache_dir=cache_dir,
-                                log_dir=cache_dir / 'logs' / run_id,
-                                jobs=jobs, offline=args.offline,
-                                keep_work=args.keep_work, **extra)
-        if 'wheelhouses' not in extra:
-            options = dataclasses.replace(options,
-                                          wheelhouses=_wheelhouses(args))
-        try:
-            with cache.in_use(cache_dir, work_dir, keep=args.keep_work), \
-                    self._executor(the_plan, args, options) as executor:
-                executor.check()
-                outcomes = build.run(the_plan, options, self._progress(),
-                                     executor)
-        except KeyboardInterrupt:
-            _remove_partial_artifacts(the_plan)
-            raise
-        finally:
-            if not args.keep_work:
-                shutil.rmtree(work_dir, ignore_errors=True)
-        failed = [o for o in outcomes if o.status == build.FAILED]
-        if failed:
-            self.exit_status = failed[0].error.exit_code if failed[0].error else 1
+        from giftwrap.run import session  # the build machinery, only when building
+        outcomes = session.run(the_plan, self._request(args), self._progress(),
+                               **extra)
+        return self._rows(outcomes)
+
+    def _rows(self, outcomes):
+        from giftwrap.run import session
+        self.exit_status = session.exit_status(outcomes)
         columns = COLUMNS
         rows = [(o.project, o.builder, o.status, o.artifact, o.message,
                  o.details, o.hint, o.log) for o in outcomes]
@@ -178,21 +146,6 @@ class _Run(QuickHelp, output.Summary, lister.Lister):
             columns += ('Worker',)
             rows = [(*r, o.worker) for r, o in zip(rows, outcomes)]
         return columns, rows
-
-    def _executor(self, the_plan, args, options):
-        """The chosen executor, its options checked (before any work)."""
-        from giftwrap import plugins as drivers
-        from giftwrap.executors.base import ExecutorContext
-        driver = drivers.load(drivers.EXECUTORS, args.executor,
-                              where='--executor')
-        given = {k: getattr(args, k) for k in EXECUTOR_OPTIONS
-                 if getattr(args, k, None)}
-        settings = drivers.validate_options(
-            driver.options, given, driver_name=args.executor,
-            where='--executor')
-        driver.check_options(settings)
-        return driver(ExecutorContext(the_plan, options, self._progress(),
-                                      settings))
 
     def _progress(self):
         lock = threading.Lock()
@@ -260,16 +213,23 @@ class Build(_Run):
         if parsed_args.verify and not parsed_args.dry_run:
             from giftwrap.cli.commands import verify
             verify.check_plan(the_plan, verify.options(parsed_args, 'verify-'))
+        from giftwrap.run import session
+        request = self._request(parsed_args)
         extra = {}
         if parsed_args.lock:  # checked by --dry-run too
             lock_path = Path(parsed_args.lock).resolve()
             extra = {'lock': lockfile.read(lock_path), 'lock_path': lock_path}
-            _check_wheelhouses(parsed_args, extra['lock'], lock_path)
+            session.check_wheelhouses(request, extra['lock'], lock_path)
         if parsed_args.dry_run:
             return self._dry_run(the_plan)
-        columns, rows = self._execute(the_plan, parsed_args, **extra)
-        if parsed_args.check_reproducible and not self.exit_status:
-            rows = self._check_reproducible(the_plan, parsed_args, rows)
+        outcomes = session.run(the_plan, request, self._progress(), **extra)
+        if parsed_args.check_reproducible and \
+                not session.exit_status(outcomes):
+            outcomes = session.check_reproducible(
+                the_plan, request, outcomes, lambda out: self._plan(
+                    parsed_args, _words(parsed_args.type), output_dir=out),
+                self._progress())
+        columns, rows = self._rows(outcomes)
         if parsed_args.verify:
             from giftwrap.cli.commands import verify
             width = len(columns)
@@ -277,38 +237,6 @@ class Build(_Run):
                            verify.after_build(self, the_plan, parsed_args,
                                               rows)]
         return columns, rows
-
-    def _check_reproducible(self, the_plan, args, rows):
-        """Rebuild from the lock into a scratch output directory; compare."""
-        from giftwrap.trust import reproducible
-        # output_dir is a setting (or -o): one for every project.
-        out = the_plan.projects[0].project.output_dir
-        with tempfile.TemporaryDirectory(prefix='giftwrap-again-') as again:
-            second_args = argparse.Namespace(**{**vars(args),
-                                                'output_dir': again,
-                                                'work_dir': None})
-            second = self._plan(second_args, _words(args.type))
-            lock_path = out / lockfile.FILENAME
-            self._execute(second, second_args, lock=lockfile.read(lock_path),
-                          lock_path=lock_path, bytecode_cache=False)
-            checked = []
-            for row in rows:
-                built = Path(row[3]) if row[3] else None
-                # artifacts of targets are in subdirectories: same relative path
-                rebuilt = Path(again) / built.relative_to(out) \
-                    if built and built.is_file() and out in built.parents \
-                    else None
-                if rebuilt is None or not rebuilt.is_file():
-                    checked.append(row)
-                    continue
-                difference = reproducible.first_difference(built, rebuilt)
-                if difference:
-                    self.exit_status = errors.BuildError.exit_code
-                checked.append((*row[:2], 'differs' if difference else
-                                'reproducible', row[3],
-                                difference or 'byte-identical when rebuilt',
-                                '', '', '', *row[8:]))
-        return checked
 
     def _dry_run(self, the_plan):
         columns = ('Project', 'Package', 'Deb version', 'Rpm version',
@@ -324,22 +252,6 @@ class Build(_Run):
                          str(p.install_path), p.giturl, p.gitref, p.resolver,
                          output.ListColumn(p.builders)))
         return columns, rows
-
-
-def _check_wheelhouses(args, lock, lock_path: Path) -> None:
-    """Before any work: the wheelhouses' files of the locked versions
-    must have the lock's sha256s; offline, each must be somewhere."""
-    from giftwrap.venv import wheelhouse
-    houses = [*_wheelhouses(args)]
-    if not houses and not args.offline:
-        return
-    houses.append(wheelhouse.cache_wheelhouse(Path(args.cache_dir)))
-    missing = wheelhouse.check(houses, wheelhouse.locked(lock.values()),
-                               where=str(lock_path))
-    if missing and args.offline:
-        # uv's own cache may hold them (installer: uv); pip will say which
-        # it cannot find.
-        LOG.warning('offline, and no wheelhouse has %s', ', '.join(missing))
 
 
 class Lock(_Run):
@@ -387,7 +299,7 @@ class Fetch(Lock):
                                  '(default: only the cache\'s wheelhouse)')
 
     def take_action(self, parsed_args):
-        from giftwrap.venv import wheelhouse
+        from giftwrap.run import session
         if parsed_args.offline:
             raise errors.GiftwrapError(
                 'giftwrap fetch cannot run with --offline', where='--offline',
@@ -397,23 +309,19 @@ class Fetch(Lock):
             if parsed_args.wheelhouse else None
         the_plan = self._plan(parsed_args)
         columns, rows = self._execute(
-            the_plan, parsed_args, lock_only=True, fetch=True, wheelhouses=(),
+            the_plan, parsed_args, lock_only=True, fetch=True,
             lock_out=self._lock_out(parsed_args))
         if dest is None or self.exit_status:
             return columns, rows
-        cache_dir = Path(parsed_args.cache_dir).resolve()
-        dest.mkdir(parents=True, exist_ok=True)
-        names = {pp.project.name for pp in the_plan.projects}
-        for path in self._written_locks(the_plan, parsed_args):
-            # only this run's projects: the lock may hold others
-            entries = [e for key, e in lockfile.read(path).items()
-                       if key.split('@', 1)[0] in names]
-            copied = wheelhouse.export(cache_dir, dest,
-                                       wheelhouse.locked(entries))
-            shutil.copyfile(path, dest / lockfile.FILENAME)
-            LOG.info('%d files of %s in %s', len(copied), path, dest)
+        session.export_wheelhouse(the_plan,
+                                  self._written_locks(the_plan, parsed_args),
+                                  Path(parsed_args.cache_dir).resolve(), dest)
         return columns, [(*r[:4], f'{r[4]}; files in {dest}'.lstrip('; '))
                          for r in rows]
+
+    @staticmethod
+    def _wheelhouses(args) -> tuple[Path, ...]:
+        return ()  # --wheelhouse is where fetch copies to
 
     def _written_locks(self, the_plan, args) -> list[Path]:
         out = self._lock_out(args)
