@@ -1,55 +1,15 @@
 """The plan (giftwrap.plan.planner.make): every check before any work, on
-small manifests.  The interpreter is real; dpkg-query and the interpreter's
-probe are played by a recording runner, so a test decides which package
-owns it and counts how often it is asked."""
+small manifests (see tests/planutil.py: the interpreter is real, dpkg-query
+and its probe are played)."""
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import textwrap
-
 import pytest
 
-from giftwrap import errors, testing
-from giftwrap.api import Result
+from giftwrap import errors
 from giftwrap.builders import nfpm
 from giftwrap.plan import planner
-
-#: an interpreter that exists here (the manifest's must)
-PYTHON = os.path.realpath(sys.executable)
-
-
-def system(owned: bool = True) -> testing.RecordingRunner:
-    """Plays dpkg-query (a package owns every path, or none) and the
-    interpreter's probe; there is no rpm."""
-
-    def respond(call: testing.Call):
-        argv = call.argv
-        if argv[0] == 'dpkg-query':
-            return (f'python3.11-minimal: {argv[-1]}\n' if owned else
-                    Result(argv, 1, f'dpkg-query: no path found matching '
-                                    f'pattern {argv[-1]}\n'))
-        if argv[0] == 'rpm':
-            raise errors.MissingToolError('rpm is not installed')
-        assert argv[1:3] == ('-I', '-c'), argv  # the probe
-        return json.dumps({'path': argv[0], 'version': '3.11.2',
-                           'implementation': 'cpython',
-                           'soabi': 'cpython-311-x86_64-linux-gnu',
-                           'platform_machine': 'x86_64'}) + '\n'
-
-    return testing.RecordingRunner(respond=respond)
-
-
-def write(tmp_path, text: str) -> str:
-    path = tmp_path / 'manifest.yml'
-    path.write_text(textwrap.dedent(text).replace('PYTHON', PYTHON))
-    return str(path)
-
-
-def make(tmp_path, text: str, runner=None, **kw) -> planner.Plan:
-    return planner.make(write(tmp_path, text), runner=runner or system(), **kw)
+from tests.planutil import PYTHON, make, system
 
 
 def refused(tmp_path, text: str, kind=errors.GiftwrapError, runner=None,
