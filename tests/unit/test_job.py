@@ -186,3 +186,23 @@ def test_a_system_error_fails_the_project_with_what_to_do(
     assert outcome.message == \
         'project nova: No space left on device: /work/x'
     assert outcome.hint.startswith('free space on that filesystem')
+
+
+def test_the_reuse_check_remembers_the_commit_it_saw(tmp_path, repo):
+    commit = gitutil.commit(repo, {'README': 'nova 2\n'}, 'Second')
+    (tmp_path / 'uc.txt').write_text('six===1.16.0\n')
+    # (a resolver that can tell what its pins depend on without a checkout)
+    job, progress = make_job(tmp_path, repo, (
+        '    resolver: upper-constraints\n'
+        '    resolver_options: {upper-constraints: {url: ./uc.txt}}\n'))
+    assert job.reused() is None  # nothing built yet
+    assert job.refreshed and job.fetch_error is None
+    assert job.memo[0] == commit
+    assert set(job.memo[1]) == {'nfpm-deb', 'nfpm-rpm'}
+    assert progress.lines == []
+
+
+def test_the_reuse_check_is_not_made_for_a_lock(tmp_path, repo):
+    job, _ = make_job(tmp_path, repo, lock_only=True)
+    assert job.reused() is None
+    assert job.memo is None and not job.refreshed
