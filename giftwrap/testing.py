@@ -36,7 +36,7 @@ from giftwrap.util.process import Result, Runner
 from giftwrap.projectinfo import ProjectInfo
 from giftwrap.resolve.base import Checkout, Pins, ResolveContext
 
-__all__ = ['Call', 'RecordingRunner', 'build_context', 'checkout',
+__all__ = ['Call', 'RecordingRunner', 'Respond', 'build_context', 'checkout',
            'interpreter', 'package_description', 'project_info',
            'resolve_context', 'staged_tree', 'touch']
 
@@ -55,17 +55,24 @@ class Call:
     stdin: bytes | None = None
 
 
+#: what a :class:`RecordingRunner` asks of each command
+Respond = Callable[[Call], 'str | Result | None']
+
+
 class RecordingRunner(Runner):
     """A :class:`giftwrap.api.Runner` that records commands, runs none.
 
-    :param respond: called with each :class:`Call`; it may write what the
-        real tool would (the package file), and return the command's
-        output (a string) or raise :class:`giftwrap.errors.CommandError`.
+    :param respond: called with each :class:`Call` (recorded first); it
+        may write what the real tool would (the package file), and return
+        the command's output (a string), or a :class:`giftwrap.api.Result`
+        for an exit status of its own (a non-zero one raises
+        :class:`giftwrap.errors.CommandError` when the caller checks, as a
+        real runner does), or raise.
     :param fail: ``{word: output}``: a command with ``word`` among its
         arguments fails with that output (exit status 1).
     """
 
-    def __init__(self, respond: Callable[[Call], str | None] | None = None,
+    def __init__(self, respond: Respond | None = None,
                  fail: Mapping[str, str] | None = None):
         super().__init__()
         self.respond = respond
@@ -81,12 +88,15 @@ class RecordingRunner(Runner):
         failed = next((o for w, o in self.fail.items() if w in call.argv),
                       None)
         if failed is not None:
-            if check:
-                raise errors.CommandError(f'{what or call.argv[0]} failed',
-                                          where=call.argv[0], output=failed)
-            return Result(call.argv, 1, failed)
-        output = self.respond(call) if self.respond else None
-        return Result(call.argv, 0, output or '')
+            result = Result(call.argv, 1, failed)
+        else:
+            output = self.respond(call) if self.respond else None
+            result = output if isinstance(output, Result) else \
+                Result(call.argv, 0, output or '')
+        if check and result.returncode != 0:
+            raise errors.CommandError(f'{what or call.argv[0]} failed',
+                                      where=call.argv[0], output=result.output)
+        return result
 
     def argvs(self) -> list[tuple[str, ...]]:
         """The argument lists of every call, in order."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors
+from giftwrap import errors, testing
 from giftwrap.venv import buildreqs, buildsystem
 from giftwrap.venv.interpreter import Interpreter
 
@@ -240,16 +240,13 @@ def test_offline_uses_a_cached_resolution_however_old(tmp_path):
         'pbr': '7.0.1'}
 
 
-class _NoRunner:
-    def run(self, argv, **kw):  # pragma: no cover - the test fails then
-        raise AssertionError(f'ran {argv}')
-
-
 def test_offline_never_downloads_an_sdist_from_the_index(tmp_path):
+    runner = testing.RecordingRunner()
     ctx = buildreqs.Context(tmp_path / 'venv', 'uv', None, tmp_path,
-                            tmp_path / 'cache', _NoRunner(), {}, offline=True)
+                            tmp_path / 'cache', runner, {}, offline=True)
     item = buildreqs.Found('docopt', '0.6.2', sdist='https://files.example/'
                            'docopt-0.6.2.tar.gz', sha256='a' * 64)
     with pytest.raises(errors.BuildError, match='offline') as info:
         buildreqs._sdist_declared(ctx, item)
     assert 'giftwrap fetch' in info.value.hint
+    assert runner.calls == []

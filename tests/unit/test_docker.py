@@ -178,21 +178,21 @@ def test_build_command_of_podman_and_buildah(tmp_path, installed, engine):
     artifact, runner = build(tmp_path, {'engine': engine,
                                         'isolation': 'chroot',
                                         'tls_verify': False})
-    argv = runner.calls[0]
+    argv = runner.calls[0].argv
     context = tmp_path / 'work' / 'context'
-    assert argv[1] == 'build' and argv[-2:] == ['--', str(context)]
+    assert argv[1] == 'build' and argv[-2:] == ('--', str(context))
     assert f'--file={context / "Dockerfile"}' in argv
     assert f'--iidfile={tmp_path / "work" / "image-id"}' in argv
     assert {'--isolation=chroot', '--layers=false',
             '--tls-verify=false'} <= set(argv)
-    assert runner.calls[1][1:] == ['tag', '--', IMAGE_ID, 'acme-nova:10.0-bbc1']
+    assert runner.calls[1].argv[1:] == ('tag', '--', IMAGE_ID, 'acme-nova:10.0-bbc1')
     assert artifact.name == 'acme-nova:10.0-bbc1' and artifact.path is None
 
 
 def test_build_command_of_docker(tmp_path, installed):
     installed('docker')
     _, runner = build(tmp_path, {'engine': 'docker', 'cache_layers': True})
-    argv = runner.calls[0]
+    argv = runner.calls[0].argv
     assert not [a for a in argv if a.startswith(('--isolation', '--layers',
                                                  '--tls'))]
 
@@ -201,7 +201,7 @@ def test_labels_are_oci_annotations(tmp_path, installed, monkeypatch):
     installed('podman')
     monkeypatch.setenv('SOURCE_DATE_EPOCH', '1700000000')
     _, runner = build(tmp_path, version='1:10.0-bbc1')
-    labels = dict(a[len('--label='):].split('=', 1) for a in runner.calls[0]
+    labels = dict(a[len('--label='):].split('=', 1) for a in runner.calls[0].argv
                   if a.startswith('--label='))
     assert labels == {
         'org.opencontainers.image.title': 'acme-nova',
@@ -224,7 +224,7 @@ def test_engine_environment_is_small(tmp_path, installed, monkeypatch):
     monkeypatch.setenv('BUILDAH_ISOLATION', 'oci')
     monkeypatch.setenv('CONTAINERS_REGISTRIES_CONF', '/etc/x.conf')
     _, runner = build(tmp_path)
-    env = runner.envs[0]
+    env = runner.calls[0].env
     assert 'AWS_SECRET_ACCESS_KEY' not in env and 'BUILDAH_ISOLATION' not in env
     assert env['CONTAINERS_REGISTRIES_CONF'] == '/etc/x.conf'
 
@@ -235,16 +235,16 @@ def test_save_publishes_an_archive(tmp_path, installed):
                                         'image_name': 'acme/openstack/nova'})
     assert artifact.path == tmp_path / 'out' / 'acme_openstack_nova_10.0-bbc1.tar'
     assert artifact.path.read_bytes() == b'archive'
-    save = runner.calls[2]
-    assert save[1:3] == ['save', '--format=docker-archive']
-    assert save[-2:] == ['--', 'acme/openstack/nova:10.0-bbc1']
+    save = runner.calls[2].argv
+    assert save[1:3] == ('save', '--format=docker-archive')
+    assert save[-2:] == ('--', 'acme/openstack/nova:10.0-bbc1')
 
 
 def test_buildah_saves_with_push_to_an_archive(tmp_path, installed):
     installed('buildah')
     artifact, runner = build(tmp_path, {'engine': 'buildah', 'save': True})
-    assert runner.calls[2][1:4] == ['push', '--', 'acme-nova:10.0-bbc1']
-    assert runner.calls[2][4].startswith('docker-archive:')
+    assert runner.calls[2].argv[1:4] == ('push', '--', 'acme-nova:10.0-bbc1')
+    assert runner.calls[2].argv[4].startswith('docker-archive:')
     assert artifact.path.name == 'acme-nova_10.0-bbc1.tar'
 
 
@@ -253,9 +253,9 @@ def test_push_tags_for_the_registry(tmp_path, installed):
     artifact, runner = build(tmp_path, {'push': '127.0.0.1:5000/acme',
                                         'tls_verify': False})
     pushed = '127.0.0.1:5000/acme/acme-nova:10.0-bbc1'
-    assert runner.calls[2][1:] == ['tag', '--', IMAGE_ID, pushed]
-    assert runner.calls[3][1:] == ['push', '--tls-verify=false', '--', pushed,
-                                   f'docker://{pushed}']
+    assert runner.calls[2].argv[1:] == ('tag', '--', IMAGE_ID, pushed)
+    assert runner.calls[3].argv[1:] == ('push', '--tls-verify=false', '--',
+                                        pushed, f'docker://{pushed}')
     assert artifact.name == pushed
 
 
@@ -265,7 +265,7 @@ def test_a_failed_push_removes_the_names(tmp_path, installed):
     with pytest.raises(errors.BuildError, match='pushing .* failed') as exc:
         build(tmp_path, {'push': '127.0.0.1:5000'}, runner)
     assert 'tls_verify' in exc.value.hint
-    removed = [argv[-1] for argv in runner.calls if argv[1] == 'rmi']
+    removed = [argv[-1] for argv in runner.argvs() if argv[1] == 'rmi']
     assert removed == ['acme-nova:10.0-bbc1',
                        '127.0.0.1:5000/acme-nova:10.0-bbc1', IMAGE_ID]
 
@@ -442,7 +442,7 @@ def test_a_failed_build_publishes_nothing(tmp_path, installed):
     with pytest.raises(errors.CommandError):
         build(tmp_path, {'save': True}, runner)
     assert not (tmp_path / 'out').exists() or not list((tmp_path / 'out').iterdir())
-    assert [argv[-1] for argv in runner.calls if argv[1] == 'rmi'] == [
+    assert [argv[-1] for argv in runner.argvs() if argv[1] == 'rmi'] == [
         'acme-nova:10.0-bbc1', IMAGE_ID]
 
 
@@ -491,7 +491,7 @@ def test_offline_engines_never_pull(kind):
     online = kind(kind.name, runners[1], engines.Settings())
     # (buildah pulls in "from", which a working container starts with;
     # the others in "run")
-    commands = [sum(r.calls, []) if kind is engines.Buildah and e.create(
+    commands = [sum(r.argvs(), ()) if kind is engines.Buildah and e.create(
         'img', (), 'name') else e.command('img', ['true'], mounts=(),
                                           cwd=None, env={})
         for e, r in zip((offline, online), runners)]
@@ -507,7 +507,7 @@ def test_offline_builds_from_local_images_and_never_pushes(tmp_path):
     context = dataclasses.replace(
         make_context(tmp_path, runner, {'engine': 'podman'}), offline=True)
     docker.DockerBuilder(context).build(make_tree(tmp_path / 'stage'))
-    (built,) = [c for c in runner.calls if c[1] == 'build']
+    (built,) = [a for a in runner.argvs() if a[1] == 'build']
     assert '--pull=never' in built
     pushing = dataclasses.replace(context, options={
         'engine': 'podman', 'push': 'localhost:5000'})

@@ -19,26 +19,21 @@ from giftwrap.manifest import loader as manifest
 from giftwrap.package import description as packaging
 from giftwrap.builders import fpm
 from giftwrap.package.builder import BuildContext
-from giftwrap.util.process import Result, Runner
 from giftwrap.resolve.base import Checkout, Pins
 from tests.modelutil import INSTALL, PYTHON, make_project, make_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class RecordingRunner(Runner):
-    """Records each command; writes the package fpm was asked for."""
+def play_fpm(call: testing.Call) -> None:
+    """Write the package fpm was asked for."""
+    out = next(a for a in call.argv if a.startswith('--package='))
+    testing.touch(out.split('=', 1)[1])
 
-    def __init__(self):
-        super().__init__()
-        self.calls = []
 
-    def run(self, argv, *, cwd=None, env=None, what=None, **kw):
-        argv = [str(a) for a in argv]
-        self.calls.append((argv, cwd, env))
-        out = next(a for a in argv if a.startswith('--package='))
-        Path(out.split('=', 1)[1]).write_bytes(b'package')
-        return Result(tuple(argv), 0, '')
+def fpm_runner() -> testing.RecordingRunner:
+    """Records each command; plays fpm."""
+    return testing.RecordingRunner(respond=play_fpm)
 
 
 @pytest.fixture
@@ -78,7 +73,7 @@ def make_context(tmp_path, options=None, **fields) -> BuildContext:
         package=packaging.describe(project, tree, PYTHON, checkout),
         interpreter=PYTHON, checkout=checkout, pins=Pins.of([]),
         options=options or {}, work_dir=tmp_path / 'work',
-        output_dir=tmp_path / 'out', runner=RecordingRunner(),
+        output_dir=tmp_path / 'out', runner=fpm_runner(),
         source_date_epoch=None)
 
 
@@ -86,7 +81,7 @@ def build(tmp_path, builder, options=None, **fields):
     context = make_context(tmp_path, options, **fields)
     artifact = builder(context).build(make_tree(tmp_path / 'stage2'))
     (call,) = context.runner.calls
-    return artifact, call
+    return artifact, (list(call.argv), call.cwd, call.env)
 
 
 def test_deb_command_maps_every_field(tmp_path, fake_fpm):
@@ -285,19 +280,15 @@ def test_config_files_outside_the_virtualenv_are_mapped(tmp_path, fake_fpm):
     tree = dataclasses.replace(tree, config_files=(
         PurePosixPath('/etc/nova/api-paste.ini'),))
     fpm.FpmDeb(context).build(tree)
-    (argv, _, _), = context.runner.calls
+    argv = context.runner.calls[0].argv
     assert f'{tree.root}/etc/nova/api-paste.ini=/etc/nova/api-paste.ini' \
         in argv[argv.index('--'):]
 
 
 def test_missing_output_is_an_error(tmp_path, fake_fpm):
     context = make_context(tmp_path)
-
-    class Silent(RecordingRunner):
-        def run(self, argv, **kw):
-            return Result(tuple(map(str, argv)), 0, '')
-
-    context = dataclasses.replace(context, runner=Silent())
+    silent = testing.RecordingRunner()  # fpm exits 0 but writes nothing
+    context = dataclasses.replace(context, runner=silent)
     with pytest.raises(errors.BuildError, match='wrote no package'):
         fpm.FpmDeb(context).build(make_tree(tmp_path / 'stage2'))
 

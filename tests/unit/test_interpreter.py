@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors
+from giftwrap import errors, testing
 from giftwrap.venv import interpreter
 from giftwrap.util.process import Result
 
@@ -146,34 +146,32 @@ def test_private_python_for_docker_with_interpreter(cli, tmp_path):
     assert cli('validate', '--interpreter', real, '-m', path).status == 0
 
 
-class Recording:
+def dpkg_query(answer: str, returncode: int = 0) -> testing.RecordingRunner:
     """A runner that answers dpkg-query with ``answer``."""
 
-    def __init__(self, answer: str, returncode: int = 0):
-        self.answer, self.returncode, self.commands = answer, returncode, []
+    def respond(call: testing.Call) -> Result:
+        if call.argv[0] != 'dpkg-query':
+            raise errors.MissingToolError(f'{call.argv[0]} is not installed')
+        return Result(call.argv, returncode, answer)
 
-    def run(self, argv, check=True, what=None, **kw):
-        self.commands.append(argv)
-        if argv[0] != 'dpkg-query':
-            raise errors.MissingToolError(f'{argv[0]} is not installed')
-        return Result(argv, self.returncode, self.answer)
+    return testing.RecordingRunner(respond=respond)
 
 
 def test_owner_query_ends_options_and_matches_the_exact_path():
-    runner = Recording('python3.11-minimal: /usr/bin/python3.11x\n')
+    runner = dpkg_query('python3.11-minimal: /usr/bin/python3.11x\n')
     assert interpreter._owner(Path('/usr/bin/python3.11'), runner) is None
-    assert runner.commands[0] == ['dpkg-query', '-S', '--',
-                                  '/usr/bin/python3.11']
-    runner = Recording('libpython3.11:amd64, python3.11-minimal: /usr/bin/x\n')
+    assert runner.argvs()[0] == ('dpkg-query', '-S', '--',
+                                 '/usr/bin/python3.11')
+    runner = dpkg_query('libpython3.11:amd64, python3.11-minimal: /usr/bin/x\n')
     assert interpreter._owner(Path('/usr/bin/x'), runner) == 'libpython3.11'
-    runner = Recording('diversion by foo from: /usr/bin/x\n')
+    runner = dpkg_query('diversion by foo from: /usr/bin/x\n')
     assert interpreter._owner(Path('/usr/bin/x'), runner) is None
 
 
 def test_pattern_characters_are_never_queried(tmp_path):
     odd = tmp_path / 'python3.1[1]'
     odd.write_text('')
-    runner = Recording('python3.11-minimal: /usr/bin/python3.11\n')
+    runner = dpkg_query('python3.11-minimal: /usr/bin/python3.11\n')
     with pytest.raises(errors.ManifestError):
         interpreter.trusted(str(odd), runner, where='m.yml:1')
-    assert runner.commands == []
+    assert runner.calls == []

@@ -19,7 +19,6 @@ from giftwrap.package.builder import BuildContext, StagedTree
 from giftwrap.venv.interpreter import Interpreter
 from giftwrap.manifest.loader import Project
 from giftwrap.package.description import PackageDescription
-from giftwrap.util.process import Result
 from giftwrap.resolve.base import Checkout, Pins
 
 INSTALL = PurePosixPath('/opt/acme/nova')
@@ -253,17 +252,14 @@ def test_builders_are_registered():
     assert drivers.load(drivers.BUILDERS, 'nfpm-rpm') is nfpm.NfpmRpm
 
 
-class RecordingRunner:
-    """Records commands; "builds" the package nfpm was asked for."""
+def play_nfpm(call: testing.Call) -> None:
+    """Write the package nfpm was asked for."""
+    testing.touch(call.argv[call.argv.index('--target') + 1])
 
-    def __init__(self):
-        self.calls = []
 
-    def run(self, argv, *, cwd=None, env=None, what=None, **kw):
-        argv = [str(a) for a in argv]
-        self.calls.append((argv, cwd, env))
-        Path(argv[argv.index('--target') + 1]).write_bytes(b'package')
-        return Result(tuple(argv), 0, '')
+def nfpm_runner() -> testing.RecordingRunner:
+    """Records commands; plays nfpm."""
+    return testing.RecordingRunner(respond=play_nfpm)
 
 
 def make_context(tmp_path, runner, options=None, **project) -> BuildContext:
@@ -285,16 +281,17 @@ def test_build_runs_nfpm_with_a_minimal_environment(
         tmp_path, monkeypatch, builder, packager, filename):
     monkeypatch.setenv('NFPM_PASSPHRASE', 'secret')
     monkeypatch.setenv('SOURCE_DATE_EPOCH', '1700000000')
-    runner = RecordingRunner()
+    runner = nfpm_runner()
     context = make_context(tmp_path, runner, {'compression': 'gzip'})
     artifact = builder(context).build(make_tree(tmp_path / 'stage'))
     assert artifact.path == tmp_path / 'out' / filename
     assert artifact.path.read_bytes() == b'package'
-    (argv, cwd, env), = runner.calls
-    assert argv[1:3] == ['package', '--config']
-    assert argv[4:6] == ['--packager', packager] and argv[6] == '--target'
-    assert env == {'PATH': os.environ['PATH'],
-                   'SOURCE_DATE_EPOCH': '1700000000'}
+    (call,) = runner.calls
+    argv = call.argv
+    assert argv[1:3] == ('package', '--config')
+    assert argv[4:6] == ('--packager', packager) and argv[6] == '--target'
+    assert call.env == {'PATH': os.environ['PATH'],
+                        'SOURCE_DATE_EPOCH': '1700000000'}
     config = json.loads(Path(argv[3]).read_text())
     assert config[packager]['compression'] == 'gzip'
     assert config['arch'] == ('all' if packager == 'deb' else 'noarch')
@@ -302,15 +299,15 @@ def test_build_runs_nfpm_with_a_minimal_environment(
 
 def test_build_refuses_to_overwrite_unless_forced(tmp_path):
     tree = make_tree(tmp_path / 'stage')
-    nfpm.NfpmDeb(make_context(tmp_path, RecordingRunner())).build(tree)
+    nfpm.NfpmDeb(make_context(tmp_path, nfpm_runner())).build(tree)
     with pytest.raises(errors.BuildError, match='exists already'):
-        nfpm.NfpmDeb(make_context(tmp_path, RecordingRunner())).build(tree)
-    forced = make_context(tmp_path, RecordingRunner(), force_overwrite=True)
+        nfpm.NfpmDeb(make_context(tmp_path, nfpm_runner())).build(tree)
+    forced = make_context(tmp_path, nfpm_runner(), force_overwrite=True)
     assert nfpm.NfpmDeb(forced).build(tree).path.exists()
 
 
 def test_dollar_error_names_the_manifest_line(tmp_path):
-    context = make_context(tmp_path, RecordingRunner())
+    context = make_context(tmp_path, nfpm_runner())
     context = dataclasses.replace(context, package=make_package(
         depends=('python3.11', '$X')))
     with pytest.raises(errors.BuildError) as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors
+from giftwrap import errors, testing
 from giftwrap.manifest import loader as manifest
 from giftwrap.package import description as package
 from giftwrap.trust import lockfile, sbom
@@ -136,30 +136,28 @@ def test_any_interpreter_without_the_key(tmp_path):
         Path('/opt/python/bin/python3'), '3.12.0'))
 
 
-class Dpkg:
+def dpkg_runner(site: Path, packages) -> testing.RecordingRunner:
     """Answers dpkg-query and the interpreter's site probe from a fake
     system site directory."""
 
-    def __init__(self, site: Path, packages):
-        self.site, self.packages, self.calls = site, packages, []
-
-    def run(self, argv, *, check=True, what=None, **kwargs) -> Result:
-        argv = tuple(argv)
-        self.calls.append(argv)
+    def respond(call: testing.Call) -> Result:
+        argv = call.argv
         if argv[1:4] == ('-I', '-c', syspython._SITE_PROBE):
-            return Result(argv, 0, json.dumps([str(self.site)]) + '\n')
+            return Result(argv, 0, json.dumps([str(site)]) + '\n')
         if argv[1] == '-I':  # the metadata probe: real files, real Python
             done = subprocess.run([sys.executable, *argv[1:]], check=True,
                                   capture_output=True, text=True)
             return Result(argv, 0, done.stdout)
         name = argv[-1]
-        if name not in self.packages:
+        if name not in packages:
             return Result(argv, 1, f'dpkg-query: no packages found matching '
                                    f'{name}\n')
         if argv[1] == '-W':
             return Result(argv, 0, 'installed\t2.6.0\tamd64\n')
-        return Result(argv, 0, ''.join(f'{self.site}/{e}\n'
-                                       for e in self.packages[name]))
+        return Result(argv, 0, ''.join(f'{site}/{e}\n'
+                                       for e in packages[name]))
+
+    return testing.RecordingRunner(respond=respond)
 
 
 @pytest.fixture
@@ -190,7 +188,7 @@ APT = {'python3-apt': ['apt', 'apt/__init__.py', 'apt_pkg.so',
 def test_link_makes_absolute_links_and_reports_versions(tmp_path, system,
                                                         venv):
     project = load(tmp_path, project='system_python_packages: [python3-apt]')
-    runner = Dpkg(system, APT)
+    runner = dpkg_runner(system, APT)
     found, = syspython.link(venv, project, SYSTEM_PYTHON, runner, 'deb',
                             {'six': '1.16.0'})
     site = venv / 'lib/python3.11/site-packages'
@@ -202,11 +200,11 @@ def test_link_makes_absolute_links_and_reports_versions(tmp_path, system,
     assert found.distributions == ('python-apt==2.6.0',)
     assert found.to_json() == {'name': 'python3-apt', 'version': '2.6.0',
                                'arch': 'amd64', 'format': 'deb'}
-    assert ('dpkg-query', '-L', '--', 'python3-apt') in runner.calls
+    assert ('dpkg-query', '-L', '--', 'python3-apt') in runner.argvs()
 
 
 def test_link_without_the_key_asks_nothing(tmp_path, venv):
-    runner = Dpkg(tmp_path, {})
+    runner = dpkg_runner(tmp_path, {})
     assert syspython.link(venv, load(tmp_path), SYSTEM_PYTHON, runner, 'deb',
                           {}) == ()
     assert runner.calls == []
@@ -215,7 +213,7 @@ def test_link_without_the_key_asks_nothing(tmp_path, venv):
 def test_not_installed_gives_the_install_command(tmp_path, system, venv):
     project = load(tmp_path, project='system_python_packages: [python3-rbd]')
     with pytest.raises(errors.BuildError) as info:
-        syspython.link(venv, project, SYSTEM_PYTHON, Dpkg(system, APT), 'deb',
+        syspython.link(venv, project, SYSTEM_PYTHON, dpkg_runner(system, APT), 'deb',
                        {})
     assert 'python3-rbd, which is not installed' in info.value.what
     assert 'apt-get install python3-rbd' in info.value.hint
@@ -223,14 +221,14 @@ def test_not_installed_gives_the_install_command(tmp_path, system, venv):
 
 def test_rpm_hint_is_dnf(tmp_path, system, venv):
     with pytest.raises(errors.BuildError) as info:
-        syspython.query('python3-rbd', 'rpm', Dpkg(system, {}))
+        syspython.query('python3-rbd', 'rpm', dpkg_runner(system, {}))
     assert 'dnf install python3-rbd' in info.value.hint
 
 
 def test_clash_by_distribution_names_both(tmp_path, system, venv):
     project = load(tmp_path, project='system_python_packages: [python3-apt]')
     with pytest.raises(errors.BuildError) as info:
-        syspython.link(venv, project, SYSTEM_PYTHON, Dpkg(system, APT), 'deb',
+        syspython.link(venv, project, SYSTEM_PYTHON, dpkg_runner(system, APT), 'deb',
                        {'python-apt': '2.7.0'})
     assert info.value.what.startswith(
         'python3-apt brings python-apt 2.6.0, which the virtualenv has from '
@@ -248,7 +246,7 @@ def test_clash_by_module_names_the_owner(tmp_path, system, venv):
     (owner / 'RECORD').write_text('apt/__init__.py,,\n')
     project = load(tmp_path, project='system_python_packages: [python3-apt]')
     with pytest.raises(errors.BuildError) as info:
-        syspython.link(venv, project, SYSTEM_PYTHON, Dpkg(system, APT), 'deb',
+        syspython.link(venv, project, SYSTEM_PYTHON, dpkg_runner(system, APT), 'deb',
                        {'other-apt': '1.0'})
     assert 'the module apt' in info.value.what
     assert '(other-apt==1.0)' in info.value.what
@@ -258,7 +256,7 @@ def test_a_package_without_modules(tmp_path, system, venv):
     project = load(tmp_path, project='system_python_packages: [python3-doc]')
     with pytest.raises(errors.BuildError) as info:
         syspython.link(venv, project, SYSTEM_PYTHON,
-                       Dpkg(system, {'python3-doc': []}), 'deb', {})
+                       dpkg_runner(system, {'python3-doc': []}), 'deb', {})
     assert 'installs no Python module' in info.value.what
 
 

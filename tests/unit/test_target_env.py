@@ -13,7 +13,7 @@ def _inner_env(runner: targets.ContainerRunner, env: dict) -> dict:
     runner._outer = outer  # the engine's command is recorded, not run
     runner.run(['pip', '--version'], env=env)
     return dict(a.split('=', 1)[1].split('=', 1)
-                for a in outer.calls[0] if a.startswith('--env='))
+                for a in outer.calls[0].argv if a.startswith('--env='))
 
 
 def test_the_containers_ca_bundle_wins_over_the_hosts():

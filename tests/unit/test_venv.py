@@ -11,10 +11,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from giftwrap import errors
+from giftwrap import errors, testing
 from giftwrap.venv import installers, build as venv
 from giftwrap.venv.interpreter import Interpreter
-from giftwrap.util.process import Result
 from giftwrap.resolve.base import Pin, Pins
 
 INSTALL = PurePosixPath('/opt/openstack/2025.1-acme1/hello-app')
@@ -184,30 +183,25 @@ def test_install_report_flags_unpinned_closure_members(tmp_path):
     assert dict(result.unpinned) == {'idna': '3.7'}
 
 
-class RecordingRunner:
-    """Records argv; plays pip by writing an empty report."""
+def play_pip(call: testing.Call) -> None:
+    """Write the empty report pip would."""
+    report = call.argv[call.argv.index('--report') + 1]
+    Path(report).write_text('{"install": []}')
 
-    def __init__(self, fail: bool = False):
-        self.calls: list[tuple[str, ...]] = []
-        self.fail = fail
 
-    def run(self, argv, *, env=None, check=True, what=None, **kwargs):
-        argv = tuple(str(a) for a in argv)
-        self.calls.append(argv)
-        if self.fail:
-            raise errors.CommandError(f'{what} failed', where=argv[0],
-                                      output='ResolutionImpossible: six')
-        report = argv[argv.index('--report') + 1]
-        Path(report).write_text('{"install": []}')
-        return Result(argv, 0, '')
+def pip_runner(fail: bool = False) -> testing.RecordingRunner:
+    """Records argv; plays pip, or fails as pip does on a conflict."""
+    return testing.RecordingRunner(
+        respond=play_pip,
+        fail={'install': 'ResolutionImpossible: six'} if fail else None)
 
 
 def test_pip_install_puts_requirements_after_double_dash(tmp_path):
-    runner = RecordingRunner()
+    runner = pip_runner()
     installers.pip_install(tmp_path / 'env', 'pip_dependencies',
                            ['-e/etc', 'six'], tmp_path / 'c.txt', tmp_path,
                            tmp_path / 'cache', runner, {})
-    argv = runner.calls[0]
+    argv = runner.calls[0].argv
     assert argv[argv.index('--') + 1:] == ('-e/etc', 'six')
     assert argv[:4] == (f'{tmp_path}/env/bin/python', '-m', 'pip', 'install')
     assert {'--no-compile', '-c'} <= set(argv[:argv.index('--')])
@@ -215,17 +209,17 @@ def test_pip_install_puts_requirements_after_double_dash(tmp_path):
 
 
 def test_pip_install_without_cache_uses_none(tmp_path):
-    runner = RecordingRunner()
+    runner = pip_runner()
     installers.pip_install(tmp_path, 'project', ['six'], tmp_path / 'c.txt',
                            tmp_path, None, runner, {})
-    assert '--no-cache-dir' in runner.calls[0]
+    assert '--no-cache-dir' in runner.calls[0].argv
 
 
 def test_pip_install_failure_is_a_build_error_with_output(tmp_path):
     with pytest.raises(errors.BuildError) as info:
         installers.pip_install(tmp_path, 'project', ['six'],
                                tmp_path / 'c.txt', tmp_path, None,
-                               RecordingRunner(fail=True), {})
+                               pip_runner(fail=True), {})
     assert 'ResolutionImpossible: six' in info.value.output
     assert 'project' in info.value.what
 
@@ -277,7 +271,7 @@ def test_build_refuses_a_non_empty_staging_dir(tmp_path):
                    stage_root=tmp_path / 'root', install_path=INSTALL,
                    source_dir=tmp_path / 'src', pins=Pins.of([]),
                    work_dir=tmp_path / 'work', cache_dir=None,
-                   runner=RecordingRunner())
+                   runner=pip_runner())
     assert 'not empty' in info.value.what
 
 
@@ -295,21 +289,9 @@ def test_missing_uv_says_how_to_install_it(monkeypatch):
     assert 'pip install uv' in info.value.hint
 
 
-class UvRecorder:
-    """Records uv's argv, working directory and environment."""
-
-    def __init__(self):
-        self.calls: list[tuple[tuple[str, ...], dict]] = []
-
-    def run(self, argv, *, cwd=None, env=None, check=True, what=None):
-        self.calls.append((tuple(str(a) for a in argv),
-                           {'cwd': cwd, 'env': env}))
-        return Result(tuple(argv), 0, '')
-
-
-def _uv(tmp_path, cache_dir, monkeypatch) -> tuple['installers._Uv', UvRecorder]:
+def _uv(tmp_path, cache_dir, monkeypatch) -> tuple['installers._Uv', testing.RecordingRunner]:
     monkeypatch.setattr(installers, 'find_tool', lambda name: f'/usr/bin/{name}')
-    runner = UvRecorder()
+    runner = testing.RecordingRunner()
     tool = installers._Uv(tmp_path / 'env', tmp_path / 'c.txt',
                           tmp_path / 'work', cache_dir, runner,
                           {'PATH': '/usr/bin'})
@@ -319,28 +301,29 @@ def _uv(tmp_path, cache_dir, monkeypatch) -> tuple['installers._Uv', UvRecorder]
 def test_uv_install_targets_the_venv_and_copies(tmp_path, monkeypatch):
     tool, runner = _uv(tmp_path, tmp_path / 'cache', monkeypatch)
     tool.install('project', ['--', '-e/etc', 'six'])
-    argv, kwargs = runner.calls[0]
+    (call,) = runner.calls
+    argv = call.argv
     assert argv[:3] == ('/usr/bin/uv', 'pip', 'install')
     assert argv[argv.index('--python') + 1] == f'{tmp_path}/env/bin/python'
     assert argv[argv.index('--link-mode') + 1] == 'copy'
     assert argv[argv.index('-c') + 1] == f'{tmp_path}/c.txt'
     assert argv[argv.index('--') + 1:] == ('-e/etc', 'six')
-    assert kwargs['env']['UV_CACHE_DIR'] == f'{tmp_path}/cache/uv'
-    assert kwargs['cwd'] == tmp_path / 'work'
+    assert call.env['UV_CACHE_DIR'] == f'{tmp_path}/cache/uv'
+    assert call.cwd == tmp_path / 'work'
     assert not [a for a in argv if 'index' in a]
 
 
 def test_uv_without_cache_dir_uses_none(tmp_path, monkeypatch):
     tool, runner = _uv(tmp_path, None, monkeypatch)
     tool.install('project', ['--', 'six'])
-    env = runner.calls[0][1]['env']
+    env = runner.calls[0].env
     assert env['UV_NO_CACHE'] == '1' and 'UV_CACHE_DIR' not in env
 
 
 def test_uv_check_runs_uv_pip_check(tmp_path, monkeypatch):
     tool, runner = _uv(tmp_path, None, monkeypatch)
     tool.check()
-    argv = runner.calls[0][0]
+    argv = runner.calls[0].argv
     assert argv[1:3] == ('pip', 'check')
     assert argv[argv.index('--python') + 1] == f'{tmp_path}/env/bin/python'
 

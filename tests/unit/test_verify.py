@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from giftwrap import errors
+from giftwrap import errors, testing
 from giftwrap.manifest import loader as manifest
 from giftwrap.run import reuse
 from giftwrap.run import verify
@@ -179,39 +179,41 @@ def test_smoke_needing_unrecorded_clone_values_is_not_run(tmp_path, installed):
 
 # -- driving the engine ---------------------------------------------------------
 
-class ContainerRunner:
+def container_runner(results=None, interrupt_on=None) -> testing.RecordingRunner:
     """Plays buildah; ``results`` maps a command inside (its first one or
-    two words) to (status, output)."""
+    two words) to (status, output); ``interrupt_on`` (a command inside,
+    or "from") is interrupted."""
+    results = results or {}
+    installed = []
 
-    def __init__(self, results=None, interrupt_on=None):
-        self.calls: list[list[str]] = []
-        self.results = results or {}
-        self.interrupt_on = interrupt_on
-        self.name = 'giftwrap-verify-1'
-
-    def run(self, argv, *, env=None, check=True, what=None, timeout=None,
-            **kw):
-        argv = [str(a) for a in argv]
-        self.calls.append(argv)
+    def respond(call: testing.Call) -> Result | str | None:
+        argv = call.argv
         if argv[1] == 'from':
-            assert argv[3] == f'--name={self.name}'
-            return Result(tuple(argv), 0, 'id-1\n')
+            assert argv[3] == '--name=giftwrap-verify-1'
+            if interrupt_on == 'from':
+                raise KeyboardInterrupt  # it may exist by now
+            return 'id-1\n'
         if argv[1] != 'run':
-            return Result(tuple(argv), 0, '')
+            return None
         inside = argv[argv.index('--') + 2:]
-        if self.interrupt_on and inside[0] == self.interrupt_on:
+        if inside[0] == interrupt_on:
             raise KeyboardInterrupt
         if inside[0] == 'dpkg-query':
             listed = ['ii  base-files', 'rc  gone']
-            if any('install' in c for c in self.calls[:-1]):
-                listed += ['ii  nova', 'ii  libfoo1']
-            return Result(tuple(argv), 0, '\n'.join(listed) + '\n')
-        status, output = self.results.get(
-            ' '.join(inside[:2]), self.results.get(inside[0], (0, 'ok')))
-        return Result(tuple(argv), status, output)
+            listed += ['ii  nova', 'ii  libfoo1'] if installed else []
+            return '\n'.join(listed) + '\n'
+        if 'install' in argv:  # dpkg-query lists the package from now on
+            installed.append(argv)
+        status, output = results.get(
+            ' '.join(inside[:2]), results.get(inside[0], (0, 'ok')))
+        return Result(argv, status, output)
 
-    def inside(self) -> list[list[str]]:
-        return [c[c.index('--') + 2:] for c in self.calls if c[1] == 'run']
+    return testing.RecordingRunner(respond=respond)
+
+
+def inside(runner: testing.RecordingRunner) -> list[tuple[str, ...]]:
+    """The commands run in the container."""
+    return [a[a.index('--') + 2:] for a in runner.argvs() if a[1] == 'run']
 
 
 @pytest.fixture(autouse=True)
@@ -227,32 +229,32 @@ def check(tmp_path, smoke=(), fmt='deb', image=IMAGE) -> verify.Check:
 
 
 def test_install_and_smoke_in_one_container(tmp_path, installed):
-    runner = ContainerRunner()
+    runner = container_runner()
     outcome = verify.verify(check(tmp_path, [['/opt/nova/bin/nova', '--help']]),
                             runner)
     assert outcome.status == verify.PASSED
     assert outcome.added == ('libfoo1', 'nova')
     assert outcome.message == 'installed; 1 smoke command(s) passed'
     steps = [c[0] if c[0] != 'apt-get' else ' '.join(
-        w for w in c[:2]) for c in runner.inside()]
+        w for w in c[:2]) for c in inside(runner)]
     assert steps == ['apt-get --version', 'dpkg-query', 'apt-get update',
                      'apt-get install', 'dpkg-query', '/opt/nova/bin/nova']
-    install = runner.inside()[3]
+    install = inside(runner)[3]
     assert install[-1] == f'{verify.ARTIFACT_DIR}/nova_1.0-1_all.deb'
     assert '-y' in install and '--no-install-recommends' not in install
-    assert runner.calls[-1] == ['/usr/bin/buildah', 'rm', '--', 'giftwrap-verify-1']
+    assert runner.argvs()[-1] == ('/usr/bin/buildah', 'rm', '--', 'giftwrap-verify-1')
     # every command: options, then "--", the container, then argv
-    for call in runner.calls[1:-1]:
+    for call in runner.argvs()[1:-1]:
         assert call[call.index('--') + 1] == 'giftwrap-verify-1'
         assert f'--volume={tmp_path / "nova_1.0-1_all.deb"}:' \
                f'{verify.ARTIFACT_DIR}/nova_1.0-1_all.deb:ro' in call
         assert '--isolation=chroot' in call
-    assert '--env=DEBIAN_FRONTEND=noninteractive' in runner.calls[4]
+    assert '--env=DEBIAN_FRONTEND=noninteractive' in runner.calls[4].argv
 
 
 def test_a_failing_smoke_command_reports_its_output_tail(tmp_path, installed):
     output = '\n'.join(f'line {n}' for n in range(50)) + '\nno module nova\n'
-    runner = ContainerRunner({'/opt/nova/bin/nova': (3, output)})
+    runner = container_runner({'/opt/nova/bin/nova': (3, output)})
     outcome = verify.verify(check(tmp_path, [['/opt/nova/bin/nova', 'x y']]),
                             runner)
     assert outcome.status == verify.FAILED
@@ -262,43 +264,37 @@ def test_a_failing_smoke_command_reports_its_output_tail(tmp_path, installed):
     assert 'no module nova' in outcome.details
     assert 'line 5\n' not in outcome.details
     assert outcome.added == ('libfoo1', 'nova')
-    assert runner.calls[-1][1] == 'rm'
+    assert runner.calls[-1].argv[1] == 'rm'
 
 
 def test_a_failed_install_stops_there(tmp_path, installed):
-    runner = ContainerRunner({'apt-get install': (100, 'E: Unable to locate libx')})
+    runner = container_runner({'apt-get install': (100, 'E: Unable to locate libx')})
     outcome = verify.verify(check(tmp_path, [['true']]), runner)
     assert outcome.status == verify.FAILED
     assert 'E: Unable to locate libx' in outcome.details
-    assert ['true'] not in runner.inside()
-    assert runner.calls[-1][1] == 'rm'
+    assert ('true',) not in inside(runner)
+    assert runner.calls[-1].argv[1] == 'rm'
 
 
 @pytest.mark.parametrize('at', ['/opt/nova/bin/nova', 'from'])
 def test_the_container_is_removed_on_ctrl_c(tmp_path, installed, at):
-    class Interrupted(ContainerRunner):
-        def run(self, argv, **kw):
-            if argv[1] == 'from' and at == 'from':
-                self.calls.append(argv)
-                raise KeyboardInterrupt  # it may exist by now
-            return super().run(argv, **kw)
-    runner = Interrupted(interrupt_on=at)
+    runner = container_runner(interrupt_on=at)
     with pytest.raises(KeyboardInterrupt):
         verify.verify(check(tmp_path, [['/opt/nova/bin/nova']]), runner)
-    assert runner.calls[-1] == ['/usr/bin/buildah', 'rm', '--',
-                                'giftwrap-verify-1']
+    assert runner.argvs()[-1] == ('/usr/bin/buildah', 'rm', '--',
+                                  'giftwrap-verify-1')
 
 
 def test_an_image_without_the_package_manager_is_not_verified(
         tmp_path, installed):
-    runner = ContainerRunner({'dnf': (1, 'executable file not found')})
+    runner = container_runner({'dnf': (1, 'executable file not found')})
     outcome = verify.verify(check(tmp_path, fmt='rpm'), runner)
     assert outcome.status == verify.NOT_VERIFIED
     assert outcome.message == f'no rpm image: {IMAGE} has no dnf'
 
 
 def test_an_rpm_without_an_image_is_not_verified(tmp_path):
-    runner = ContainerRunner()
+    runner = container_runner()
     outcome = verify.verify(check(tmp_path, fmt='rpm', image=None), runner)
     assert outcome.status == verify.NOT_VERIFIED
     assert outcome.message.startswith('no rpm image')
@@ -306,16 +302,10 @@ def test_an_rpm_without_an_image_is_not_verified(tmp_path):
 
 
 def test_an_image_that_cannot_start_fails_with_a_hint(tmp_path, installed):
-    class NoImage(ContainerRunner):
-        def run(self, argv, *, check=True, **kw):
-            if argv[1] != 'from':
-                self.calls.append(argv)
-            raise errors.CommandError('buildah from failed',
-                                      output='manifest unknown')
-    runner = NoImage()
+    runner = testing.RecordingRunner(fail={'from': 'manifest unknown'})
     outcome = verify.verify(check(tmp_path), runner)
     assert outcome.status == verify.FAILED
-    assert [c[1] for c in runner.calls] == []  # nothing to remove
+    assert [a[1] for a in runner.argvs()] == ['from']  # nothing to remove
     assert f'cannot start a container of {IMAGE}' in outcome.message
     assert 'manifest unknown' in outcome.details
     assert 'registries' in outcome.hint
@@ -351,28 +341,28 @@ def test_cli_needs_an_image_for_debs(cli, tmp_path):
 
 
 def test_podman_keeps_one_container_for_every_step(tmp_path, installed):
-    runner = ContainerRunner()
+    runner = container_runner()
     engine = engines.make('podman', runner, engines.Settings())
     mounts = [('/out/x.deb', f'{verify.ARTIFACT_DIR}/x.deb', True)]
     engine.create(IMAGE, mounts, 'giftwrap-verify-1')
-    assert runner.calls[0] == [
+    assert runner.argvs()[0] == (
         '/usr/bin/podman', 'create', '--network=host', '--entrypoint=sleep',
         '--name=giftwrap-verify-1',
         f'--volume=/out/x.deb:{verify.ARTIFACT_DIR}/x.deb:ro', '--', IMAGE,
-        'infinity']
-    assert runner.calls[1] == ['/usr/bin/podman', 'start', '--',
-                               'giftwrap-verify-1']
+        'infinity')
+    assert runner.argvs()[1] == ('/usr/bin/podman', 'start', '--',
+                                 'giftwrap-verify-1')
     assert engine.exec_command('giftwrap-verify-1', ['-x', 'y'], mounts=mounts,
                                env={'A': 'b'}) == [
         '/usr/bin/podman', 'exec', '--env=A=b', '--', 'giftwrap-verify-1',
         '-x', 'y']
     engine.remove_container('giftwrap-verify-1')
-    assert runner.calls[-1] == ['/usr/bin/podman', 'rm', '--force', '--',
-                                'giftwrap-verify-1']
+    assert runner.argvs()[-1] == ('/usr/bin/podman', 'rm', '--force', '--',
+                                  'giftwrap-verify-1')
 
 
 def test_buildahs_own_failure_lines_leave_the_output(installed):
-    engine = engines.make('buildah', ContainerRunner(), engines.Settings())
+    engine = engines.make('buildah', container_runner(), engines.Settings())
     assert engine.command_output(
         'boom\nsubprocess exited with status 3\nError: exit status 3') == 'boom'
 
