@@ -84,10 +84,10 @@ class DriverInfo:
     distribution: str
 
 
-def _load_error(namespace, name, exc):
+def _load_error(namespace, name, exc, where=None):
     raise errors.DriverError(
         f'the {kind(namespace)} {name!r} could not be loaded: {exc}',
-        hint='reinstall the package that provides it') from exc
+        where=where, hint='reinstall the package that provides it') from exc
 
 
 def available(namespace: str) -> list[str]:
@@ -110,12 +110,15 @@ def load(namespace: str, name: str, *, where: str | None = None) -> type:
             f'unknown {kind(namespace)} {name!r}', where=where,
             hint=f'{hint}available: {", ".join(names) or "none installed"}')
     try:
-        mgr = driver.DriverManager(namespace, name, invoke_on_load=False,
-                                   on_load_failure_callback=_load_error)
+        # stevedore calls back with (manager, entry point, error)
+        mgr = driver.DriverManager(
+            namespace, name, invoke_on_load=False,
+            on_load_failure_callback=lambda _m, _ep, exc: _load_error(
+                namespace, name, exc, where))
     except errors.DriverError:
         raise
     except Exception as exc:  # stevedore wraps import errors variously
-        _load_error(namespace, name, exc)
+        _load_error(namespace, name, exc, where)
     check_api(namespace, name, mgr.driver)
     return mgr.driver
 

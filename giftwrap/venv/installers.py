@@ -321,7 +321,7 @@ def uv_binary() -> str:
     found = find_tool('uv')
     if found is None:
         raise errors.MissingToolError(
-            'uv is not installed', where='installer: uv',
+            'uv is not installed',
             hint='pip install uv (beside giftwrap), or use installer: pip')
     return found
 

@@ -12,7 +12,7 @@ import pytest
 
 from giftwrap import errors
 from giftwrap.resolve.http import HttpClient
-from giftwrap.run import job as jobs
+from giftwrap.run import job as jobs, outcome
 from giftwrap.run.build import Options
 from giftwrap.venv.installers import InstallReport
 from tests import gitutil
@@ -84,12 +84,12 @@ def test_a_failure_without_where_or_output():
 
 
 def test_a_reused_row_and_its_notes():
-    row = jobs._reused('nova', 'nfpm-deb', Path('/out/n.deb'))
+    row = outcome.reused('nova', 'nfpm-deb', Path('/out/n.deb'))
     assert (row.status, row.artifact) == (jobs.REUSED, '/out/n.deb')
     report = InstallReport({}, {}, {'idna': '3.7', 'six': '1.16.0'})
-    assert jobs._notes(report, (), {}) == \
+    assert outcome.notes(report, (), {}) == \
         'not pinned by the resolver: idna==3.7, six==1.16.0'
-    assert jobs._notes(InstallReport({}, {}, {}), (), {}) == ''
+    assert outcome.notes(InstallReport({}, {}, {}), (), {}) == ''
 
 
 def test_a_failed_build_gets_the_missing_headers_in_its_hint():
@@ -169,7 +169,8 @@ def test_a_bug_fails_the_project_with_its_traceback_in_the_log(
     assert [o.message for o in outcomes] == [
         "project nova: internal error: KeyError: 'commit'"] * 2
     assert outcomes[0].hint == ('this is a bug in giftwrap or a driver; the '
-                                f'traceback is in {log}')
+                                'traceback is in the log')
+    assert outcomes[0].log == str(log)  # shown once, in the Log column
     assert 'Traceback' in log.read_text() and "KeyError: 'commit'" in \
         log.read_text()
     assert entries == {}
@@ -195,14 +196,16 @@ def test_the_reuse_check_remembers_the_commit_it_saw(tmp_path, repo):
     job, progress = make_job(tmp_path, repo, (
         '    resolver: upper-constraints\n'
         '    resolver_options: {upper-constraints: {url: ./uc.txt}}\n'))
-    assert job.reused() is None  # nothing built yet
-    assert job.refreshed and job.fetch_error is None
-    assert job.memo[0] == commit
-    assert set(job.memo[1]) == {'nfpm-deb', 'nfpm-rpm'}
+    found = job.warm()
+    assert found.outcomes is None  # nothing built yet
+    assert found.refreshed and found.fetch_error is None
+    assert found.memo[0] == commit
+    assert set(found.memo[1]) == {'nfpm-deb', 'nfpm-rpm'}
     assert progress.lines == []
 
 
 def test_the_reuse_check_is_not_made_for_a_lock(tmp_path, repo):
     job, _ = make_job(tmp_path, repo, lock_only=True)
-    assert job.reused() is None
-    assert job.memo is None and not job.refreshed
+    found = job.warm()
+    assert found.outcomes is None
+    assert found.memo is None and not found.refreshed

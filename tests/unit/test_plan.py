@@ -240,9 +240,6 @@ def test_a_missing_installer_says_how_to_get_it(tmp_path, monkeypatch):
     assert 'pip install uv' in error.hint
 
 
-@pytest.mark.xfail(strict=True, reason='installers.uv_binary sets where to '
-                   '"installer: uv", so the plan\'s located() keeps that '
-                   'instead of the manifest line')
 def test_a_missing_installer_names_its_line(tmp_path, monkeypatch):
     error = missing_uv(tmp_path, monkeypatch)
     assert error.where == f'{tmp_path}/manifest.yml:10'

@@ -102,10 +102,6 @@ def test_a_driver_that_cannot_be_imported_is_a_driver_error(acme):
     assert caught.value.hint == 'reinstall the package that provides it'
 
 
-@pytest.mark.xfail(strict=True, reason='plugins.load passes _load_error to '
-                   'stevedore, which calls it with (manager, entry point, '
-                   'error): the message shows the AttributeError this '
-                   'raises, not the import error')
 def test_a_driver_that_cannot_be_imported_names_the_missing_module(acme):
     with pytest.raises(errors.DriverError) as caught:
         drivers.load(drivers.BUILDERS, 'acme-broken')
