@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import pytest
@@ -111,3 +112,37 @@ def test_builders_publish_with_the_kit(tmp_path):
     assert artifact.path == tmp_path / 'out' / 'demo_1.0-1_all.deb'
     assert artifact.path.read_bytes() == b'package'
     assert runner.calls[0].argv[1:3] == ('package', '--config')
+
+
+@pytest.mark.parametrize('old, name, new', [
+    ('giftwrap.builders.base', 'Builder', 'giftwrap.api'),
+    ('giftwrap.builders.base', 'StagedTree', 'giftwrap.api'),
+    ('giftwrap.builders.base', 'Publisher', 'giftwrap.package.builder'),
+    ('giftwrap.sources.base', 'Resolver', 'giftwrap.api'),
+    ('giftwrap.sources.base', 'Pins', 'giftwrap.api'),
+    ('giftwrap.drivers', 'Option', 'giftwrap.api'),
+    ('giftwrap.drivers', 'load', 'giftwrap.plugins'),
+])
+def test_old_import_paths_work_with_a_warning(old, name, new):
+    module = importlib.import_module(old)
+    with pytest.warns(DeprecationWarning,
+                      match=f'{old}.{name} is deprecated .* "from {new} import {name}"'):
+        value = getattr(module, name)
+    assert value is getattr(importlib.import_module(new), name)
+
+
+def test_an_old_path_without_the_name_says_so():
+    from giftwrap.builders import base
+    with pytest.raises(AttributeError, match="'giftwrap.builders.base' has no attribute 'Nope'"):
+        base.Nope
+
+
+def test_a_driver_subclassing_an_old_path_still_loads():
+    with pytest.warns(DeprecationWarning):
+        from giftwrap.builders.base import Builder as Old
+
+    class Legacy(Old):
+        def build(self, tree):
+            raise NotImplementedError
+
+    assert issubclass(Legacy, api.Builder)
