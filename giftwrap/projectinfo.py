@@ -1,4 +1,4 @@
-"""The view of a project that drivers receive (driver API 1.0).
+"""The view of a project that drivers receive (driver API 1.1).
 
 The core's :class:`giftwrap.manifest.loader.Project` has some fifty fields and
 changes whenever the manifest gains a key; a driver that read it would
@@ -30,6 +30,11 @@ class ProjectInfo:
     :ivar manifest_dir: the manifest's directory, which relative paths in
         the manifest (templates, patches) are relative to.
     :ivar where: ``file:line`` of the project in the manifest, for errors.
+    :ivar package_name: the package's name (API 1.1).
+    :ivar maintainer, vendor, license, homepage, summary, description,
+        conflicts, provides, replaces: the manifest's package metadata as
+        written (API 1.1), so a builder's :meth:`~giftwrap.api.Builder.check_project`
+        can refuse what its format cannot carry before any work.
     """
 
     name: str
@@ -39,6 +44,16 @@ class ProjectInfo:
     force_overwrite: bool = False
     manifest_dir: Path = Path('.')
     where: str = ''
+    package_name: str = ''
+    maintainer: str = ''
+    vendor: str = ''
+    license: str = ''
+    homepage: str = ''
+    summary: str = ''
+    description: str = ''
+    conflicts: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    replaces: tuple[str, ...] = ()
     locations: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: types.MappingProxyType({}), repr=False,
         compare=False)
@@ -56,7 +71,12 @@ class ProjectInfo:
             provenance_url=project.provenance_url,
             force_overwrite=project.force_overwrite,
             manifest_dir=Path(project.manifest_dir), where=project.where,
+            **{f: getattr(project, f) for f in _METADATA},
             locations=types.MappingProxyType(dict(project._locations)))
+
+
+_METADATA = ('package_name', 'maintainer', 'vendor', 'license', 'homepage',
+             'summary', 'description', 'conflicts', 'provides', 'replaces')
 
 
 class DeprecatedProject:

@@ -128,7 +128,8 @@ class Builder(abc.ABC):
         """Check the manifest's values this builder writes (metadata in a
         header, say) before any work; by default nothing.
 
-        :param project: the rendered :class:`giftwrap.manifest.loader.Project`.
+        :param project: the rendered project's :class:`ProjectInfo` (its
+            package metadata as the manifest writes it, and ``where_key``).
         :raises giftwrap.errors.GiftwrapError: naming the key's line.
         """
 

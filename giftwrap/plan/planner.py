@@ -23,6 +23,7 @@ from giftwrap.resolve import overrides
 from giftwrap.venv import interpreter, syspython, build as venv
 from giftwrap.package import scripts
 from giftwrap.util import containers as engines
+from giftwrap.projectinfo import ProjectInfo
 from giftwrap.util.process import Runner, find_tool
 
 
@@ -127,7 +128,7 @@ def _plan_project(project, interpreters, runner, from_cli, trusted=()
     for choice in builders:
         try:
             choice.driver.check_options(choice.options)
-            choice.driver.check_project(project)
+            choice.driver.check_project(ProjectInfo.of(project))
             choice.driver.check_tools(choice.options)
         except errors.GiftwrapError as exc:
             raise exc.located(f'builder {choice.name} (project {project.name})')

@@ -279,9 +279,9 @@ def test_control_characters_are_refused(tmp_path, field, value):
 
 
 def test_check_project_names_the_manifest_line():
-    project = dataclasses.make_dataclass('P', [
-        'package_name', 'maintainer', 'homepage', 'summary', 'description',
-        'where_key'])('demo', 'Ops\r', '', '', '', lambda key: f'm.yml:{key}')
+    project = testing.project_info(
+        package_name='demo', maintainer='Ops\r',
+        locations={'maintainer': 'm.yml:maintainer'})
     with pytest.raises(errors.ManifestError, match='maintainer') as info:
         dpkgdeb.DpkgDeb.check_project(project)
     assert info.value.where == 'm.yml:maintainer'
