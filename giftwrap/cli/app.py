@@ -8,6 +8,8 @@ statuses and decides when a traceback is shown (``--debug`` only).
 
 from __future__ import annotations
 
+import argparse
+
 import logging
 import os
 import signal
@@ -54,23 +56,14 @@ class GiftwrapApp(app.App):
         self._error: BaseException | None = None
 
     def build_option_parser(self, description, version, argparse_kwargs=None):
-        parser = super().build_option_parser(
+        cliffs = super().build_option_parser(
             description, version,
             {'formatter_class': HelpFormatter, **(argparse_kwargs or {})})
-        global_parse = parser.parse_known_args
-
-        def parse_known_args(args=None, namespace=None):
-            # cliff parses global options across the whole command line, so
-            # "build -v 2025.1" would be read as verbosity.  Global options
-            # belong before the command name; everything after it is the
-            # command's.
-            args = list(sys.argv[1:] if args is None else args)
-            split = _command_index(args)
-            options, rest = global_parse(args[:split], namespace)
-            return options, rest + args[split:]
-
-        parser.parse_known_args = parse_known_args
-        return parser
+        # The same options, in a parser that reads them only before the
+        # command name (argparse copies a parent's actions).
+        return _GlobalsFirstParser(
+            prog=cliffs.prog, description=cliffs.description,
+            formatter_class=HelpFormatter, add_help=False, parents=[cliffs])
 
     def run(self, argv):
         if not argv:
@@ -107,6 +100,21 @@ class GiftwrapApp(app.App):
             logging.getLogger(noisy).setLevel(
                 logging.DEBUG if self.options.verbose_level > 2 else
                 logging.WARNING)
+
+
+class _GlobalsFirstParser(argparse.ArgumentParser):
+    """giftwrap's global options belong before the command name.
+
+    cliff parses global options across the whole command line, so
+    ``build -v 2025.1`` would be read as verbosity; everything after the
+    command name is the command's.
+    """
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        split = _command_index(args)
+        options, rest = super().parse_known_args(args[:split], namespace)
+        return options, rest + args[split:]
 
 
 def _command_index(args: list[str]) -> int:
