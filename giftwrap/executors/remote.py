@@ -118,10 +118,12 @@ def build(task: Task) -> Done:
     worker = get_worker().address
     here = task_dir(task.run_id, task.key)
     shutil.rmtree(here, ignore_errors=True)  # an earlier attempt's
-    job = _job(task, here)
     # The watcher thread has no Dask context: give the event its client.
     stop, done = Event(task.stop, client=get_client()), threading.Event()
     with Runner.thread_scope() as scope:
+        # made inside the scope: its runner belongs to the scope the
+        # watcher stops
+        job = _job(task, here)
         watcher = threading.Thread(target=_watch, args=(stop, done, scope),
                                    daemon=True)
         watcher.start()
