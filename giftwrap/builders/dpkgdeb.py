@@ -26,6 +26,14 @@ always 2 or more, so zstd runs multi-threaded, whose output is the same
 whatever the number of workers (``--threads-max=1`` is zstd's
 single-threaded mode, which writes other bytes).  control.tar stays gzip
 (``--no-uniform-compression``), as nfpm writes it.
+
+Every entry is dated ``SOURCE_DATE_EPOCH`` exactly, as nfpm dates them.
+dpkg-deb only *clamps* times to it (``tar --clamp-mtime``), so an older
+file (from uv's cache or the byte-code cache, hard-linked into the staged
+tree) would keep its own time, and the package would depend on the caches'
+age.  Rather than copy every such file to re-date it, dpkg-deb runs the
+system's tar through a two-line wrapper (:func:`fixed_time_tar`) that drops
+``--clamp-mtime``: tar's ``--mtime`` then sets every entry.
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -95,11 +105,46 @@ def control_problem(values, fields: Iterable[str]
     return None
 
 
-def environment(epoch: int, tmp: Path) -> dict[str, str]:
-    """dpkg-deb's whole environment: ``PATH`` (it runs tar), the time, and
-    ``TMPDIR`` (it compresses into a temporary file first)."""
-    return {'PATH': os.environ.get('PATH', os.defpath),
-            'SOURCE_DATE_EPOCH': str(epoch), 'TMPDIR': str(tmp)}
+def environment(epoch: int, tmp: Path, tar_dir: Path | None = None
+                ) -> dict[str, str]:
+    """dpkg-deb's whole environment: ``PATH`` (it runs tar: ``tar_dir``'s
+    first), the time, and ``TMPDIR`` (it compresses into a temporary file
+    first)."""
+    path = os.environ.get('PATH', os.defpath)
+    if tar_dir is not None:
+        path = f'{tar_dir}{os.pathsep}{path}'
+    return {'PATH': path, 'SOURCE_DATE_EPOCH': str(epoch), 'TMPDIR': str(tmp)}
+
+
+#: The wrapper's text: every argument but ``--clamp-mtime``, to the real tar.
+_TAR_WRAPPER = """#!/bin/sh
+# Written by giftwrap's dpkg-deb builder: tar without --clamp-mtime, so
+# --mtime dates every entry (dpkg-deb would only clamp newer ones).
+for arg do
+  shift
+  [ "$arg" = --clamp-mtime ] || set -- "$@" "$arg"
+done
+exec {tar} "$@"
+"""
+
+
+def fixed_time_tar(directory: Path) -> Path:
+    """Write ``directory/tar``, the system's tar without ``--clamp-mtime``;
+    returns ``directory`` (for the front of dpkg-deb's ``PATH``).
+
+    :raises giftwrap.errors.BuildError: no tar on ``PATH``.
+    """
+    real = shutil.which('tar', path=os.environ.get('PATH', os.defpath))
+    if real is None:
+        raise BuildError('tar is not installed: dpkg-deb runs it',
+                         hint='apt-get install tar')
+    directory.mkdir(parents=True, exist_ok=True)
+    wrapper = directory / 'tar'
+    wrapper.unlink(missing_ok=True)
+    wrapper.write_text(_TAR_WRAPPER.format(
+        tar=shlex.quote(os.path.abspath(real))), encoding='utf-8')
+    wrapper.chmod(0o755)
+    return directory
 
 
 def default_threads() -> int:
@@ -236,8 +281,10 @@ class DpkgDeb(Builder):
         (work / 'tmp').mkdir(exist_ok=True)
         argv = self.argv(root, output)
         argv[1:1] = extra
-        self.context.runner.run(argv, cwd=work, what='dpkg-deb',
-                                env=environment(epoch, work / 'tmp'))
+        self.context.runner.run(
+            argv, cwd=work, what='dpkg-deb',
+            env=environment(epoch, work / 'tmp',
+                            fixed_time_tar(work / 'fixed-time')))
         if not output.is_file():
             raise BuildError(f'dpkg-deb wrote no package at {output}',
                              hint='see the dpkg-deb output in the log')

@@ -8,14 +8,12 @@ directory entry of the same inode: nothing is written), the generated files
 and ``DEBIAN/``.  A file is copied instead where linking would change the
 package:
 
-* its time is older than the build's ``SOURCE_DATE_EPOCH``: dpkg-deb only
-  *clamps* times to it (nfpm sets every entry to it), so an old file, say
-  byte-code from the cache, would keep its own time and the package would
-  depend on the cache's age.  The copy is dated ``SOURCE_DATE_EPOCH``;
 * its inode is already in the package under another name: tar would store
   a hard link, which nfpm never does;
 * the link fails (another filesystem, or ``protected_hardlinks``).
 
+A file's own time does not matter: the dpkg-deb builder's tar dates every
+entry ``SOURCE_DATE_EPOCH`` (:func:`giftwrap.builders.dpkgdeb.fixed_time_tar`).
 Each regular file is hashed for ``md5sums`` (dpkg-deb writes none) on a
 pool of threads while the next ones are linked, and while dpkg-deb runs.
 """
@@ -40,7 +38,9 @@ _BATCH = 128
 class Shadow:
     """The directory dpkg-deb packages, as it is being laid out.
 
-    Each regular file is hashed (md5sums) by a pool of threads while the
+    A file's own time does not matter: the dpkg-deb builder's tar dates every
+entry ``SOURCE_DATE_EPOCH`` (:func:`giftwrap.builders.dpkgdeb.fixed_time_tar`).
+Each regular file is hashed (md5sums) by a pool of threads while the
     next ones are linked: hashlib and the system calls release the GIL.
     Paths are strings: a virtualenv has tens of thousands of entries.
 
@@ -103,8 +103,7 @@ class Shadow:
         st = os.stat(src)
         self.size += st.st_size
         inode = (st.st_dev, st.st_ino)
-        if st.st_mtime_ns >= self.epoch * 10 ** 9 and \
-                inode not in self._inodes:
+        if inode not in self._inodes:
             try:
                 os.link(src, path)
                 self._inodes.add(inode)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import os
+import subprocess
+import tarfile
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -109,7 +112,9 @@ def test_environment_is_path_the_build_time_and_a_work_tmpdir(tmp_path):
     built.build(tree(tmp_path))
     env = built.context.runner.calls[0].env
     assert built.context.runner.calls[1].env == env
-    assert env == {'PATH': os.environ['PATH'],
+    # the tar wrapper first, then the user's PATH
+    assert env == {'PATH': str(tmp_path / 'work' / 'fixed-time') + os.pathsep
+                   + os.environ['PATH'],
                    'SOURCE_DATE_EPOCH': str(EPOCH),
                    'TMPDIR': str(tmp_path / 'work' / 'tmp')}
 
@@ -216,18 +221,44 @@ def test_staged_files_are_linked_never_changed(tmp_path):
     assert os.readlink(venv / 'bin' / 'python') == '/usr/bin/python3'
 
 
-def test_files_older_than_the_build_are_copied_and_dated(tmp_path):
-    # dpkg-deb only clamps times to SOURCE_DATE_EPOCH: an older file
-    # (the cache's byte-code) would keep its own time in the package.
+def test_files_older_than_the_build_are_linked_too(tmp_path):
+    # Their time does not matter: tar dates every entry (fixed_time_tar),
+    # so the caches' files are linked, not copied to be re-dated.
     staged = tree(tmp_path, old=True)
     config = staged.venv / 'etc' / 'demo.conf'
     before = config.stat()
-    builder(tmp_path).build(staged)
-    copy = shadow(tmp_path) / INSTALL[1:] / 'etc' / 'demo.conf'
-    assert copy.stat().st_ino != before.st_ino
-    assert copy.stat().st_mtime == EPOCH
-    assert copy.read_text() == '[demo]\n'
+    built = builder(tmp_path)
+    built.build(staged)
+    link = shadow(tmp_path) / INSTALL[1:] / 'etc' / 'demo.conf'
+    assert link.stat().st_ino == before.st_ino
     assert config.stat().st_mtime_ns == before.st_mtime_ns
+    first = built.context.runner.calls[0]
+    wrapper = Path(first.env['PATH'].split(os.pathsep)[0]) / 'tar'
+    assert wrapper.is_file() and os.access(wrapper, os.X_OK)
+
+
+def test_the_tar_wrapper_dates_every_entry(tmp_path):
+    # The real dpkg-deb and tar: an old file and a new one, both dated
+    # SOURCE_DATE_EPOCH in the package, not clamped.
+    root = tmp_path / 'root'
+    (root / 'DEBIAN').mkdir(parents=True)
+    (root / 'DEBIAN' / 'control').write_text(
+        'Package: demo\nVersion: 1\nArchitecture: all\n'
+        'Maintainer: a <a@example.com>\nDescription: demo\n')
+    for name, when in (('old', 946684800), ('new', EPOCH + 86400)):
+        testing.touch(root / 'opt' / name, b'x\n')
+        os.utime(root / 'opt' / name, (when, when))
+    env = dpkgdeb.environment(EPOCH, tmp_path,
+                              dpkgdeb.fixed_time_tar(tmp_path / 'bin'))
+    deb = tmp_path / 'demo.deb'
+    subprocess.run(['dpkg-deb', '--root-owner-group', '-Zgzip', '--build',
+                    str(root), str(deb)], env=env, check=True,
+                   capture_output=True)
+    listing = subprocess.run(['dpkg-deb', '--fsys-tarfile', str(deb)],
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(listing)) as archive:
+        times = {m.name: m.mtime for m in archive.getmembers()}
+    assert times['./opt/old'] == times['./opt/new'] == EPOCH, times
 
 
 def test_second_name_of_an_inode_is_copied(tmp_path):
