@@ -20,10 +20,19 @@ the compiled code uses:
   virtualenv's own libraries are dropped.
 
 Every file name is one argument (``-eFILE``), never a shell word.
+
+dpkg-shlibdeps takes about a second on a big virtualenv, and a rebuild of a
+new commit has the same compiled code as the last one.  With a cache
+directory its answer is kept in ``cache_dir/shlibs`` under a digest of
+everything it depends on: the content of each ELF file and of each bundled
+library, and the owning packages with their installed versions where the
+build runs (their ``symbols`` and ``shlibs`` files come with the version).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
@@ -31,6 +40,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from giftwrap import errors
+from giftwrap.util import atomic
 from giftwrap.util.process import Runner, find_tool
 
 LOG = logging.getLogger(__name__)
@@ -41,24 +51,87 @@ _CONTROL = 'Source: giftwrap-shlibdeps\n\nPackage: giftwrap-shlibdeps\n' \
     'Architecture: any\n'
 _SHLIBS_DEPENDS = 'shlibs:Depends='
 _NAME = re.compile(r'^\s*([^\s()<>=!|,]+)')
+#: Bump when what a cached entry holds, or how its key is made, changes.
+_CACHE_FORMAT = 1
 
 
 def deb_relations(files: Sequence[Path], venv: Path, runner: Runner,
-                  scratch: Path, owners: Mapping[str, str]
-                  ) -> dict[str, str]:
+                  scratch: Path, owners: Mapping[str, str],
+                  cache_dir: Path | None = None) -> dict[str, str]:
     """Package name -> versioned relation for the libraries ``files`` need.
 
     :param owners: soname -> the package that owns it (the fallback's
         input; dpkg-shlibdeps finds the owners itself).
     :param scratch: an empty directory the runner can see, for
         dpkg-shlibdeps' ``debian/control``.
+    :param cache_dir: keep dpkg-shlibdeps' answer in ``cache_dir/shlibs``.
     """
     if not files:
         return {}
+    entry = _cache_entry(cache_dir, files, venv, owners, runner)
+    found = _read_cached(entry)
+    if found is not None:
+        LOG.info('library versions from the cache: %s', entry)
+        return found
     found = _shlibdeps(files, venv, runner, scratch)
     if found is not None:
+        if entry is not None:
+            _write_cached(entry, found)
         return found
     return _from_shlibs_files(owners, runner)
+
+
+def _cache_entry(cache_dir: Path | None, files: Sequence[Path], venv: Path,
+                 owners: Mapping[str, str], runner: Runner) -> Path | None:
+    """Where dpkg-shlibdeps' answer for these inputs is kept; ``None``
+    without a cache, or when the owners' versions cannot be read."""
+    if cache_dir is None:
+        return None
+    packages = sorted({p for p in owners.values() if p})
+    versions = runner.run(['dpkg-query', '-W', '-f',
+                           '${Package} ${Version}\n', '--', *packages],
+                          check=False, what='dpkg-query (owners\' versions)')
+    if versions.returncode != 0:
+        return None
+    digest = hashlib.sha256(f'{_CACHE_FORMAT}\n'.encode())
+    digest.update(''.join(sorted(versions.output.splitlines(True))).encode())
+    for path in sorted({*files, *_bundled_files(venv)}):
+        digest.update(b'\0' + os.fsencode(path.name) + b'\0')
+        with open(path, 'rb') as handle:
+            digest.update(hashlib.file_digest(handle, 'sha256').digest())
+    return cache_dir / 'shlibs' / f'{digest.hexdigest()}.json'
+
+
+def _bundled_files(venv: Path) -> list[Path]:
+    """The libraries manylinux wheels bundle (``site-packages/*.libs``)."""
+    return [p for d in venv.glob('lib/python*/site-packages/*.libs')
+            for p in d.iterdir() if p.is_file()]
+
+
+def _read_cached(entry: Path | None) -> dict[str, str] | None:
+    """A cached answer, if it is there and well formed (the cache is not
+    trusted more than a file anyone could write: else it is ignored)."""
+    if entry is None or not entry.is_file():
+        return None
+    try:
+        found = json.loads(entry.read_text(encoding='utf-8'))
+    except (OSError, ValueError) as exc:
+        LOG.debug('ignoring the unreadable %s: %s', entry, exc)
+        return None
+    if not isinstance(found, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and
+            parse_depends(v).get(k) == v for k, v in found.items()):
+        LOG.debug('ignoring the malformed %s', entry)
+        return None
+    return found
+
+
+def _write_cached(entry: Path, found: Mapping[str, str]) -> None:
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(entry, json.dumps(found, sort_keys=True) + '\n')
+    except OSError as exc:  # a read-only cache: only slower next time
+        LOG.debug('could not keep %s: %s', entry, exc)
 
 
 def _shlibdeps(files, venv, runner, scratch) -> dict[str, str] | None:

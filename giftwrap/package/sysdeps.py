@@ -608,7 +608,8 @@ class Discovered:
 
 
 def discover(venv: Path, runner: Runner, *, scratch: Path | None = None,
-             host: Runner | None = None) -> Discovered:
+             host: Runner | None = None, cache_dir: Path | None = None
+             ) -> Discovered:
     """Find the system libraries the virtualenv's compiled code needs.
 
     :param runner: runs where the build runs (a target's container).
@@ -616,6 +617,8 @@ def discover(venv: Path, runner: Runner, *, scratch: Path | None = None,
         Debian dependencies are unversioned.
     :param host: runs on the build machine (rpm's elfdeps); without it the
         rpm requirements are the sonames alone.
+    :param cache_dir: keep dpkg-shlibdeps' answers there
+        (:func:`giftwrap.package.shlibs.deb_relations`).
     :returns: the versioned Debian packages that own them where the build
         runs, and rpm's capabilities (:mod:`giftwrap.package.shlibs`); a library
         not found, or owned by no package, has an empty relation:
@@ -639,7 +642,7 @@ def discover(venv: Path, runner: Runner, *, scratch: Path | None = None,
     owner = {lib.soname: owners.get(paths[lib.soname] or '', '')
              for lib in libraries}
     versioned = shlibs.deb_relations(
-        found.files, venv, runner, scratch, owner) if (
+        found.files, venv, runner, scratch, owner, cache_dir) if (
             scratch is not None and any(owner.values())) else {}
     deb = [Dependency(versioned.get(owner[lib.soname], owner[lib.soname]),
                       lib.soname) for lib in libraries]

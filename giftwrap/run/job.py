@@ -300,7 +300,8 @@ class Job:
             'system dependencies',
             lambda: sysdeps.discover(tree.venv, variant.runner,
                                      scratch=_fresh(variant.work / 'shlibs'),
-                                     host=self.runner)
+                                     host=self.runner,
+                                     cache_dir=self.options.cache_dir)
             if tree.native else None)
         description = package.describe(project, tree, variant.interpreter,
                                        checkout, bindep=bindep,

@@ -61,6 +61,7 @@ KINDS = {k.name: k for k in (
     Kind('wheelhouse', ('wheelhouse',), needed_offline=True),
     Kind('build-requirements', ('build-requirements',), needed_offline=True),
     Kind('bindep', ('bindep',)),
+    Kind('shlibs', ('shlibs',)),
     Kind('resolvers', ('http', 'resolvers'), needed_offline=True),
     Kind('bytecode', ('bytecode',)),
     Kind('logs', ('logs',), unit='dir'),
