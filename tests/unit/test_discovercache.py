@@ -299,3 +299,49 @@ def test_the_uv_version_is_asked_once_a_process(tmp_path):
     # another uv (upgraded in place) is asked again
     uv.write_text(f'#!/bin/sh\necho x >> {calls}\necho uv 10.0.0\n')
     assert discovercache.uv_version(str(uv), runner, {}) == 'uv 10.0.0'
+
+
+def _context(tmp_path: Path):
+    from giftwrap import testing
+    from giftwrap.venv import buildreqs
+    (tmp_path / 'work').mkdir(exist_ok=True)
+    return buildreqs, buildreqs.Context(
+        tmp_path / 'venv', 'uv', PY311, tmp_path / 'work', tmp_path / 'cache',
+        testing.RecordingRunner(), {})
+
+
+def test_a_cached_resolution_is_found_as_uv_found_it(tmp_path):
+    buildreqs, ctx = _context(tmp_path)
+    entry = discovercache.path(ctx.cache_dir, 'k')
+    source = tmp_path / 'two' / 'hello'
+    discovercache.write(entry, _lock(str(tmp_path / 'one')),
+                        tmp_path / 'one', ctx.work_dir)
+    found, lock = buildreqs._cached_discover(ctx, entry, source, ['six'])
+    assert [(f.name, f.directory) for f in found] == [
+        ('hello-app', source), ('six', None)]
+    assert found[1].hashes == ('a' * 64,)
+    assert lock == buildreqs._lock_file(ctx, 'discover')
+    assert lock.read_text() == _lock(str(source))
+    assert ctx.runner.calls == []  # no uv run
+
+
+def test_a_cached_resolution_uv_could_not_have_made_is_ignored(tmp_path):
+    buildreqs, ctx = _context(tmp_path)
+    entry = discovercache.path(ctx.cache_dir, 'k')
+    # an sdist without its URL, and no wheel
+    lock = _lock(str(tmp_path / 'one')) + \
+        '\n[[packages]]\nname = "x"\nversion = "1"\nsdist = { size = 3 }\n'
+    discovercache.write(entry, lock, tmp_path / 'one', ctx.work_dir)
+    assert buildreqs._cached_discover(ctx, entry, tmp_path / 'one',
+                                      ['six']) is None
+
+
+def test_specs_are_checked_before_a_cached_resolution_serves(tmp_path):
+    from giftwrap import errors
+    buildreqs, ctx = _context(tmp_path)
+    entry = discovercache.path(ctx.cache_dir, 'k')
+    discovercache.write(entry, _lock(str(tmp_path / 'one')),
+                        tmp_path / 'one', ctx.work_dir)
+    with pytest.raises(errors.BuildError, match='is not a requirement'):
+        buildreqs._cached_discover(ctx, entry, tmp_path / 'one',
+                                   ['--index-url=https://evil.example/'])
