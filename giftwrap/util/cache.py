@@ -60,6 +60,7 @@ KINDS = {k.name: k for k in (
     Kind('virtualenv', ('virtualenv',), unit='whole'),
     Kind('wheelhouse', ('wheelhouse',), needed_offline=True),
     Kind('build-requirements', ('build-requirements',), needed_offline=True),
+    Kind('discover', ('discover',)),
     Kind('bindep', ('bindep',)),
     Kind('shlibs', ('shlibs',)),
     Kind('resolvers', ('http', 'resolvers'), needed_offline=True),

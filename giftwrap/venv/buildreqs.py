@@ -18,7 +18,9 @@ version with a wheel, or with requirements that agree.
 
 A resolution is cached in ``cache_dir/build-requirements`` for
 :data:`EXPIRY` (new pbr releases are picked up the next day); what an sdist
-declares is kept by its sha256 for good.
+declares is kept by its sha256 for good; uv's resolution of the install
+phases (which distributions build from source) in ``cache_dir/discover``
+(:mod:`giftwrap.venv.discovercache`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from packaging.utils import canonicalize_name
 
 from giftwrap import errors
 from giftwrap.util import atomic, identifiers
-from giftwrap.venv import installers
+from giftwrap.venv import discovercache, installers
 from giftwrap.venv.buildsystem import normalized, project_requires, sdist_requires
 from giftwrap.venv.interpreter import Interpreter
 from giftwrap.util.process import Runner, network_hint
@@ -135,7 +137,8 @@ def pin(ctx: Context, *, seeded: Mapping[str, str], source_dir: Path,
     fixed = {n: v for n, v in seeded.items() if n != 'pip'}
     sources = {'the project': project_requires(source_dir)}
     check_fixed(sources, fixed, ctx.interpreter)  # before any installer run
-    found, lock = _discover(ctx, [p for p in phases if p], constraints)
+    found, lock = _discover(ctx, [p for p in phases if p], constraints,
+                            source_dir=source_dir, seeded=seeded)
     builds = _source_builds(ctx, found, sources, skip=source_dir)
     check_fixed(builds, fixed, ctx.interpreter)
     sources.update(builds)
@@ -158,21 +161,78 @@ def _requirements_file(ctx: Context, name: str, lines: Iterable[str]
 
 
 def _discover(ctx: Context, phases: Sequence[Sequence[str]],
-              constraints: Path) -> tuple[list[Found], Path | None]:
+              constraints: Path, *, source_dir: Path,
+              seeded: Mapping[str, str]) -> tuple[list[Found], Path | None]:
     """What the install phases resolve to, together, else one by one; and
-    uv's pylock.toml of them together, if it made one.
+    uv's pylock.toml of them together, if it made one (or the cache kept
+    one: :mod:`giftwrap.venv.discovercache`).
 
     Phases may conflict (a postinstall dependency may replace a version
     the project needs: pip check judges that after the install), and a
     phase that cannot be resolved is left to the install to report.
     """
     everything = [spec for phase in phases for spec in phase]
+    entry = _discover_entry(ctx, phases, constraints, source_dir, seeded)
+    cached = _cached_discover(ctx, entry, source_dir, everything)
+    if cached is not None:
+        return cached
     found = _discover_phase(ctx, everything, constraints, quiet=len(phases) > 1)
     if found is not None:
         lock = _lock_file(ctx, 'discover') if ctx.installer == 'uv' else None
+        if entry is not None and lock is not None:
+            discovercache.write(entry, lock.read_text(), source_dir,
+                                ctx.work_dir)
         return found, lock
     return [item for phase in phases
             for item in _discover_phase(ctx, phase, constraints) or ()], None
+
+
+def _discover_entry(ctx: Context, phases: Sequence[Sequence[str]],
+                    constraints: Path, source_dir: Path,
+                    seeded: Mapping[str, str]) -> Path | None:
+    """Where the cache keeps uv's resolution of ``phases``; ``None``: not
+    cached (pip, no cache directory, a spec that is not a plain
+    requirement)."""
+    if ctx.installer != 'uv' or ctx.cache_dir is None or tomllib is None:
+        return None
+    env = {**installers.uv_environment(ctx.env, ctx.cache_dir),
+           **getattr(ctx.runner, "extra_env", {})}  # what uv runs with
+    try:
+        version = discovercache.uv_version(installers.uv_binary(),
+                                           ctx.runner, env)
+    except errors.CommandError as exc:  # the install will say more
+        LOG.debug('uv --version failed, nothing cached: %s', exc)
+        return None
+    key = discovercache.key(
+        installer=version,
+        interpreter=ctx.interpreter, seeded=seeded,
+        constraints=constraints.read_text(), phases=phases,
+        source_dir=source_dir, env=env, work_dir=ctx.work_dir)
+    return None if key is None else discovercache.path(ctx.cache_dir, key)
+
+
+def _cached_discover(ctx: Context, entry: Path | None, source_dir: Path,
+                     specs: Sequence[str]
+                     ) -> tuple[list[Found], Path] | None:
+    """The cached resolution, as :func:`_uv_resolve` would have found it
+    (and its pylock.toml in the same place); ``None``: none serves."""
+    # The specs are checked (no option among them) as on a resolution.
+    _requirements_file(ctx, 'discover', specs)
+    text = discovercache.read(entry, source_dir, offline=ctx.offline) \
+        if entry is not None else None
+    if text is None:
+        return None
+    try:
+        found = [_uv_found(p, ctx.work_dir)
+                 for p in tomllib.loads(text).get('packages', ())]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        LOG.debug('ignoring the unreadable %s: %s', entry, exc)
+        return None
+    lock = _lock_file(ctx, 'discover')
+    lock.write_text(text)
+    LOG.info('resolution from the cache: %s', entry)
+    ctx.runner.note(f'resolution from the cache: {entry}')
+    return found, lock
 
 
 def _discover_phase(ctx: Context, specs: Sequence[str], constraints: Path,

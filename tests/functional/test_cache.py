@@ -61,7 +61,7 @@ def filled(tmp_path) -> Path:
             for each in [mirror, *mirror.iterdir()]:
                 old(each)
     for kind in ('bytecode/ab', 'bindep', 'build-requirements/pip', 'http',
-                 'resolvers/gerrit-logs', 'wheelhouse'):
+                 'resolvers/gerrit-logs', 'wheelhouse', 'discover'):
         old(write(root / kind / 'old-entry'))
         write(root / kind / 'new-entry')
     old_log = write(root / 'logs' / '20250101-000000-1' / 'hello.log')
@@ -83,6 +83,7 @@ def test_list_shows_every_kind_with_its_size(filled):
     assert listed['git']['Entries'] == 2
     assert listed['logs']['Entries'] == 2
     assert listed['bytecode']['Entries'] == 2
+    assert listed['discover']['Entries'] == 2
     assert listed['resolvers']['Entries'] == 4  # http and resolvers
     assert listed['virtualenv']['Entries'] == 1
     assert listed['wheelhouse']['Path'] == str(filled / 'wheelhouse')
@@ -95,9 +96,9 @@ def test_prune_older_than_keeps_the_new(filled, caplog):
     caplog.set_level(logging.WARNING)
     pruned = rows('cache', 'prune', '--cache-dir', str(filled),
                   '--older-than', '30d', '--kind', 'git,bytecode',
-                  '--kind', 'logs', '--kind', 'resolvers')
+                  '--kind', 'logs', '--kind', 'resolvers,discover')
     assert {k: r['Removed'] for k, r in pruned.items()} == {
-        'git': 1, 'bytecode': 1, 'logs': 1, 'resolvers': 2}
+        'git': 1, 'bytecode': 1, 'logs': 1, 'resolvers': 2, 'discover': 1}
     assert not (filled / 'bytecode' / 'ab' / 'old-entry').exists()
     assert (filled / 'bytecode' / 'ab' / 'new-entry').exists()
     assert not git.mirror_path(filled, 'https://example.invalid/old').exists()
