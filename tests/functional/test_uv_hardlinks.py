@@ -159,7 +159,7 @@ def test_staged_files_are_links_into_uv_cache(first):
     top, cache = first
     env = staged_venv(top / 'work-first')
     cached = inodes(cache / 'uv')
-    # what uv installed (virtualenv seeded pip and setuptools)
+    # what uv installed (virtualenv copied pip and setuptools in)
     linked = [p for p in (env / SITE).rglob('*')
               if p.is_file() and not p.is_symlink() and p.suffix != '.pyc'
               and p.name not in _WRITTEN
