@@ -40,6 +40,8 @@ REQUIREMENTS = 'six==1.16.0\npbr==6.1.1\n'
 #: holds projectutil.DEFAULT_ETC, which include_config copies over it
 WHEEL_CONF = '# from the wheel\n'
 CONF = projectutil.DEFAULT_ETC['hello/hello.conf']
+#: a time long before any commit a test makes (2001)
+OLD = 1_000_000_000
 # Written by uv or giftwrap for this install, not linked from the cache.
 _WRITTEN = ('RECORD', 'INSTALLER', 'REQUESTED', 'direct_url.json')
 
@@ -202,6 +204,24 @@ def test_check_reproducible_with_links(manifest, first):
     assert {r['Status'] for r in rows} == {'reproducible'}, rows
     unchanged(before, snapshot(cache))
     intact(cache)
+
+
+def test_packages_do_not_depend_on_the_cache_age(manifest, first):
+    """Linked files keep the cache's times: a cache filled long before the
+    commit still gives the packages a fresh cache gives (the first build)."""
+    top, cache = first
+    for path in (cache / 'uv').glob('archive-v*/**/*'):
+        if path.is_file() and not path.is_symlink():
+            os.utime(path, (OLD, OLD))
+    rows = build(manifest, top, 'old', cache)
+    assert {r['Status'] for r in rows} == {'built'}, rows
+    names = sorted(p.name for p in (top / 'out-first').iterdir()
+                   if p.suffix in ('.deb', '.rpm', '.json')
+                   and not p.name.startswith('.'))
+    assert len(names) == 4  # two packages, two SBOMs
+    for name in names:
+        assert (top / 'out-old' / name).read_bytes() == \
+            (top / 'out-first' / name).read_bytes(), name
 
 
 def test_cache_on_another_file_system_copies(tmp_path):
