@@ -101,7 +101,8 @@ def stat_mode(path: Path) -> int:
 
 def _renamed_over(path: Path, write: Callable[[Path], None]) -> None:
     """``write`` a staging file beside ``path``, then rename it over."""
-    tmp, fd = stage(path.parent, path.name)
+    # a name at the file system's limit leaves room for the staging suffix
+    tmp, fd = stage(path.parent, path.name[:200])
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -85,3 +85,11 @@ def test_copy_over_as_copytree_function_over_an_existing_tree(tmp_path):
     assert staged.read_text() == 'from the checkout\n'
     assert (staged.parent / 'sub' / 'new.conf').read_text() == 'new\n'
     assert snapshot(cached) == before
+
+
+def test_replace_bytes_of_a_name_at_the_limit(tmp_path):
+    path = tmp_path / ('x' * 255)
+    path.write_bytes(b'old')
+    atomic.replace_bytes(path, b'new')
+    assert path.read_bytes() == b'new'
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
