@@ -101,13 +101,21 @@ def build(manifest: Path, top: Path, name: str, cache: Path, *extra: str):
 
 
 @pytest.fixture(scope='module')
-def first(manifest, tmp_path_factory):
-    """(top, cache) after one build filled the cache."""
-    top = tmp_path_factory.mktemp('builds')
-    cache = top / 'cache'
-    rows = build(manifest, top, 'first', cache)
-    assert {r['Status'] for r in rows} == {'built'}, rows
-    return top, cache
+def first(manifest):
+    """(top, cache) after one build filled the cache.
+
+    A short ``top``: uv and pip write a ``/bin/sh`` trampoline instead of a
+    shebang into a script whose staging path is too long for one, and
+    ``--check-reproducible``'s second build stages below the cache
+    directory, deeper than the first (a pytest-xdist worker's temporary
+    directory is long enough for that).
+    """
+    with tempfile.TemporaryDirectory(prefix='gw-uv-') as name:
+        top = Path(name)
+        cache = top / 'cache'
+        rows = build(manifest, top, 'first', cache)
+        assert {r['Status'] for r in rows} == {'built'}, rows
+        yield top, cache
 
 
 def snapshot(cache: Path) -> dict[str, tuple]:
