@@ -1,9 +1,14 @@
-"""Files in shared directories: written whole, under a directory lock.
+"""Files written whole: in shared directories, and over staged files.
 
 Two giftwrap runs may share an output or cache directory; what they both
 update (the lock file, the artifact index) is rewritten atomically while
 holding an exclusive lock on the directory itself, so no lock file is left
 beside the artifacts.
+
+A staged file may be a hard link into a cache (uv installs with
+``--link-mode hardlink``; byte-code comes linked from its cache): it is
+never written, chmod-ed or touched in place, but replaced by a new file
+renamed over it (:func:`replace_bytes`, :func:`copy_over`).
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ import contextlib
 import errno
 import fcntl
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 @contextlib.contextmanager
@@ -50,6 +56,56 @@ def write_text(path: Path, text: str) -> None:
                 raise
             path.write_text(text)
             os.unlink(tmp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        os.close(fd)
+
+
+def replace_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Give ``path`` the content ``data`` as a new file renamed over it.
+
+    A staged file may be a hard link into a cache (uv's, the byte-code
+    cache): writing, chmod-ing or touching it in place would change the
+    cache's file too.  A new inode leaves every other link as it was.
+
+    :param mode: the new file's permission bits; default: ``path``'s.
+    """
+    mode = stat_mode(path) if mode is None else mode
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+        os.chmod(tmp, mode)
+
+    _renamed_over(path, write)
+
+
+def copy_over(src: str | os.PathLike, dst: str | os.PathLike) -> str:
+    """:func:`shutil.copy2` that never writes through ``dst``: the copy
+    (content, mode, times) is a new file renamed over it.  A
+    ``copy_function`` for :func:`shutil.copytree`; returns ``dst``."""
+    def write(tmp: Path) -> None:
+        shutil.copyfile(src, tmp)
+        shutil.copystat(src, tmp)
+
+    _renamed_over(Path(dst), write)
+    return str(dst)
+
+
+def stat_mode(path: Path) -> int:
+    """``path``'s permission bits (``chmod``'s, setuid and sticky too)."""
+    return os.stat(path).st_mode & 0o7777
+
+
+def _renamed_over(path: Path, write: Callable[[Path], None]) -> None:
+    """``write`` a staging file beside ``path``, then rename it over."""
+    # a name at the file system's limit leaves room for the staging suffix
+    tmp, fd = stage(path.parent, path.name[:200])
+    try:
+        write(tmp)
+        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

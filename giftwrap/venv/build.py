@@ -31,7 +31,7 @@ from packaging.version import Version
 
 from giftwrap import errors
 from giftwrap.venv import wheelhouse
-from giftwrap.util import identifiers
+from giftwrap.util import atomic, identifiers
 from giftwrap.venv import buildreqs, installers
 # What other modules read here: the report type and the installer checks.
 from giftwrap.venv.installers import (INSTALLERS, SEEDED, InstallReport,  # noqa: F401
@@ -484,9 +484,9 @@ def _rewrite_pyvenv_cfg(venv: Path, interpreter: Interpreter,
     command = (f'command = {interpreter.path} -m venv {install_path}'
                if creator == 'venv' else
                f'command = virtualenv -p {interpreter.path} {install_path}')
-    cfg.write_text(''.join(
+    _rewrite(cfg, ''.join(
         (command if line.split('=', 1)[0].strip() == 'command' else line)
-        + '\n' for line in lines))
+        + '\n' for line in lines).encode())
 
 
 def relocate(venv: Path, install_path: PurePosixPath) -> None:
@@ -537,12 +537,9 @@ def _sort_records(site: Path) -> None:
 
 
 def _rewrite(path: Path, data: bytes) -> None:
-    """Replace ``path``'s content, keeping its mode."""
-    mode = path.stat().st_mode
-    tmp = path.with_name(f'.{path.name}.giftwrap-tmp')
-    tmp.write_bytes(data)
-    os.chmod(tmp, mode & 0o7777)
-    os.replace(tmp, path)
+    """Replace ``path``'s content, keeping its mode: a new file renamed
+    over it, for ``path`` may be a hard link into uv's cache."""
+    atomic.replace_bytes(path, data)
 
 
 def _remove_local_direct_urls(site: Path) -> set[Path]:
@@ -621,7 +618,9 @@ def _copy_config(source_dir: Path, venv: Path, install_path: PurePosixPath
     """Copy the project's ``etc/`` to ``<venv>/etc``; returns target paths.
 
     A link in ``etc/`` (or ``etc`` itself) that leads out of the checkout
-    is refused: the copy must never carry the build machine's files.
+    is refused: the copy must never carry the build machine's files.  A
+    file the install put in ``<venv>/etc`` may be a hard link into uv's
+    cache: each copy is a new file renamed over it.
     """
     etc = source_dir / 'etc'
     links.check(etc, str(source_dir), root=source_dir,
@@ -631,7 +630,8 @@ def _copy_config(source_dir: Path, venv: Path, install_path: PurePosixPath
             'include_config is set but the source has no etc/ directory',
             where=str(source_dir),
             hint='set include_config: false for this project')
-    shutil.copytree(etc, venv / 'etc', symlinks=True, dirs_exist_ok=True)
+    shutil.copytree(etc, venv / 'etc', symlinks=True, dirs_exist_ok=True,
+                    copy_function=atomic.copy_over)
     return tuple(sorted(
         install_path / p.relative_to(venv).as_posix()
         for p in (venv / 'etc').rglob('*')

@@ -253,7 +253,8 @@ class _Uv(_Pip):
         if self.build_constraints is not None:
             args = ['--build-constraint', str(self.build_constraints), *args]
         argv = ['install', '--python', str(self.venv / 'bin' / 'python'),
-                '--link-mode', 'copy', '-c', str(self.constraints), *args]
+                '--link-mode', self.link_mode(), '-c', str(self.constraints),
+                *args]
         try:
             self.run(argv, f'uv pip install ({phase})')
         except errors.CommandError as exc:
@@ -262,6 +263,17 @@ class _Uv(_Pip):
                 output=exc.output,
                 hint=failure_hint(exc.output, 'uv')
                 + (f'; {exc.hint}' if exc.hint else '')) from exc
+
+    def link_mode(self) -> str:
+        """``hardlink`` with a cache: a rebuild links the closure's files
+        from ``cache_dir/uv`` instead of copying them (uv copies by itself
+        where links fail, e.g. the cache on another file system).  Nothing
+        writes a staged file in place afterwards (see
+        :func:`giftwrap.util.atomic.replace_bytes`), so the cache stays as
+        uv made it.  Without a cache, uv's files are temporary: copies."""
+        no_cache = self.env.get('UV_NO_CACHE', '').lower()
+        return 'copy' if self.cache_dir is None or no_cache not in (
+            '', '0', 'false', 'no', 'off') else 'hardlink'
 
     def install_resolved(self, phase: str, lock: Path,
                          specs: Sequence[str]) -> None:

@@ -33,6 +33,7 @@ from typing import Iterable, Sequence
 from packaging.utils import canonicalize_name
 
 from giftwrap import errors
+from giftwrap.util import atomic
 from giftwrap.venv.build import site_packages
 
 LOG = logging.getLogger(__name__)
@@ -179,7 +180,8 @@ def _update_records(site: Path, *, removed: Iterable[Path] = (),
         if dirty:
             out = io.StringIO()
             csv.writer(out, lineterminator='\n').writerows(kept)
-            record.write_text(out.getvalue(), encoding='utf-8')
+            # a new file: RECORD may be a hard link into uv's cache
+            atomic.replace_bytes(record, out.getvalue().encode('utf-8'))
 
 
 def _hash(path: Path) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import py_compile
 import subprocess
 import sys
@@ -118,3 +119,16 @@ def test_sources_keeps_a_module_without_byte_code(tmp_path):
 def test_unknown_option(tmp_path):
     with pytest.raises(errors.BuildError, match='unknown strip option'):
         strip.apply(make_venv(tmp_path), 'hello', ['docs'])
+
+
+def test_records_are_replaced_never_written_through_a_link(tmp_path):
+    """A RECORD may be a hard link into uv's cache: strip writes a new one."""
+    venv = make_venv(tmp_path)
+    record = venv / SITE / 'six-1.0.dist-info' / 'RECORD'
+    cached = tmp_path / 'cached-RECORD'
+    os.link(record, cached)
+    before = cached.read_bytes(), cached.stat().st_mode
+    strip.apply(venv, 'hello', ['tests'])
+    assert 'tests/' not in record.read_text()
+    assert (cached.read_bytes(), cached.stat().st_mode) == before
+    assert record.stat().st_ino != cached.stat().st_ino

@@ -256,6 +256,44 @@ def test_copy_config_returns_target_paths(tmp_path):
     assert (env / 'etc' / 'hello' / 'hello.conf').read_text() == '[DEFAULT]\n'
 
 
+def test_copy_config_replaces_a_file_linked_from_a_cache(tmp_path):
+    """The install may have put etc/hello/hello.conf there, linked from
+    uv's cache: the checkout's copy is a new file, the cache's unchanged."""
+    src = tmp_path / 'src'
+    (src / 'etc' / 'hello').mkdir(parents=True)
+    (src / 'etc' / 'hello' / 'hello.conf').write_text('[DEFAULT]\n')
+    installed = tmp_path / 'env' / 'etc' / 'hello' / 'hello.conf'
+    installed.parent.mkdir(parents=True)
+    cached = tmp_path / 'cached.conf'
+    cached.write_text('from the wheel\n')
+    os.link(cached, installed)
+    venv._copy_config(src, tmp_path / 'env', INSTALL)
+    assert installed.read_text() == '[DEFAULT]\n'
+    assert cached.read_text() == 'from the wheel\n'
+    assert cached.stat().st_nlink == 1
+
+
+def test_relocate_never_writes_through_a_link(staged, tmp_path):
+    """Scripts, pyvenv.cfg and RECORDs may be hard links into a cache."""
+    env = _env(staged)
+    paths = [env / 'bin' / 'hello-app', env / 'pyvenv.cfg',
+             env / SITE / 'hello_app-1.2.3.dist-info' / 'RECORD']
+    cache = tmp_path / 'cache'
+    cache.mkdir()
+    before = {}
+    for number, path in enumerate(paths):
+        os.link(path, cache / str(number))
+        before[number] = (path.read_bytes(), path.stat().st_mode)
+    venv.relocate(env, INSTALL)
+    venv._rewrite_pyvenv_cfg(
+        env, Interpreter(Path('/usr/bin/python3.11'), '3.11.2'), INSTALL)
+    for number, path in enumerate(paths):
+        kept = cache / str(number)
+        assert (kept.read_bytes(), kept.stat().st_mode) == before[number]
+        assert path.read_bytes() != before[number][0], path
+        assert kept.stat().st_nlink == 1
+
+
 def test_copy_config_without_etc_fails(tmp_path):
     with pytest.raises(errors.BuildError) as info:
         venv._copy_config(tmp_path, tmp_path / 'env', INSTALL)
@@ -298,14 +336,15 @@ def _uv(tmp_path, cache_dir, monkeypatch) -> tuple['installers._Uv', testing.Rec
     return tool, runner
 
 
-def test_uv_install_targets_the_venv_and_copies(tmp_path, monkeypatch):
+def test_uv_install_targets_the_venv_and_links_from_the_cache(
+        tmp_path, monkeypatch):
     tool, runner = _uv(tmp_path, tmp_path / 'cache', monkeypatch)
     tool.install('project', ['--', '-e/etc', 'six'])
     (call,) = runner.calls
     argv = call.argv
     assert argv[:3] == ('/usr/bin/uv', 'pip', 'install')
     assert argv[argv.index('--python') + 1] == f'{tmp_path}/env/bin/python'
-    assert argv[argv.index('--link-mode') + 1] == 'copy'
+    assert argv[argv.index('--link-mode') + 1] == 'hardlink'
     assert argv[argv.index('-c') + 1] == f'{tmp_path}/c.txt'
     assert argv[argv.index('--') + 1:] == ('-e/etc', 'six')
     assert call.env['UV_CACHE_DIR'] == f'{tmp_path}/cache/uv'
@@ -313,11 +352,12 @@ def test_uv_install_targets_the_venv_and_copies(tmp_path, monkeypatch):
     assert not [a for a in argv if 'index' in a]
 
 
-def test_uv_without_cache_dir_uses_none(tmp_path, monkeypatch):
+def test_uv_without_cache_dir_uses_none_and_copies(tmp_path, monkeypatch):
     tool, runner = _uv(tmp_path, None, monkeypatch)
     tool.install('project', ['--', 'six'])
-    env = runner.calls[0].env
+    env, argv = runner.calls[0].env, runner.calls[0].argv
     assert env['UV_NO_CACHE'] == '1' and 'UV_CACHE_DIR' not in env
+    assert argv[argv.index('--link-mode') + 1] == 'copy'
 
 
 def test_uv_check_runs_uv_pip_check(tmp_path, monkeypatch):
