@@ -39,6 +39,7 @@ import floor  # noqa: E402
 import peers  # noqa: E402
 import projects  # noqa: E402
 import report  # noqa: E402
+from giftwrap import errors  # noqa: E402
 from giftwrap.util.process import Runner, find_tool  # noqa: E402
 from report import (CHANGED, COLD, DASK, DH, FLOOR, FPM,  # noqa: E402
                     GIFTWRAP, PACKAGE, UNCHANGED, Row)
@@ -180,23 +181,30 @@ class FloorBuild:
         base.mkdir(parents=True)
 
     def build(self, scenario: str = CHANGED) -> Row:
-        sdist = projects.KEYSTONE
-        repo = self.ours.repos[sdist.project]
-        checkout = self.base / 'src'
-        shutil.rmtree(checkout, ignore_errors=True)
-        Runner().run(['git', 'clone', '--quiet', '--', str(repo),
-                      str(checkout)], what='git clone')
-        closure = floor.closure_from_lock(self.ours.lock, sdist.project)
         uv = find_tool('uv')
         if uv is None:
             return Row(scenario, FLOOR, note='skipped: uv is not installed '
                        '(pip install uv)')
+        runner = Runner(self.base / 'floor.log')
+        try:
+            return self._build(scenario, uv, runner)
+        except errors.CommandError as exc:
+            return Row(scenario, FLOOR, note=f'failed: {exc.what} (see '
+                       f'{runner.log_file})')
+
+    def _build(self, scenario: str, uv: str, runner: Runner) -> Row:
+        sdist = projects.KEYSTONE
+        repo = self.ours.repos[sdist.project]
+        checkout = self.base / 'src'
+        shutil.rmtree(checkout, ignore_errors=True)
+        runner.run(['git', 'clone', '--quiet', '--', str(repo),
+                    str(checkout)], what='git clone')
+        closure = floor.closure_from_lock(self.ours.lock, sdist.project)
         build = floor.Floor(
             uv, self.base, self.ours.base / 'cache' / 'uv',
             f'/opt/bench/{sdist.project}', f'openstack-{sdist.project}',
             f'{sdist.version}+g{projects.head_short(repo)}-1')
         parts: dict[str, float] = {}
-        runner = Runner(self.base / 'floor.log')
         wall, cpu, deb = measure(
             lambda: build.build(checkout, closure, runner, parts))
         size = floor.tree_bytes(self.base / 'tree') / 1e6
@@ -256,10 +264,11 @@ def run(options) -> list[Row]:
     lowest = FloorBuild(options.work_dir / 'floor', ours)
     rows = []
     for scenario in SCENARIOS:
-        rows += _repeated(scenario, (ours, *others), options.repeat,
+        # the floor right after giftwrap, on the same new commit
+        rows += _repeated(scenario, (ours, *others, lowest)
+                          if scenario == CHANGED else (ours, *others),
+                          options.repeat,
                           ours.new_commit if scenario == CHANGED else None)
-        if scenario == CHANGED:
-            rows += _repeated(CHANGED, (lowest,), options.repeat)
     for count in () if options.quick else (4, 8):
         many = Giftwrap(options.work_dir / f'giftwrap-{count}',
                         projects.selection(count), files, options)
