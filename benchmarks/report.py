@@ -21,6 +21,8 @@ MB = 1024  # ru_maxrss is in KiB
 DPKG_DEB = 'dpkg-deb'
 #: the key of :attr:`Row.parts` for giftwrap's packaging stage
 PACKAGE = 'package'
+#: the key of :attr:`Row.parts` for the dpkg-deb commands of that stage
+PACKAGE_DPKG_DEB = 'its dpkg-deb'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +67,19 @@ def _median(values, whole: bool = False):
 
 #: the line giftwrap's project log gives its packaging stage
 _PACKAGED = re.compile(r'^== package with (\S+): ([0-9.]+) s$', re.M)
+
+
+#: a command of a giftwrap log and its time: ``$ argv`` ... ``[exit status
+#: 0, 0.69 s]`` (the command's output between)
+_COMMAND = re.compile(r'^\$ (\S+) .*?^\[exit status -?\d+, ([0-9.]+) s\]$',
+                      re.M | re.S)
+
+
+def command_seconds(log_text: str, program: str) -> float:
+    """The seconds of every command of ``program`` (its base name) in a
+    giftwrap project log (one build's)."""
+    return sum(float(seconds) for path, seconds in _COMMAND.findall(log_text)
+               if path.rpartition('/')[2] == program)
 
 
 def packaging_seconds(log_text: str) -> float | None:

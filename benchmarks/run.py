@@ -42,7 +42,8 @@ import report  # noqa: E402
 from giftwrap import errors  # noqa: E402
 from giftwrap.util.process import Runner, find_tool  # noqa: E402
 from report import (CHANGED, COLD, DASK, DH, FLOOR, FPM,  # noqa: E402
-                    GIFTWRAP, PACKAGE, UNCHANGED, Row)
+                    GIFTWRAP, PACKAGE, PACKAGE_DPKG_DEB, UNCHANGED,
+                    Row)
 from tests import dask_cluster  # noqa: E402
 
 CONSTRAINTS = (HERE.parent.parent / 'shared' / 'reference' / 'upper-constraints'
@@ -110,13 +111,19 @@ class Giftwrap:
         debs = sorted((self.base / 'output').glob('*.deb'),
                       key=lambda p: p.stat().st_mtime)
         logs = self._newest_logs()
-        package = (report.packaging_seconds(logs[KEYSTONE_LOG])
-                   if len(self.sdists) == 1 and KEYSTONE_LOG in logs
-                   else None)
         return Row(scenario, self.tool, len(self.sdists), wall, cpu,
                    int(rss.read_text()), self._installer(logs),
                    report.deb_compression(debs[-1]) if debs else '?',
-                   parts={} if package is None else {PACKAGE: package})
+                   parts=self._parts(logs))
+
+    def _parts(self, logs: dict[str, str]) -> dict[str, float]:
+        """keystone's packaging stage, and the dpkg-deb commands in it."""
+        text = logs.get(KEYSTONE_LOG, '') if len(self.sdists) == 1 else ''
+        package = report.packaging_seconds(text)
+        if package is None:
+            return {}
+        dpkg = report.command_seconds(text, 'dpkg-deb')
+        return {PACKAGE: package, **({PACKAGE_DPKG_DEB: dpkg} if dpkg else {})}
 
     def _newest_logs(self) -> dict[str, str]:
         """The project logs of giftwrap's newest run, by file name."""

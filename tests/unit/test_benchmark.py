@@ -144,6 +144,15 @@ def test_packaging_seconds_of_a_log():
     assert report.packaging_seconds('== virtualenv: 4.74 s\n') is None
 
 
+def test_command_seconds_of_a_log():
+    text = ('$ /usr/bin/dpkg-query -W -- libffi-dev\nx\n[exit status 0, 0.01 s]\n'
+            + LOG + '$ /usr/bin/dpkg-deb --nocheck --build -- c d\n'
+            'dpkg-deb: building\n[exit status 0, 0.04 s]\n')
+    assert report.command_seconds(text, 'dpkg-deb') == pytest.approx(0.85)
+    assert report.command_seconds(text, 'dpkg-query') == pytest.approx(0.01)
+    assert report.command_seconds(text, 'nfpm') == 0
+
+
 def test_floor_closure_from_a_lock(tmp_path):
     lock = tmp_path / 'giftwrap.lock'
     lock.write_text(json.dumps({'projects': {'keystone': {
