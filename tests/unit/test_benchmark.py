@@ -246,3 +246,38 @@ def test_floor_control_is_what_dpkg_deb_reads(tmp_path):
     subprocess.run(['dpkg-deb', '-Zzstd', '--root-owner-group', '-b', '--',
                     str(tree), str(deb)], check=True, capture_output=True)
     assert report.deb_compression(deb) == 'zstd'
+
+
+class Counting:
+    """A builder whose Nth build takes N seconds."""
+
+    tool = FLOOR
+
+    def __init__(self):
+        self.built = 0
+
+    def build(self, scenario):
+        self.built += 1
+        return Row(scenario, self.tool, wall=float(self.built))
+
+
+def test_repeated_builds_make_one_median_row_per_tool(capsys):
+    import run
+    commits = []
+    builder = Counting()
+    rows = run._repeated(CHANGED, (builder,), 3, commits.append)
+    assert commits == [1, 2, 3] and builder.built == 3
+    assert rows == [Row(CHANGED, FLOOR, wall=2.0)]
+    assert capsys.readouterr().err.count('floor') == 3
+
+
+def test_repeat_must_be_positive(tmp_path, capsys):
+    import run
+    constraints = tmp_path / 'uc.txt'
+    constraints.write_text('pbr===7.1.3\n')
+    base = ['--constraints', str(constraints), '--work-dir', str(tmp_path)]
+    assert run._arguments(base + ['--repeat', '3']).repeat == 3
+    assert run._arguments(base).builder == 'dpkg-deb'
+    with pytest.raises(SystemExit):
+        run._arguments(base + ['--repeat', '0'])
+    assert 'at least 1' in capsys.readouterr().err
