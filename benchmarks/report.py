@@ -48,13 +48,13 @@ def median(rows: Sequence[Row]) -> Row:
     """One row of the repetitions ``rows`` of a build: the median of each
     number (a part missing from a repetition is left out of its median)."""
     first = rows[0]
-    names = {name for row in rows for name in row.parts}
+    names = dict.fromkeys(name for row in rows for name in row.parts)
     return dataclasses.replace(
         first, wall=_median([r.wall for r in rows]),
         cpu=_median([r.cpu for r in rows]),
         peak_kib=_median([r.peak_kib for r in rows], whole=True),
         parts={name: _median([r.parts.get(name) for r in rows])
-               for name in sorted(names)})
+               for name in names})
 
 
 def _median(values, whole: bool = False):

@@ -134,6 +134,9 @@ def test_table_says_median_and_shows_parts():
     text = report.table(passing(), repeat=3)
     assert text.splitlines()[0] == 'median of 3 builds per keystone row'
     assert '  dpkg-deb 1.20 s' in text and '  package 1.50 s' in text
+    two = report.median([Row(CHANGED, GIFTWRAP, wall=1.0, parts={
+        PACKAGE: 1.5, report.PACKAGE_DPKG_DEB: 0.5})])
+    assert '  package 1.50 s, its dpkg-deb 0.50 s' in report.table([two])
     assert 'median' not in report.table(passing())
 
 
