@@ -4,7 +4,11 @@
   a fresh clone of the project with a generated ``debian/`` directory;
   ``dh_virtualenv`` runs pip under the same upper-constraints.
 - **fpm** ``-s virtualenv``: pip under the same constraints, packaged by fpm
-  (only where ``fpm`` is on PATH).
+  (only where ``fpm`` is on PATH).  fpm runs ``virtualenv`` and
+  ``virtualenv-tools`` (PyPI's ``virtualenv-tools3``), which the benchmark
+  installs into a virtualenv of its own whose ``bin`` it puts first on
+  fpm's PATH; fpm's pip gets the index pip is configured with
+  (``--virtualenv-pypi``: fpm's own default is pypi.python.org).
 
 Each peer gets a clean clone per build, as a CI job would, with its pip
 cache under the benchmark's directory (empty for the cold scenario).
@@ -13,9 +17,12 @@ cache under the benchmark's directory (empty for the cold scenario).
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import sys
 import textwrap
 from pathlib import Path
+from typing import Mapping
 
 from giftwrap.util.process import Runner, base_environment
 
@@ -144,20 +151,110 @@ def _builddeb(compression: str | None) -> str:
 FPM_COMPRESSION = {'xz': 'xz', 'zstd': 'zst', 'gzip': 'gz'}
 
 
-def fpm_virtualenv(build: Build, runner: Runner, fpm: str) -> Path:
+#: PyPI's index, pip's default
+PYPI = 'https://pypi.org/simple'
+#: What ``fpm -s virtualenv`` runs, and where each comes from.
+FPM_TOOLS = {'virtualenv': 'virtualenv', 'virtualenv-tools': 'virtualenv-tools3'}
+
+
+@dataclasses.dataclass(frozen=True)
+class Fpm:
+    """fpm, where its helpers are, and the index its pip is to use."""
+
+    fpm: str
+    #: a directory of fpm's helpers, put first on fpm's PATH (or None)
+    tools: Path | None = None
+    index: str = PYPI
+    extra_indexes: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """fpm's PATH: the helpers' directory, then the system's."""
+        return (f'{self.tools}:{SYSTEM_PATH}' if self.tools is not None
+                else SYSTEM_PATH)
+
+
+def pip_indexes(config: str, environ: Mapping[str, str]
+                ) -> tuple[str, tuple[str, ...]]:
+    """The index and extra indexes pip uses, from ``pip config list``'s
+    output ``config`` and the environment (which wins, as for pip)."""
+    values: dict[str, str] = {}
+    for line in config.splitlines():
+        key, sep, value = line.partition('=')
+        option = key.rpartition('.')[2]
+        if sep and option in ('index-url', 'extra-index-url'):
+            values[option] = value.strip().strip("'\"")
+    index = environ.get('PIP_INDEX_URL') or values.get('index-url') or PYPI
+    extra = (environ.get('PIP_EXTRA_INDEX_URL')
+             or values.get('extra-index-url') or '')
+    return index, tuple(extra.split())
+
+
+def configured_indexes(runner: Runner) -> tuple[str, tuple[str, ...]]:
+    """:func:`pip_indexes` of this machine's pip."""
+    result = runner.run([sys.executable, '-m', 'pip', 'config', 'list'],
+                        check=False, what='pip config list')
+    return pip_indexes(result.output if result.returncode == 0 else '',
+                       os.environ)
+
+
+def install_fpm_tools(dest: Path, runner: Runner) -> Path | None:
+    """A virtualenv at ``dest`` with :data:`FPM_TOOLS`; its ``bin``, or
+    None when they could not be installed (the log says why)."""
+    python = dest / 'bin' / 'python'
+    if not all((dest / 'bin' / tool).is_file() for tool in FPM_TOOLS):
+        shutil.rmtree(dest, ignore_errors=True)
+        steps = ([sys.executable, '-m', 'venv', '--', str(dest)],
+                 [str(python), '-m', 'pip', 'install', '--quiet', '--',
+                  *FPM_TOOLS.values()])
+        for argv in steps:
+            if runner.run(argv, check=False,
+                          what="fpm's helpers").returncode:
+                return None
+    return dest / 'bin'
+
+
+def fpm_missing(fpm: Fpm) -> str | None:
+    """What ``fpm -s virtualenv`` needs and cannot find on its PATH (a
+    sentence for the table), or None."""
+    absent = [f'{tool} (pip install {package})'
+              for tool, package in FPM_TOOLS.items()
+              if shutil.which(tool, path=fpm.path) is None]
+    if not absent:
+        return None
+    return 'fpm needs ' + ' and '.join(absent) + ' on its PATH'
+
+
+def fpm_argv(build: Build, fpm: Fpm, requirements: Path, out: Path
+             ) -> list[str]:
+    """The ``fpm -s virtualenv`` command building ``out``."""
+    extra = [arg for url in fpm.extra_indexes
+             for arg in ('--virtualenv-pypi-extra-url', url)]
+    return [fpm.fpm, '-s', 'virtualenv', '-t', 'deb',
+            '--name', f'openstack-{build.name}',
+            '--version', build.version, '--package', str(out),
+            '--virtualenv-install-location',
+            f'/opt/venvs/openstack-{build.name}',
+            '--virtualenv-pypi', fpm.index, *extra,
+            '--depends', 'python3',
+            *(['--deb-compression', FPM_COMPRESSION[build.compression]]
+              if build.compression else []),
+            '--', str(requirements)]
+
+
+def fpm_environment(build: Build, fpm: Fpm) -> dict[str, str]:
+    """:func:`_environment` with fpm's helpers first on PATH."""
+    return {**_environment(build), 'PATH': fpm.path}
+
+
+def fpm_virtualenv(build: Build, runner: Runner, fpm: Fpm) -> Path:
     """Clone and build the project with ``fpm -s virtualenv``."""
     src = _clone(build)
     requirements = build.work / 'requirements.txt'
     requirements.write_text(f'-c {build.constraints}\n{src}\n')
     out = build.work / f'openstack-{build.name}.deb'
-    runner.run([fpm, '-s', 'virtualenv', '-t', 'deb',
-                '--name', f'openstack-{build.name}',
-                '--version', build.version, '--package', str(out),
-                '--virtualenv-install-location',
-                f'/opt/venvs/openstack-{build.name}',
-                '--depends', 'python3',
-                *(['--deb-compression', FPM_COMPRESSION[build.compression]]
-                  if build.compression else []),
-                '--', str(requirements)],
-               cwd=build.work, env=_environment(build), what='fpm')
+    argv = fpm_argv(build, fpm, requirements, out)
+    runner.note(f'fpm PATH: {fpm.path}')
+    runner.run(argv, cwd=build.work, env=fpm_environment(build, fpm),
+               what='fpm')
     return out

@@ -2,23 +2,26 @@
 
 Usage: ``python benchmarks/run.py [--quick | --dask] [--constraints FILE]
 [--work-dir DIR] [--installer uv|pip] [--compression xz|zstd|gzip]
-[--builder nfpm-deb|dpkg-deb]``
+[--builder dpkg-deb|nfpm-deb] [--repeat N]``
 
 Builds keystone 2025.1 (from its PyPI sdist, made a git repository) with
 giftwrap, Debian's dh-virtualenv and ``fpm -s virtualenv`` (when on PATH)
 in three scenarios: cold (empty caches), changed commit (one new commit,
-caches warm) and unchanged (the same commit again); then giftwrap alone on
+caches warm) and unchanged (the same commit again), and the floor of a
+changed commit (uv from a warm cache, then dpkg-deb: see floor.py), each
+``--repeat`` times (the median is shown); then giftwrap alone on
 manifests of 1, 4 and 8 projects sharing most dependencies (cold), and the
 8 again with the dask executor on a scheduler and two workers of this host
 (``--dask``: only the last two).  Prints
 wall time, CPU time (children included), giftwrap's own peak memory, the
 ratios against giftwrap and the targets, PASS or FAIL.  ``--quick``: keystone
-only, giftwrap only.  See benchmarks/README.rst.
+only, giftwrap and the floor only.  See benchmarks/README.rst.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import resource
 import shutil
@@ -32,17 +35,22 @@ sys.path.insert(0, str(HERE.parent))  # giftwrap from this checkout
 
 import yaml  # noqa: E402
 
+import floor  # noqa: E402
 import peers  # noqa: E402
 import projects  # noqa: E402
 import report  # noqa: E402
+from giftwrap import errors  # noqa: E402
 from giftwrap.util.process import Runner, find_tool  # noqa: E402
-from report import (CHANGED, COLD, DASK, DH, FPM, GIFTWRAP,  # noqa: E402
-                    UNCHANGED, Row)
+from report import (CHANGED, COLD, DASK, DH, FLOOR, FPM,  # noqa: E402
+                    GIFTWRAP, PACKAGE, PACKAGE_DPKG_DEB, UNCHANGED,
+                    Row)
 from tests import dask_cluster  # noqa: E402
 
 CONSTRAINTS = (HERE.parent.parent / 'shared' / 'reference' / 'upper-constraints'
                / 'stable-2025.1.txt')
 SCENARIOS = (COLD, CHANGED, UNCHANGED)
+#: keystone's project log in giftwrap's log directory
+KEYSTONE_LOG = f'{projects.KEYSTONE.project}.log'
 
 
 def measure(action) -> tuple[float, float, object]:
@@ -102,18 +110,39 @@ class Giftwrap:
         wall, cpu, _ = measure(lambda: Runner(log).run(argv, what='giftwrap'))
         debs = sorted((self.base / 'output').glob('*.deb'),
                       key=lambda p: p.stat().st_mtime)
+        logs = self._newest_logs()
         return Row(scenario, self.tool, len(self.sdists), wall, cpu,
-                   int(rss.read_text()), self._installer(),
-                   report.deb_compression(debs[-1]) if debs else '?')
+                   int(rss.read_text()), self._installer(logs),
+                   report.deb_compression(debs[-1]) if debs else '?',
+                   parts=self._parts(logs))
 
-    def _installer(self) -> str:
-        """The installer giftwrap ran, as its newest logs show."""
+    def _parts(self, logs: dict[str, str]) -> dict[str, float]:
+        """keystone's packaging stage, and the dpkg-deb commands in it."""
+        text = logs.get(KEYSTONE_LOG, '') if len(self.sdists) == 1 else ''
+        package = report.packaging_seconds(text)
+        if package is None:
+            return {}
+        dpkg = report.command_seconds(text, 'dpkg-deb')
+        return {PACKAGE: package, **({PACKAGE_DPKG_DEB: dpkg} if dpkg else {})}
+
+    def _newest_logs(self) -> dict[str, str]:
+        """The project logs of giftwrap's newest run, by file name."""
         # with the dask executor the jobs' logs are copied home too
         runs = sorted((self.base / 'cache' / 'logs').iterdir(),
                       key=lambda p: p.stat().st_mtime)
-        text = ''.join(p.read_text(errors='replace')
-                       for p in runs[-1].glob('*.log'))
+        return {p.name: p.read_text(errors='replace')
+                for p in sorted(runs[-1].glob('*.log'))}
+
+    @staticmethod
+    def _installer(logs: dict[str, str]) -> str:
+        """The installer giftwrap ran, as its logs show."""
+        text = ''.join(logs.values())
         return 'uv' if ' pip install --python ' in text else 'pip'
+
+    @property
+    def lock(self) -> Path:
+        """giftwrap's lock of its newest build."""
+        return self.base / 'output' / 'giftwrap.lock'
 
     def new_commit(self, number: int) -> str:
         return projects.new_commit(self.repos[projects.KEYSTONE.project], number)
@@ -146,6 +175,68 @@ class Peer:
                    report.deb_compression(deb))
 
 
+class FloorBuild:
+    """The floor of keystone's changed commit (see floor.py) beside
+    ``ours``: a fresh clone of its repository (not measured), giftwrap's
+    lock for the versions, and giftwrap's uv cache, warm by then."""
+
+    tool = FLOOR
+
+    def __init__(self, base: Path, ours: Giftwrap):
+        self.base, self.ours = base, ours
+        shutil.rmtree(base, ignore_errors=True)
+        base.mkdir(parents=True)
+
+    def build(self, scenario: str = CHANGED) -> Row:
+        uv = find_tool('uv')
+        if uv is None:
+            return Row(scenario, FLOOR, note='skipped: uv is not installed '
+                       '(pip install uv)')
+        runner = Runner(self.base / 'floor.log')
+        try:
+            return self._build(scenario, uv, runner)
+        except errors.CommandError as exc:
+            return Row(scenario, FLOOR, note=f'failed: {exc.what} (see '
+                       f'{runner.log_file})')
+
+    def _build(self, scenario: str, uv: str, runner: Runner) -> Row:
+        sdist = projects.KEYSTONE
+        repo = self.ours.repos[sdist.project]
+        checkout = self.base / 'src'
+        shutil.rmtree(checkout, ignore_errors=True)
+        runner.run(['git', 'clone', '--quiet', '--', str(repo),
+                    str(checkout)], what='git clone')
+        closure = floor.closure_from_lock(self.ours.lock, sdist.project)
+        build = floor.Floor(
+            uv, self.base, self.ours.base / 'cache' / 'uv',
+            f'/opt/bench/{sdist.project}', f'openstack-{sdist.project}',
+            f'{sdist.version}+g{projects.head_short(repo)}-1')
+        parts: dict[str, float] = {}
+        wall, cpu, deb = measure(
+            lambda: build.build(checkout, closure, runner, parts))
+        size = floor.tree_bytes(self.base / 'tree') / 1e6
+        return Row(scenario, FLOOR, 1, wall, cpu, None, 'uv',
+                   report.deb_compression(deb), parts=parts,
+                   note=f'a tree of {size:.0f} MB without byte-code')
+
+
+def _fpm(options) -> tuple[peers.Fpm | None, str]:
+    """fpm with its helpers and pip's index, or None and what is
+    missing."""
+    fpm = find_tool('fpm')
+    if fpm is None:
+        return None, 'fpm is not on PATH (gem install fpm)'
+    runner = Runner(options.work_dir / 'fpm-tools.log')
+    index, extra = peers.configured_indexes(runner)
+    tools = peers.install_fpm_tools(options.work_dir / 'fpm-tools', runner)
+    found = peers.Fpm(fpm, tools, index, extra)
+    missing = peers.fpm_missing(found)
+    if missing:
+        return None, (f'{missing} (installing them failed: see '
+                      f'{runner.log_file})')
+    return found, ''
+
+
 def _peers(options, repo: Path) -> tuple[list[Peer], list[Row]]:
     """The peers to run, and a row saying why each other one is skipped."""
     if options.quick:
@@ -161,10 +252,9 @@ def _peers(options, repo: Path) -> tuple[list[Peer], list[Row]]:
     else:
         chosen.append(Peer(DH, options.work_dir / 'dh-virtualenv', repo,
                            options))
-    fpm = find_tool('fpm')
+    fpm, missing_fpm = _fpm(options)
     if fpm is None:
-        skipped.append(Row(COLD, FPM, note='skipped: fpm is not on PATH '
-                           '(gem install fpm)'))
+        skipped.append(Row(COLD, FPM, note=f'skipped: {missing_fpm}'))
     else:
         chosen.append(Peer(FPM, options.work_dir / 'fpm', repo, options, fpm))
     return chosen, skipped
@@ -178,13 +268,14 @@ def run(options) -> list[Row]:
     ours = Giftwrap(options.work_dir / 'giftwrap-1', projects.selection(1),
                     files, options)
     others, skipped = _peers(options, ours.repos[projects.KEYSTONE.project])
+    lowest = FloorBuild(options.work_dir / 'floor', ours)
     rows = []
-    for number, scenario in enumerate(SCENARIOS):
-        if scenario == CHANGED:
-            ours.new_commit(number)
-        for builder in (ours, *others):
-            rows.append(builder.build(scenario))
-            _progress(rows[-1])
+    for scenario in SCENARIOS:
+        # the floor right after giftwrap, on the same new commit
+        rows += _repeated(scenario, (ours, *others, lowest)
+                          if scenario == CHANGED else (ours, *others),
+                          options.repeat,
+                          ours.new_commit if scenario == CHANGED else None)
     for count in () if options.quick else (4, 8):
         many = Giftwrap(options.work_dir / f'giftwrap-{count}',
                         projects.selection(count), files, options)
@@ -193,6 +284,20 @@ def run(options) -> list[Row]:
     if not options.quick:
         rows.append(_dask(options, files))
     return rows + skipped
+
+
+def _repeated(scenario: str, builders, repeat: int, change=None
+              ) -> list[Row]:
+    """Each builder's row of ``scenario``: the median of ``repeat`` builds
+    (a new commit by ``change`` before each, when given)."""
+    measured = collections.defaultdict(list)
+    for number in range(1, repeat + 1):
+        if change is not None:
+            change(number)
+        for builder in builders:
+            measured[builder.tool].append(builder.build(scenario))
+            _progress(measured[builder.tool][-1])
+    return [report.median(found) for found in measured.values()]
 
 
 def run_dask(options) -> list[Row]:
@@ -221,8 +326,9 @@ def _dask(options, files) -> Row:
 
 
 def _progress(row: Row) -> None:
+    took = row.note if row.wall is None else f'{row.wall:.1f} s'
     print(f'.. {row.tool} {row.scenario} ({row.projects} projects): '
-          f'{row.wall:.1f} s', file=sys.stderr, flush=True)
+          f'{took}', file=sys.stderr, flush=True)
 
 
 def _arguments(argv) -> argparse.Namespace:
@@ -242,9 +348,14 @@ def _arguments(argv) -> argparse.Namespace:
     parser.add_argument('--compression', choices=('xz', 'zstd', 'gzip'),
                         help="every .deb's compression (default: each "
                              "tool's own)")
-    parser.add_argument('--builder', choices=('nfpm-deb', 'dpkg-deb'),
-                        default='nfpm-deb',
-                        help="giftwrap's .deb builder (default: %(default)s)")
+    parser.add_argument('--builder', choices=('dpkg-deb', 'nfpm-deb'),
+                        default='dpkg-deb',
+                        help="giftwrap's .deb builder (default: %(default)s, "
+                             "as the floor's packaging)")
+    parser.add_argument('--repeat', type=_positive, default=1, metavar='N',
+                        help="build each keystone scenario (and the floor) "
+                             "N times and show the median (default: "
+                             "%(default)s)")
     options = parser.parse_args(argv)
     options.constraints = options.constraints.resolve()
     options.work_dir = options.work_dir.resolve()
@@ -253,13 +364,24 @@ def _arguments(argv) -> argparse.Namespace:
     return options
 
 
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a whole number of at least 1')
+    return number
+
+
 def main(argv=None) -> int:
     options = _arguments(argv)
     options.work_dir.mkdir(parents=True, exist_ok=True)
     rows = run(options)
     print(f'giftwrap benchmark: keystone {projects.KEYSTONE.version} with '
           f'{options.constraints.name}, {os.cpu_count()} cores')
-    print(report.table(rows))
+    print(report.table(rows, options.repeat))
     print()
     print(report.targets(rows))
     return 0
