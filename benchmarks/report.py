@@ -21,6 +21,8 @@ MB = 1024  # ru_maxrss is in KiB
 DPKG_DEB = 'dpkg-deb'
 #: the key of :attr:`Row.parts` for giftwrap's packaging stage
 PACKAGE = 'package'
+#: the floor's dpkg-deb again, its tree byte-compiled as giftwrap's is
+DPKG_DEB_SAME_TREE = 'dpkg-deb, with byte-code'
 #: the key of :attr:`Row.parts` for the dpkg-deb commands of that stage
 PACKAGE_DPKG_DEB = 'its dpkg-deb'
 
@@ -186,7 +188,7 @@ def _packaging(rows) -> tuple[str, str]:
     goal = ('packaging stage <= 1.5 x dpkg-deb on the same tree '
             f'({CHANGED})')
     package = ours.parts.get(PACKAGE) if ours else None
-    dpkg = floor.parts.get(DPKG_DEB) if floor else None
+    dpkg = floor.parts.get(DPKG_DEB_SAME_TREE) if floor else None
     if not package or not dpkg:
         return 'SKIP', f'{goal} (not measured)'
     ratio = package / dpkg
