@@ -42,26 +42,18 @@ STAGING = '.giftwrap-tmp-'
 def write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step (readers see old or new;
     a mount point is rewritten in place)."""
-    tmp, fd = stage(path.parent, path.name)
-    try:
-        with os.fdopen(os.dup(fd), 'w') as handle:
-            handle.write(text)
+    def write(tmp: Path) -> None:
+        tmp.write_text(text)
         os.chmod(tmp, 0o644)
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:
-            # A bind-mounted file (a container's -v x.lock:/work/x.lock) is
-            # a mount point, which cannot be replaced: write through it.
-            if exc.errno != errno.EBUSY:
-                raise
-            path.write_text(text)
-            os.unlink(tmp)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    finally:
-        os.close(fd)
+
+    try:
+        _renamed_over(path, write)
+    except OSError as exc:
+        # A bind-mounted file (a container's -v x.lock:/work/x.lock) is a
+        # mount point, which cannot be replaced: write through it.
+        if exc.errno != errno.EBUSY:
+            raise
+        path.write_text(text)
 
 
 def replace_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
