@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import uuid
 from pathlib import Path
 
@@ -11,6 +12,14 @@ from giftwrap.trust import repository
 from giftwrap.builders import nfpm
 from giftwrap.util.process import Runner
 from tests.packageutil import build_package, make_key, need, remove_key
+
+# A background job of a non-interactive shell (``.ci/run &`` in a script)
+# starts with SIGINT ignored, and every child inherits that: giftwrap would
+# then never see the Ctrl-C the interrupt tests send, and they would time
+# out.  Take SIGINT as from a terminal; a handled signal is reset to the
+# default in each child, an ignored one is not.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
