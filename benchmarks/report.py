@@ -165,22 +165,26 @@ def _speedup(scenario: str, peer: str, factor: float) -> Check:
     return check
 
 
-def _cold_share(rows) -> tuple[str, str]:
-    ours, theirs = _find(rows, COLD, GIFTWRAP), _find(rows, COLD, DH)
-    goal = f'{COLD}: giftwrap <= 0.3 x {DH}\'s time'
-    if not ours or not theirs:
-        return 'SKIP', f'{goal} (not measured)'
-    share = ours.wall / theirs.wall
-    return _verdict(share <= 0.3), f'{goal}: {share:.2f} x'
+def _at_most(goal: str, top: tuple, bottom: tuple, limit: float,
+             strict: bool = False) -> Check:
+    """``goal``: the wall time of the row ``top`` over that of the row
+    ``bottom`` (each ``(scenario, tool, projects)``) at most ``limit``
+    (below it, if ``strict``)."""
+    def check(rows):
+        over, under = _find(rows, *top), _find(rows, *bottom)
+        if not over or not under:
+            return 'SKIP', f'{goal} (not measured)'
+        ratio = over.wall / under.wall
+        ok = ratio < limit if strict else ratio <= limit
+        return _verdict(ok), f'{goal}: {ratio:.2f} x'
+    return check
 
 
-def _near_floor(rows) -> tuple[str, str]:
-    ours, floor = _find(rows, CHANGED, GIFTWRAP), _find(rows, CHANGED, FLOOR)
-    goal = f'{CHANGED}: giftwrap within 2.5 x the floor (uv + dpkg-deb)'
-    if not ours or not floor:
-        return 'SKIP', f'{goal} (not measured)'
-    ratio = ours.wall / floor.wall
-    return _verdict(ratio <= 2.5), f'{goal}: {ratio:.2f} x'
+_cold_share = _at_most(f'{COLD}: giftwrap <= 0.3 x {DH}\'s time',
+                       (COLD, GIFTWRAP, 1), (COLD, DH, 1), 0.3)
+_near_floor = _at_most(
+    f'{CHANGED}: giftwrap within 2.5 x the floor (uv + dpkg-deb)',
+    (CHANGED, GIFTWRAP, 1), (CHANGED, FLOOR, 1), 2.5)
 
 
 def _packaging(rows) -> tuple[str, str]:
@@ -196,13 +200,9 @@ def _packaging(rows) -> tuple[str, str]:
                                     f' = {ratio:.2f} x')
 
 
-def _eight_vs_one(rows) -> tuple[str, str]:
-    one, eight = _find(rows, COLD, GIFTWRAP, 1), _find(rows, COLD, GIFTWRAP, 8)
-    goal = 'eight projects < 2.5 x the time of one (cold)'
-    if not one or not eight:
-        return 'SKIP', f'{goal} (not measured)'
-    ratio = eight.wall / one.wall
-    return _verdict(ratio < 2.5), f'{goal}: {ratio:.2f} x'
+_eight_vs_one = _at_most('eight projects < 2.5 x the time of one (cold)',
+                         (COLD, GIFTWRAP, 8), (COLD, GIFTWRAP, 1), 2.5,
+                         strict=True)
 
 
 def _memory(rows) -> tuple[str, str]:
@@ -214,15 +214,10 @@ def _memory(rows) -> tuple[str, str]:
     return _verdict(peak < 200), f'{goal}: {peak:.0f} MB'
 
 
-def _dask_overhead(rows) -> tuple[str, str]:
-    local = _find(rows, COLD, GIFTWRAP, 8)
-    dask = _find(rows, COLD, DASK, 8)
-    goal = ('eight projects on a scheduler and two workers (this host) '
-            '<= 1.25 x the local executor\'s time')
-    if not local or not dask:
-        return 'SKIP', f'{goal} (not measured)'
-    ratio = dask.wall / local.wall
-    return _verdict(ratio <= 1.25), f'{goal}: {ratio:.2f} x'
+_dask_overhead = _at_most(
+    'eight projects on a scheduler and two workers (this host) '
+    '<= 1.25 x the local executor\'s time',
+    (COLD, DASK, 8), (COLD, GIFTWRAP, 8), 1.25)
 
 
 def _verdict(ok: bool) -> str:
