@@ -196,7 +196,7 @@ def _discover_entry(ctx: Context, phases: Sequence[Sequence[str]],
     if ctx.installer != 'uv' or ctx.cache_dir is None or tomllib is None:
         return None
     env = {**installers.uv_environment(ctx.env, ctx.cache_dir),
-           **getattr(ctx.runner, "extra_env", {})}  # what uv runs with
+           **ctx.runner.extra_env}  # what uv runs with
     try:
         version = discovercache.uv_version(installers.uv_binary(),
                                            ctx.runner, env)
