@@ -116,21 +116,29 @@ def environment(epoch: int, tmp: Path, tar_dir: Path | None = None
     return {'PATH': path, 'SOURCE_DATE_EPOCH': str(epoch), 'TMPDIR': str(tmp)}
 
 
-#: The wrapper's text: every argument but ``--clamp-mtime``, to the real tar.
+#: The wrapper's text: the arguments to the real tar, ``--clamp-mtime``
+#: replaced by ``--hard-dereference``.
 _TAR_WRAPPER = """#!/bin/sh
 # Written by giftwrap's dpkg-deb builder: tar without --clamp-mtime, so
-# --mtime dates every entry (dpkg-deb would only clamp newer ones).
+# --mtime dates every entry (dpkg-deb would only clamp newer ones), and
+# with --hard-dereference, so a second name of an inode is a file of its
+# own, never a hard link.
 for arg do
   shift
-  [ "$arg" = --clamp-mtime ] || set -- "$@" "$arg"
+  if [ "$arg" = --clamp-mtime ]; then
+    set -- "$@" --hard-dereference
+  else
+    set -- "$@" "$arg"
+  fi
 done
 exec {tar} "$@"
 """
 
 
 def fixed_time_tar(directory: Path) -> Path:
-    """Write ``directory/tar``, the system's tar without ``--clamp-mtime``;
-    returns ``directory`` (for the front of dpkg-deb's ``PATH``).
+    """Write ``directory/tar``, the system's tar with
+    ``--hard-dereference`` instead of ``--clamp-mtime``; returns
+    ``directory`` (for the front of dpkg-deb's ``PATH``).
 
     :raises giftwrap.errors.BuildError: no tar on ``PATH``.
     """
@@ -162,7 +170,9 @@ class DpkgDeb(Builder):
 
     package_format = 'deb'
     tools = (Tool('dpkg-deb', 'apt-get install dpkg  (dpkg 1.21.18 or '
-                              'later: zstd and --threads-max)'),)
+                              'later: zstd and --threads-max)'),
+             Tool('cp', 'apt-get install coreutils  (GNU cp: links the '
+                        'staged tree)'))
     options = {
         # zstd first, as nfpm-deb (see there); xz or gzip for old targets
         # and Debian 12's lintian.
@@ -245,6 +255,8 @@ class DpkgDeb(Builder):
         entries = nfpm.contents(tree, self.context.package.config_files) + [
             {'src': str(generated[f.dst]), 'dst': str(f.dst),
              'file_info': {'mode': f.mode}} for f in target.files]
+        shadow.link_tree(str(tree.venv), str(tree.install_path),
+                         self.context.runner, self.tool('cp'))
         for entry in sorted(entries, key=lambda e: e['dst']):
             shadow.place(entry)
 
@@ -299,21 +311,22 @@ class DpkgDeb(Builder):
         root.mkdir(parents=True)
         with Shadow(root, epoch, self.threads()) as shadow:
             self.layout(target, tree, shadow)
-            texts = self.control_files(target, tree, shadow.size)
-            self.debian(target, root / 'DEBIAN', {**texts, 'md5sums': ''},
-                        epoch)
+            # This run's control member is not kept: its Installed-Size
+            # and md5sums are still being counted.
+            self.debian(target, root / 'DEBIAN', {
+                **self.control_files(target, tree, 0), 'md5sums': ''}, epoch)
             shadow.finish()
             with ThreadPoolExecutor(1) as background:
                 data = background.submit(self.dpkg_deb, root,
                                          work / 'data.deb', epoch)
                 try:
-                    sums = shadow.md5sums()
+                    sums, size = shadow.md5sums()
                 finally:
                     data.result()  # dpkg-deb's error first
-        LOG.debug('%s: %d staged files copied, not linked', target.name,
-                  shadow.copied)
-        self.debian(target, control_root / 'DEBIAN',
-                    {**texts, 'md5sums': sums}, epoch)
+        LOG.debug('%s: %s staged files copied, not linked', target.name,
+                  'all' if shadow.copied < 0 else shadow.copied)
+        self.debian(target, control_root / 'DEBIAN', {
+            **self.control_files(target, tree, size), 'md5sums': sums}, epoch)
         os.utime(control_root, (epoch, epoch))
         self.dpkg_deb(control_root, work / 'control.deb', epoch, '--nocheck')
         built = work / 'dpkg-deb-output.deb'

@@ -3,19 +3,20 @@
 ``dpkg-deb -b`` packages a directory holding ``DEBIAN/``.  The staged tree
 is never written to: its files may be hard links into giftwrap's caches,
 whose content, mode and time must not change.  So the builder lays out a
-*shadow tree* in its work directory: a hard link to each staged file (a new
-directory entry of the same inode: nothing is written), the generated files
-and ``DEBIAN/``.  A file is copied instead where linking would change the
-package:
+*shadow tree* in its work directory: the staged virtualenv hard-linked by
+``cp -Rl`` (new directory entries of the same inodes, in C: a Python loop
+of ``os.link`` took four times as long on keystone's 12,000 files), the
+generated files and ``DEBIAN/``.  Where linking fails (another filesystem,
+``protected_hardlinks``, an inode's link limit) the virtualenv is copied
+instead, with ``cp -R``.
 
-* its inode is already in the package under another name: tar would store
-  a hard link, which nfpm never does;
-* the link fails (another filesystem, or ``protected_hardlinks``).
-
-A file's own time does not matter: the dpkg-deb builder's tar dates every
-entry ``SOURCE_DATE_EPOCH`` (:func:`giftwrap.builders.dpkgdeb.fixed_time_tar`).
+Nothing about a linked file's own inode reaches the package: the dpkg-deb
+builder's tar (:func:`giftwrap.builders.dpkgdeb.fixed_time_tar`) dates every
+entry ``SOURCE_DATE_EPOCH`` and stores a second name of an inode as a file
+of its own (``--hard-dereference``), as nfpm does, never as a hard link.
 Each regular file is hashed for ``md5sums`` (dpkg-deb writes none) on a
-pool of threads while the next ones are linked, and while dpkg-deb runs.
+pool of threads, from the staged file, while the next ones are listed and
+while dpkg-deb runs.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
 
-from giftwrap.api import BuildError
+from giftwrap.api import BuildError, Runner
 
 # Files hashed per task: one task per file costs more than hashing a small
 # file.
@@ -38,26 +39,26 @@ _BATCH = 128
 class Shadow:
     """The directory dpkg-deb packages, as it is being laid out.
 
-    A file's own time does not matter: the dpkg-deb builder's tar dates every
-entry ``SOURCE_DATE_EPOCH`` (:func:`giftwrap.builders.dpkgdeb.fixed_time_tar`).
-Each regular file is hashed (md5sums) by a pool of threads while the
-    next ones are linked: hashlib and the system calls release the GIL.
-    Paths are strings: a virtualenv has tens of thousands of entries.
+    First :meth:`link_tree` the staged virtualenv, then :meth:`place` every
+    entry of the package in order: an entry the linked tree already holds
+    is only hashed; the others (generated files, configuration outside the
+    virtualenv, their directories) are linked or written here.  Paths are
+    strings: a virtualenv has tens of thousands of entries.
 
     :param threads: how many threads hash.
-    :ivar copied: how many staged files were copied rather than linked.
-    :ivar size: the regular files' total size in bytes.
+    :ivar copied: how many staged files were copied rather than linked
+        (every file of the tree, if linking the tree failed).
     """
 
     def __init__(self, root: Path, epoch: int, threads: int):
         self.root = str(root)
         self.epoch = epoch
         self.copied = 0
-        self.size = 0
         self._hashes: list[Future] = []
         self._batch: list[tuple[str, str]] = []
-        self._inodes: set[tuple[int, int]] = set()
         self._dirs: dict[str, int] = {self.root: 0o755}
+        # (staged directory, its place in the shadow tree) of linked trees
+        self._trees: list[tuple[str, str]] = []
         self._pool = ThreadPoolExecutor(threads)
 
     def __enter__(self) -> 'Shadow':
@@ -65,6 +66,27 @@ Each regular file is hashed (md5sums) by a pool of threads while the
 
     def __exit__(self, *exc) -> None:
         self._pool.shutdown(cancel_futures=True)
+
+    def link_tree(self, src: str, dst: str, runner: Runner, cp: str
+                  ) -> None:
+        """Hard-link the staged directory ``src`` (its modes kept) to the
+        installed path ``dst``; copy it where it cannot be linked.
+
+        :param runner: runs ``cp`` (the program ``cp``).
+        :raises giftwrap.errors.CommandError: it can be neither linked nor
+            copied.
+        """
+        path = self.root + dst
+        self.directory(os.path.dirname(path))
+        argv = [cp, '-R', '-P', '--preserve=mode']
+        linked = runner.run([*argv, '-l', '--', src, path], check=False,
+                            what='cp -l (the shadow tree)')
+        if linked.returncode != 0:
+            remove(Path(path))
+            runner.run([*argv, '--', src, path],
+                       what='cp (the shadow tree, as links failed)')
+            self.copied = -1
+        self._trees.append((src.rstrip('/'), path))
 
     def place(self, entry: Mapping[str, Any]) -> None:
         """Add one nfpm ``contents`` entry below :attr:`root`."""
@@ -74,74 +96,88 @@ Each regular file is hashed (md5sums) by a pool of threads while the
                              where=entry.get('src'),
                              hint='dpkg cannot list it; rename the file')
         path = self.root + dst
+        kind = entry.get('type')
+        if self._linked(entry, path):
+            if kind not in ('dir', 'symlink'):
+                self._add_hash(dst, entry['src'])
+            return
         self.directory(os.path.dirname(path))
         mode = entry['file_info']['mode']
-        kind = entry.get('type')
         if kind == 'dir':
             self.directory(path, mode)
         elif kind == 'symlink':
             os.symlink(entry['src'], path)
-            os.utime(path, (self.epoch, self.epoch), follow_symlinks=False)
         else:
             self._file(entry['src'], path, mode)
-            self._batch.append((dst, path))
-            if len(self._batch) == _BATCH:
-                self._hash()
+            self._add_hash(dst, path)
+
+    def _linked(self, entry: Mapping[str, Any], path: str) -> bool:
+        """Whether ``entry`` is already at ``path``, from a linked tree."""
+        for src, top in self._trees:
+            if path != top and not path.startswith(top + '/'):
+                continue
+            if entry.get('type') == 'dir':
+                return os.path.isdir(path)
+            if entry.get('type') == 'symlink':
+                return os.path.islink(path)
+            return entry.get('src') == src + path[len(top):]
+        return False
 
     def directory(self, path: str, mode: int | None = None) -> None:
         """Make ``path`` and its missing parents (0755); ``mode`` is set
         at the end (:meth:`finish`), so a read-only directory still gets
-        its entries."""
+        its entries.  A linked tree's directories keep their modes."""
         if path not in self._dirs:
-            self.directory(os.path.dirname(path))
-            os.mkdir(path, 0o700)
-            self._dirs[path] = 0o755
+            if not os.path.isdir(path):
+                self.directory(os.path.dirname(path))
+                os.mkdir(path, 0o700)
+                self._dirs[path] = 0o755
         if mode is not None and path != self.root:
             self._dirs[path] = mode
 
     def _file(self, src: str, path: str, mode: int) -> None:
-        st = os.stat(src)
-        self.size += st.st_size
-        inode = (st.st_dev, st.st_ino)
-        if inode not in self._inodes:
-            try:
-                os.link(src, path)
-                self._inodes.add(inode)
-                return
-            except OSError as exc:
-                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-                    raise
+        try:
+            os.link(src, path)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                raise
         # A new file: the staged one (perhaps the cache's) is only read.
         shutil.copyfile(src, path)
         os.chmod(path, mode)
-        os.utime(path, (self.epoch, self.epoch))
         self.copied += 1
+
+    def _add_hash(self, dst: str, path: str) -> None:
+        self._batch.append((dst, path))
+        if len(self._batch) == _BATCH:
+            self._hash()
 
     def _hash(self) -> None:
         self._hashes.append(self._pool.submit(_digests, self._batch))
         self._batch = []
 
-    def md5sums(self) -> str:
-        """``DEBIAN/md5sums``, once every file is hashed."""
+    def md5sums(self) -> tuple[str, int]:
+        """``DEBIAN/md5sums`` and the regular files' total size in bytes,
+        once every file is hashed."""
         self._hash()
         done = sorted(d for future in self._hashes for d in future.result())
-        return ''.join(f'{md5}  {dst[1:]}\n' for dst, md5 in done)
+        return (''.join(f'{md5}  {dst[1:]}\n' for dst, md5, _ in done),
+                sum(size for _, _, size in done))
 
     def finish(self) -> None:
-        """Give the directories made here their modes and the build's
-        time, children first (adding an entry dates its directory)."""
+        """Give the directories made here their modes, children first."""
         for path in sorted(self._dirs, key=lambda p: p.count('/'),
                            reverse=True):
             os.chmod(path, self._dirs[path])
-            os.utime(path, (self.epoch, self.epoch))
 
 
-def _digests(files: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(installed path, md5) of each (installed path, file)."""
+def _digests(files: list[tuple[str, str]]) -> list[tuple[str, str, int]]:
+    """(installed path, md5, size) of each (installed path, file)."""
     done = []
     for dst, path in files:
         with open(path, 'rb') as handle:
-            done.append((dst, hashlib.file_digest(handle, 'md5').hexdigest()))
+            digest = hashlib.file_digest(handle, 'md5').hexdigest()
+            done.append((dst, digest, os.fstat(handle.fileno()).st_size))
     return done
 
 

@@ -19,6 +19,8 @@ from giftwrap.util.process import Runner
 from giftwrap.venv import build as venv, syspython
 
 if TYPE_CHECKING:  # pragma: no cover
+    from concurrent.futures import Future
+
     from giftwrap.manifest.loader import Project
     from giftwrap.plan import targets
     from giftwrap.venv.interpreter import Interpreter
@@ -75,3 +77,6 @@ class Built:
     note: str
     #: distribution packages whose modules the virtualenv links
     system_python: tuple[syspython.SystemPackage, ...] = ()
+    #: what every SBOM says of the virtualenv, being read beside the
+    #: later stages (:func:`giftwrap.run.packaging.read_contents`)
+    sbom: 'Future | None' = None

@@ -292,6 +292,9 @@ class Job:
         linked = self._stage('system python packages', lambda: syspython.link(
             tree.venv, project, variant.interpreter, variant.runner,
             _format(variant), report.installed))
+        # The distributions are final: what the SBOMs will say of them is
+        # read while the system dependencies are found and packages built.
+        contents = packaging.read_contents(tree.venv, report)
         if inputs.locked is not None:
             for change in syspython.changed(
                     inputs.locked.system_python_packages, linked):
@@ -309,7 +312,8 @@ class Job:
                                        epoch=inputs.source_date_epoch,
                                        patches=inputs.applied)
         return Built(tree, report, description,
-                     notes(report, inputs.applied, inputs.changes), linked)
+                     notes(report, inputs.applied, inputs.changes), linked,
+                     sbom=contents)
 
     def _check_complete(self, project, pins: Pins, report) -> None:
         """Pins that claim the whole closure must cover what was installed."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Mapping
 
 from giftwrap import errors
@@ -81,6 +82,25 @@ def package(choice: 'Choice', inputs: Inputs, built: Built, key: str,
                    message=built.note)
 
 
+def read_contents(venv_dir: 'Path', report) -> Future:
+    """Start reading what every SBOM of the virtualenv says of it (and
+    importing cyclonedx, slow) on a thread of its own: a future of
+    :func:`giftwrap.trust.sbom.contents`.
+
+    Call it once the staged virtualenv's distributions are final; the
+    later stages run meanwhile, mostly in other processes.
+    """
+    def read():
+        from giftwrap.trust import sbom  # cyclonedx is slow to import
+        return sbom.contents(venv_dir, report)
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix='sbom-contents')
+    try:
+        return pool.submit(read)
+    finally:
+        pool.shutdown(wait=False)
+
+
 def _sbom(path: 'Path', digest: str, inputs: Inputs,
           built: Built) -> 'Path':
     """Write the artifact's SBOM beside it; the SBOM's path."""
@@ -91,4 +111,5 @@ def _sbom(path: 'Path', digest: str, inputs: Inputs,
         venv_dir=built.tree.venv, patches=inputs.applied,
         epoch=inputs.source_date_epoch,
         digest=digest,
-        system_python=built.system_python)
+        system_python=built.system_python,
+        read=built.sbom.result() if built.sbom is not None else None)

@@ -71,6 +71,22 @@ class _Dist(NamedTuple):
     requires: frozenset[str] = frozenset()
 
 
+class Contents(NamedTuple):
+    """What the SBOM says of the virtualenv: the same for every artifact
+    made of it, so it can be read once, while other work runs
+    (:func:`contents`)."""
+
+    dists: Mapping[str, _Dist]
+    pypi: tuple[Component, ...]
+
+
+def contents(venv_dir: Path, report) -> Contents:
+    """The distributions installed in the staged virtualenv ``venv_dir``
+    (their ``METADATA``) as ``report`` lists them."""
+    dists = _read_dists(venv_dir)
+    return Contents(dists, tuple(_distributions(report, dists)))
+
+
 def path_for(artifact: Path) -> Path:
     """Where the SBOM of ``artifact`` goes: ``<artifact>.cdx.json``."""
     return artifact.with_name(artifact.name + SUFFIX)
@@ -79,7 +95,8 @@ def path_for(artifact: Path) -> Path:
 def write(path: Path, *, project, checkout, report, package_description,
           venv_dir: Path, patches: Sequence[AppliedPatch] = (),
           epoch: int | None = None, digest: str | None = None,
-          system_python: Sequence = ()) -> Path:
+          system_python: Sequence = (), read: Contents | None = None
+          ) -> Path:
     """Write the SBOM of the artifact at ``path`` beside it, atomically.
 
     :param path: the artifact (a ``.deb``, ``.rpm``, image archive...).
@@ -96,13 +113,15 @@ def write(path: Path, *, project, checkout, report, package_description,
     :param digest: the artifact's sha256, if the caller has it already.
     :param system_python: the :class:`giftwrap.venv.syspython.SystemPackage`
         whose modules the virtualenv links: installed versions.
+    :param read: :func:`contents` of ``venv_dir`` and ``report``, if the
+        caller has it already.
     :returns: the SBOM's path, ``<artifact>.cdx.json``.
     """
     path = Path(path)
     bom = build(path, project=project, checkout=checkout, report=report,
                 package_description=package_description, venv_dir=venv_dir,
                 patches=patches, epoch=epoch, digest=digest,
-                system_python=system_python)
+                system_python=system_python, read=read)
     target = path_for(path)
     atomic.write_text(target, JsonV1Dot6(bom).output_as_string(indent=2)
                       + '\n')
@@ -113,14 +132,13 @@ def write(path: Path, *, project, checkout, report, package_description,
 def build(path: Path, *, project, checkout, report, package_description,
           venv_dir: Path, patches: Sequence[AppliedPatch] = (),
           epoch: int | None = None, digest: str | None = None,
-          system_python: Sequence = ()) -> Bom:
+          system_python: Sequence = (), read: Contents | None = None) -> Bom:
     """The SBOM of the artifact at ``path`` (see :func:`write`)."""
     fmt = 'rpm' if path.suffix == '.rpm' else 'deb'
     target = package_description.target(fmt)
     digest = digest or _sha256(path)
     main = _project(project, checkout, target, digest, patches)
-    dists = _read_dists(venv_dir)
-    pypi = _distributions(report, dists)
+    dists, pypi = read or contents(venv_dir, report)
     linked = {p.name: p for p in system_python if p.format == fmt}
     system = [_system(relation, fmt, linked) for relation in target.depends]
     serial = uuid.uuid5(uuid.NAMESPACE_URL, f'giftwrap-sbom:{digest}') \

@@ -1,5 +1,6 @@
 """Unit tests of the dpkg-deb builder: its command, options, control file,
-and the shadow tree it lays out (real files; the runner runs nothing)."""
+and the shadow tree it lays out (real files: the runner runs cp, which
+lays it out, and plays dpkg-deb)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import io
 import os
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from giftwrap import errors, testing
+from giftwrap.api import Result
 from giftwrap import plugins as drivers
 from giftwrap.manifest import versions
 from giftwrap.builders import dpkgdeb
@@ -32,9 +35,12 @@ def ar(*members: tuple[str, bytes]) -> bytes:
     return out
 
 
-def respond(call: testing.Call) -> None:
-    """Play dpkg-deb: write a package whose members say which run (the
-    tree's or DEBIAN's alone) wrote them."""
+def respond(call: testing.Call):
+    """Run cp; play dpkg-deb: write a package whose members say which run
+    (the tree's or DEBIAN's alone) wrote them."""
+    if os.path.basename(call.argv[0]) == 'cp':
+        done = subprocess.run(call.argv, capture_output=True, text=True)
+        return Result(call.argv, done.returncode, done.stderr)
     which = b'control-only' if '--nocheck' in call.argv else b'tree'
     testing.touch(call.argv[-1], ar(
         ('debian-binary', b'2.0\n'), ('control.tar.gz', which + b' control'),
@@ -77,7 +83,11 @@ def second_debian(tmp_path: Path) -> Path:
 def test_commands_with_default_options(tmp_path):
     built = builder(tmp_path)
     artifact = built.build(tree(tmp_path))
-    tree_run, control_run = built.context.runner.calls
+    link, tree_run, control_run = built.context.runner.calls
+    venv = tmp_path / 'stage' / INSTALL[1:]
+    assert link.argv[1:] == ('-R', '-P', '--preserve=mode', '-l', '--',
+                             str(venv), str(tmp_path / 'work' / 'root' /
+                                            INSTALL[1:]))
     assert tree_run.argv[0].endswith('/dpkg-deb')
     threads = max(2, len(os.sched_getaffinity(0)))
     options = ('--root-owner-group', '-Zzstd', f'--threads-max={threads}',
@@ -101,8 +111,9 @@ def test_package_is_the_tree_run_with_the_control_run_s_control(tmp_path):
 
 def test_a_package_that_is_no_deb_is_refused(tmp_path):
     built = builder(tmp_path)
-    built.context.runner.respond = lambda call: testing.touch(
-        call.argv[-1], ar(('debian-binary', b'2.0\n')))
+    built.context.runner.respond = lambda call: respond(call) if \
+        call.argv[0].endswith('/cp') else testing.touch(
+            call.argv[-1], ar(('debian-binary', b'2.0\n')))
     with pytest.raises(errors.BuildError, match='not a .deb'):
         built.build(tree(tmp_path))
 
@@ -110,8 +121,8 @@ def test_a_package_that_is_no_deb_is_refused(tmp_path):
 def test_environment_is_path_the_build_time_and_a_work_tmpdir(tmp_path):
     built = builder(tmp_path)
     built.build(tree(tmp_path))
-    env = built.context.runner.calls[0].env
-    assert built.context.runner.calls[1].env == env
+    env = built.context.runner.calls[1].env
+    assert built.context.runner.calls[2].env == env
     # the tar wrapper first, then the user's PATH
     assert env == {'PATH': str(tmp_path / 'work' / 'fixed-time') + os.pathsep
                    + os.environ['PATH'],
@@ -128,7 +139,7 @@ def test_environment_is_path_the_build_time_and_a_work_tmpdir(tmp_path):
 def test_options_reach_dpkg_deb(tmp_path, options, words):
     built = builder(tmp_path, options)
     built.build(tree(tmp_path))
-    argv = built.context.runner.calls[0].argv
+    argv = built.context.runner.calls[1].argv
     assert all(word in argv for word in words), argv
 
 
@@ -232,22 +243,18 @@ def test_files_older_than_the_build_are_linked_too(tmp_path):
     link = shadow(tmp_path) / INSTALL[1:] / 'etc' / 'demo.conf'
     assert link.stat().st_ino == before.st_ino
     assert config.stat().st_mtime_ns == before.st_mtime_ns
-    first = built.context.runner.calls[0]
+    first = built.context.runner.calls[1]
     wrapper = Path(first.env['PATH'].split(os.pathsep)[0]) / 'tar'
     assert wrapper.is_file() and os.access(wrapper, os.X_OK)
 
 
-def test_the_tar_wrapper_dates_every_entry(tmp_path):
-    # The real dpkg-deb and tar: an old file and a new one, both dated
-    # SOURCE_DATE_EPOCH in the package, not clamped.
-    root = tmp_path / 'root'
+def real_dpkg_deb(tmp_path: Path, root: Path) -> dict[str, tarfile.TarInfo]:
+    """Package ``root`` with the real dpkg-deb through the builder's tar
+    wrapper; the data members by name."""
     (root / 'DEBIAN').mkdir(parents=True)
     (root / 'DEBIAN' / 'control').write_text(
         'Package: demo\nVersion: 1\nArchitecture: all\n'
         'Maintainer: a <a@example.com>\nDescription: demo\n')
-    for name, when in (('old', 946684800), ('new', EPOCH + 86400)):
-        testing.touch(root / 'opt' / name, b'x\n')
-        os.utime(root / 'opt' / name, (when, when))
     env = dpkgdeb.environment(EPOCH, tmp_path,
                               dpkgdeb.fixed_time_tar(tmp_path / 'bin'))
     deb = tmp_path / 'demo.deb'
@@ -257,21 +264,64 @@ def test_the_tar_wrapper_dates_every_entry(tmp_path):
     listing = subprocess.run(['dpkg-deb', '--fsys-tarfile', str(deb)],
                              check=True, capture_output=True).stdout
     with tarfile.open(fileobj=io.BytesIO(listing)) as archive:
-        times = {m.name: m.mtime for m in archive.getmembers()}
-    assert times['./opt/old'] == times['./opt/new'] == EPOCH, times
+        return {m.name: m for m in archive.getmembers()}
 
 
-def test_second_name_of_an_inode_is_copied(tmp_path):
-    # tar would store it as a hard link, which nfpm-deb never does.
+def test_the_tar_wrapper_dates_every_entry(tmp_path):
+    # The real dpkg-deb and tar: an old file and a new one, both dated
+    # SOURCE_DATE_EPOCH in the package, not clamped.
+    root = tmp_path / 'root'
+    for name, when in (('old', 946684800), ('new', EPOCH + 86400)):
+        testing.touch(root / 'opt' / name, b'x\n')
+        os.utime(root / 'opt' / name, (when, when))
+    members = real_dpkg_deb(tmp_path, root)
+    assert members['./opt/old'].mtime == members['./opt/new'].mtime == \
+        EPOCH
+
+
+def test_the_tar_wrapper_stores_a_second_name_as_a_file(tmp_path):
+    # The shadow tree links the staged tree as it is: two names of one
+    # inode stay so there, but the package has two files, as nfpm-deb's.
+    root = tmp_path / 'root'
+    testing.touch(root / 'opt' / 'a.py', b'X = 1\n')
+    os.link(root / 'opt' / 'a.py', root / 'opt' / 'b.py')
+    members = real_dpkg_deb(tmp_path, root)
+    for name in ('./opt/a.py', './opt/b.py'):
+        assert members[name].isreg() and members[name].size == 6, name
+
+
+def test_second_name_of_an_inode_is_linked_and_hashed(tmp_path):
     staged = tree(tmp_path)
     os.link(staged.venv / 'lib' / 'demo.py', staged.venv / 'lib' / 'same.py')
     builder(tmp_path).build(staged)
     lib = shadow(tmp_path) / INSTALL[1:] / 'lib'
-    assert (lib / 'demo.py').stat().st_ino != (lib / 'same.py').stat().st_ino
-    assert (lib / 'same.py').read_text() == 'X = 1\n'
+    assert (lib / 'same.py').stat().st_ino == \
+        (staged.venv / 'lib' / 'demo.py').stat().st_ino
+    sums = (second_debian(tmp_path) / 'md5sums').read_text()
+    md5 = hashlib.md5(b'X = 1\n').hexdigest()
+    assert f'{md5}  {INSTALL[1:]}/lib/demo.py\n' in sums
+    assert f'{md5}  {INSTALL[1:]}/lib/same.py\n' in sums
 
 
-def test_directory_modes_and_times(tmp_path):
+def test_a_tree_that_cannot_be_linked_is_copied(tmp_path):
+    # /dev/shm is another filesystem than the work directory: cp -l fails
+    # (EXDEV) and the builder copies the staged tree instead.
+    shm = Path('/dev/shm')
+    if os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.fail('/dev/shm is on the same filesystem as the tests\' '
+                    'temporary directory: this test needs another one')
+    with tempfile.TemporaryDirectory(dir=shm) as other:
+        staged = tree(Path(other))
+        builder(tmp_path).build(staged)
+        copied = shadow(tmp_path) / INSTALL[1:] / 'lib' / 'demo.py'
+        assert copied.read_text() == 'X = 1\n'
+        assert copied.stat().st_dev != \
+            (staged.venv / 'lib' / 'demo.py').stat().st_dev
+    assert INSTALL[1:] + '/lib/demo.py' in (
+        second_debian(tmp_path) / 'md5sums').read_text()
+
+
+def test_directory_modes(tmp_path):
     staged = tree(tmp_path)
     (staged.venv / 'lib').chmod(0o555)  # read-only: still filled
     try:
@@ -282,8 +332,7 @@ def test_directory_modes_and_times(tmp_path):
     lib = root / INSTALL[1:] / 'lib'
     assert lib.stat().st_mode & 0o777 == 0o555
     assert (lib / 'demo.py').exists()
-    for path in (root, root / 'opt', lib):
-        assert path.stat().st_mtime == EPOCH, path
+    # (their times do not matter: the tar wrapper dates every entry)
     assert (root / 'opt').stat().st_mode & 0o777 == 0o755
 
 
