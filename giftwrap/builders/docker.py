@@ -45,12 +45,12 @@ DEFAULT_BASE_IMAGE = 'docker.io/library/debian:bookworm-slim'
 # The reference grammar of the OCI distribution spec, slightly simplified.
 _COMPONENT = r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
 _HOST = r'(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?)'
-_NAME = re.compile(rf'^(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*$')
-_REGISTRY = re.compile(rf'^{_HOST}(?:/{_COMPONENT})*$')
-_TAG = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$')
-_IMAGE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$')
+_NAME = re.compile(rf'^(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*\Z')
+_REGISTRY = re.compile(rf'^{_HOST}(?:/{_COMPONENT})*\Z')
+_TAG = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z')
+_IMAGE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._/:@+-]*\Z')
 # A package name, or an rpm capability such as libyaml-0.so.2()(64bit).
-_PACKAGE = re.compile(r'^[A-Za-z0-9/][A-Za-z0-9._+:/-]*(\(\w*\))*$')
+_PACKAGE = re.compile(r'^[A-Za-z0-9/][A-Za-z0-9._+:/-]*(\(\w*\))*\Z')
 
 OCI = 'org.opencontainers.image.'
 #: The name user templates extend: {% extends "giftwrap/Dockerfile.j2" %}
@@ -162,7 +162,7 @@ class DockerBuilder(Builder):
         base = self.option('base_image')
         _check_word(base, 'base_image', _IMAGE, ctx.project_info)
         install = _check_word(str(tree.install_path), 'install_path',
-                              re.compile(r'^/[^\s"\'$\\`]*$'), ctx.project_info)
+                              re.compile(r'^/[^\s"\'$\\`]*\Z'), ctx.project_info)
         python = f'{install}/bin/python'
         major, minor = interp.short_version.split('.')[:2]
         return {

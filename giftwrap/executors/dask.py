@@ -56,7 +56,7 @@ class DaskExecutor(Executor):
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> None:
         address = options.get('scheduler') or ''
-        if not re.match(r'^(tcp|tls)://[^/]+$', address):
+        if not re.match(r'^(tcp|tls)://[^/]+\Z', address):
             raise errors.DriverError(
                 f'the dask executor needs a scheduler address, not '
                 f'{address!r}', where='--scheduler',

@@ -29,7 +29,7 @@ LOG = logging.getLogger(__name__)
 #: its source in the repository (the same text)
 MANIFEST_DOCS = ('see "The manifest" in giftwrap\'s documentation '
                  '(doc/source/manifest.rst)')
-_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
+_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*\Z')
 _BARE = {'name': ('project', 'name'), 'version': ('project', 'version'),
          'gitref': ('project', 'gitref')}
 
@@ -404,7 +404,7 @@ def _install_path(value: str, where: str) -> PurePosixPath:
 
 
 def _check_package_name(name: str, where: str) -> None:
-    if not re.match(r'^[a-z0-9][a-z0-9.+-]+$', name):
+    if not re.match(r'^[a-z0-9][a-z0-9.+-]+\Z', name):
         raise errors.ManifestError(
             f'package name {name!r} is not valid for deb and rpm', where=where,
             hint='use lower-case letters, digits and . + - (at least two '

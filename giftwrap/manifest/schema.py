@@ -132,7 +132,7 @@ class PerFormatField(Field):
 
 #: A package name as deb and rpm spell it (no version: what is installed
 #: is what gets linked).
-_PACKAGE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
+_PACKAGE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*\Z')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -111,7 +111,7 @@ _BY_NAME = {key: s for s in TABLE for key in (s.name, s.release_id) if key}
 # stable/juno, unmaintained/yoga, origin/stable/2025.2, juno-eol, yoga-eom
 _REF = re.compile(r'^(?:refs/(?:heads|tags)/)?(?:origin/)?(?:'
                   r'(?:stable|unmaintained)/([A-Za-z0-9.]+)|'
-                  r'([A-Za-z]+|\d{4}\.\d)-(?:eol|eom|em))$')
+                  r'([A-Za-z]+|\d{4}\.\d)-(?:eol|eom|em))\Z')
 # .../branch/stable/2025.2/upper-constraints.txt, ...?h=stable/mitaka,
 # https://releases.openstack.org/constraints/upper/2025.2
 _URL = re.compile(r'(?:[/=](?:stable|unmaintained)/([A-Za-z0-9.]+)(?:[/&]|$)|'

@@ -15,10 +15,10 @@ from giftwrap import errors
 
 # Debian policy 5.6.12: upstream starts with a digit; [A-Za-z0-9.+~-] (and
 # ':' only with an epoch, which giftwrap sets separately).
-_DEB_UPSTREAM = re.compile(r'^[0-9][A-Za-z0-9.+~]*(-[A-Za-z0-9.+~-]*)?$')
-_DEB_REVISION = re.compile(r'^[A-Za-z0-9.+~]+$')
+_DEB_UPSTREAM = re.compile(r'^[0-9][A-Za-z0-9.+~]*(-[A-Za-z0-9.+~-]*)?\Z')
+_DEB_REVISION = re.compile(r'^[A-Za-z0-9.+~]+\Z')
 # rpm: no '-' in either part; letters, digits and . _ + ~ ^
-_RPM_PART = re.compile(r'^[A-Za-z0-9._+~^]+$')
+_RPM_PART = re.compile(r'^[A-Za-z0-9._+~^]+\Z')
 
 
 @dataclasses.dataclass(frozen=True)

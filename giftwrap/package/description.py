@@ -44,9 +44,9 @@ _DEB_ARCH = {'x86_64': 'amd64', 'aarch64': 'arm64', 'armv7l': 'armhf',
              'ppc64le': 'ppc64el', 's390x': 's390x', 'i686': 'i386'}
 _RELATION = re.compile(
     r'^\s*(?P<name>[^\s()<>=!|,]+)\s*(?:(?P<paren>\()?\s*'
-    r'(?P<op><<|>>|<=|>=|=|<|>)\s*(?P<version>[^\s()]+)\s*(?(paren)\)))?\s*$')
-_RELATION_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+:~-]*$')
-_RELATION_VERSION = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+:~^-]*$')
+    r'(?P<op><<|>>|<=|>=|=|<|>)\s*(?P<version>[^\s()]+)\s*(?(paren)\)))?\s*\Z')
+_RELATION_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+:~-]*\Z')
+_RELATION_VERSION = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+:~^-]*\Z')
 _DEB_OPS = {'<': '<<', '>': '>>'}
 _RPM_OPS = {'<<': '<', '>>': '>'}
 
@@ -406,8 +406,8 @@ def _config_files(tree) -> tuple[PurePosixPath, ...]:
     return tuple(sorted(found))
 
 
-_ACCOUNT = re.compile(r'^[a-z_][a-z0-9_-]{0,31}$')
-_SAFE_PATH = re.compile(r'^(/[A-Za-z0-9._+@:,=~-]+)+$')
+_ACCOUNT = re.compile(r'^[a-z_][a-z0-9_-]{0,31}\Z')
+_SAFE_PATH = re.compile(r'^(/[A-Za-z0-9._+@:,=~-]+)+\Z')
 # Never created, chowned or (on purge) removed by a package's scripts.
 _SYSTEM_DIRS = frozenset(PurePosixPath(p) for p in (
     '/bin /boot /dev /etc /home /lib /lib64 /media /mnt /opt /proc /root '

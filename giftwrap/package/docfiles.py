@@ -107,7 +107,7 @@ _COMMON_TEXTS = (
                 'Version 3, 29 June 2007')),
     ('MPL-2.0', ('Mozilla Public License Version 2.0',)),
 )
-_SHORT = re.compile(r'^[A-Za-z0-9][A-Za-z0-9.+-]*$')
+_SHORT = re.compile(r'^[A-Za-z0-9][A-Za-z0-9.+-]*\Z')
 _LICENSE_FILE = re.compile(r'^(LICEN[CS]E|COPYING|COPYRIGHT|NOTICE)',
                            re.IGNORECASE)
 _CONTROL = re.compile(r'[\x00-\x08\x0b-\x1f\x7f]')

@@ -41,13 +41,13 @@ from giftwrap.package.description import (FORMATS, SCRIPTS, UNIT_DIR, Alternativ
 LOG = logging.getLogger(__name__)
 
 _UNIT = re.compile(r'^[A-Za-z0-9][A-Za-z0-9@._:-]*\.'
-                   r'(service|socket|timer|path|target|mount)$')
+                   r'(service|socket|timer|path|target|mount)\Z')
 # sudo skips files in /etc/sudoers.d whose name has a "." or ends in "~".
-_SUDOERS = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]*$')
-_PATH = re.compile(r'^(/[A-Za-z0-9._+@:,=~-]+)+$')
+_SUDOERS = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]*\Z')
+_PATH = re.compile(r'^(/[A-Za-z0-9._+@:,=~-]+)+\Z')
 _SUDOERS_DIR = PurePosixPath('/etc/sudoers.d')
 _LINTIAN_DIR = PurePosixPath('/usr/share/lintian/overrides')
-_SHELL_NOOP = re.compile(r'^(#.*|set -e|)$')
+_SHELL_NOOP = re.compile(r'^(#.*|set -e|)\Z')
 
 
 def _environment(**kw) -> bounds.BoundedEnvironment:
@@ -97,7 +97,7 @@ class DocFacts:
     patches: tuple = ()
 
 
-_SCRIPT_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
+_SCRIPT_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*\Z')
 
 
 def alternatives(project, tree) -> tuple[Alternative, ...]:

@@ -184,10 +184,10 @@ def _from_shlibs_files(owners: Mapping[str, str], runner: Runner
 def split_soname(soname: str) -> tuple[str, str] | None:
     """``libyaml-0.so.2`` -> (``libyaml-0``, ``2``); ``libfoo-1.2.so`` ->
     (``libfoo``, ``1.2``), as shlibs files name libraries."""
-    match = re.match(r'^(.+)\.so\.(.+)$', soname)
+    match = re.match(r'^(.+)\.so\.(.+)\Z', soname)
     if match:
         return match.group(1), match.group(2)
-    match = re.match(r'^(.+)-([0-9][^-]*)\.so$', soname)
+    match = re.match(r'^(.+)-([0-9][^-]*)\.so\Z', soname)
     return (match.group(1), match.group(2)) if match else None
 
 

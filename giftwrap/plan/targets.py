@@ -24,7 +24,7 @@ from giftwrap.util.process import Result, Runner
 
 LOG = logging.getLogger(__name__)
 
-_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
+_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*\Z')
 _KEYS = {'name', 'image', 'format', 'python', 'engine', 'isolation'}
 FORMATS = ('deb', 'rpm')
 

@@ -21,7 +21,7 @@ from giftwrap.fetch import git
 LOG = logging.getLogger(__name__)
 
 FILENAME = b'upper-constraints.txt'
-_SERIES_BRANCH = re.compile(r'^(?:stable|unmaintained)/(.+)$')
+_SERIES_BRANCH = re.compile(r'^(?:stable|unmaintained)/(.+)\Z')
 
 
 def candidates(ref: str) -> list[str]:

@@ -60,7 +60,7 @@ _DIRECT = re.compile(r'^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?'
 _SUCCESS = re.compile(r'^Successfully installed (?P<list>.+)$')
 _PIP_STEPS = frozenset({'install_deps', 'install_package_deps',
                         'install_package'})
-_SHA = re.compile(r'^[0-9a-f]{40}$')
+_SHA = re.compile(r'^[0-9a-f]{40}\Z')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -47,9 +47,9 @@ _FALLBACK_HINT = ('set resolver_options: {gerrit-logs: {fallback: '
 _OPTIONS_HINT = ('set resolver_options: {gerrit-logs: {project: openstack/'
                  'nova, branch: stable/2025.1}}: they are needed when giturl '
                  'is a mirror and when gitref is a tag or a commit id')
-_PATH_PART = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
-_SCP_URL = re.compile(r'^[\w.-]+@[\w.-]+:(?!//)(.*)$')
-_COMMIT_REF = re.compile(r'^[0-9a-f]{7,40}$')
+_PATH_PART = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*\Z')
+_SCP_URL = re.compile(r'^[\w.-]+@[\w.-]+:(?!//)(.*)\Z')
+_COMMIT_REF = re.compile(r'^[0-9a-f]{7,40}\Z')
 
 
 class GerritLogs(Resolver):

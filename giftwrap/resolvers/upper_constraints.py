@@ -36,8 +36,8 @@ RELEASES_URL = 'https://releases.openstack.org/constraints/upper/'
 REQUIREMENTS_REPO = 'https://opendev.org/openstack/requirements'
 
 _SERIES_REF = re.compile(
-    r'^(?:refs/heads/)?(?:origin/)?(?:stable|unmaintained)/([A-Za-z0-9][A-Za-z0-9._-]*)$')
-_SERIES = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    r'^(?:refs/heads/)?(?:origin/)?(?:stable|unmaintained)/([A-Za-z0-9][A-Za-z0-9._-]*)\Z')
+_SERIES = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*\Z')
 # deps = -c{env:TOX_CONSTRAINTS_FILE:https://...}; install_command and
 # tox 4's "constraints =" use the same substitution.
 _TOX_ENV = re.compile(
@@ -47,7 +47,7 @@ _TOX_CONSTRAINTS = re.compile(r'^\s*constraints\s*=\s*(\S+)', re.M)
 _TOX_DASH_C = re.compile(r'(?:^|\s)-c\s*(https?://\S+)', re.M)
 # The cgit URL tox.ini files used until 2019; that server is gone.
 _CGIT = re.compile(r'^https?://git\.openstack\.org/cgit/openstack/requirements/'
-                   r'plain/upper-constraints\.txt(?:\?h=(.+))?$')
+                   r'plain/upper-constraints\.txt(?:\?h=(.+))?\Z')
 _OPENDEV_RAW = ('https://opendev.org/openstack/requirements/raw/branch/'
                 '{ref}/upper-constraints.txt')
 

@@ -21,7 +21,7 @@ from giftwrap.resolve.http import is_remote
 
 LOG = logging.getLogger(__name__)
 
-_UUID = re.compile(r'^[0-9a-f]{6,64}$')
+_UUID = re.compile(r'^[0-9a-f]{6,64}\Z')
 
 
 @dataclasses.dataclass(frozen=True)

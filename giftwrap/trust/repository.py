@@ -43,10 +43,10 @@ LOG = logging.getLogger(__name__)
 #: The file that marks a directory as a repository giftwrap may replace.
 MARKER = '.giftwrap-repository'
 KEYRING = 'giftwrap-archive-keyring'
-_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
-_LINE = re.compile(r'^[^\x00-\x1f\x7f]+$')
+_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*\Z')
+_LINE = re.compile(r'^[^\x00-\x1f\x7f]+\Z')
 # A package's name, version or architecture as a pool file name part.
-_PART = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+~^:-]*$')
+_PART = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+~^:-]*\Z')
 ADDED, PRESENT, PRUNED = 'added', 'present', 'pruned'
 
 

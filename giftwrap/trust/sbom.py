@@ -49,8 +49,8 @@ SUFFIX = '.cdx.json'
 PREFIX = 'giftwrap:'
 _RELATION = re.compile(
     r'^\s*(?P<name>[^\s()<>=]+)\s*\(?\s*(?P<op><<|>>|<=|>=|=|<|>)?\s*'
-    r'(?P<version>[^\s()]*)\s*\)?\s*$')
-_SCP_URL = re.compile(r'^(?P<user>[^@/:]+@)?(?P<host>[^/:]+):(?P<path>.+)$')
+    r'(?P<version>[^\s()]*)\s*\)?\s*\Z')
+_SCP_URL = re.compile(r'^(?P<user>[^@/:]+@)?(?P<host>[^/:]+):(?P<path>.+)\Z')
 # The vendors a deb package URL may name: the build host's, if it is one.
 _DEB_VENDORS = ('debian', 'ubuntu')
 

@@ -23,7 +23,7 @@ APT_PACKAGES = {'gpg': 'gpg', 'rpmsign': 'rpm', 'rpm': 'rpm',
 #: What a key name may contain.  rpm expands macros (``%{...}``, even
 #: ``%(command)``) in ``--define`` values and quotes break popt's parsing,
 #: so anything beyond a fingerprint, an id or a plain user id is refused.
-_KEY = re.compile(r'^[A-Za-z0-9][A-Za-z0-9 @._+<>=:-]*$')
+_KEY = re.compile(r'^[A-Za-z0-9][A-Za-z0-9 @._+<>=:-]*\Z')
 # Signatures apt and rpm accept for years to come (gpg's default may be
 # SHA-1 for old keys, which apt refuses).
 _DIGEST = 'SHA512'

@@ -20,8 +20,8 @@ from giftwrap.trust import signing
 from giftwrap.util.process import Runner, base_environment
 
 # What dpkg-deb and rpm accept in a version (so never an option to a tool).
-_DEB = re.compile(r'^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$')
-_RPM = re.compile(r'^([0-9]+:)?[A-Za-z0-9._+~^]+(-[A-Za-z0-9._+~^]+)?$')
+_DEB = re.compile(r'^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*\Z')
+_RPM = re.compile(r'^([0-9]+:)?[A-Za-z0-9._+~^]+(-[A-Za-z0-9._+~^]+)?\Z')
 
 # rpm sorts the versions of $GIFTWRAP_EVRS (one a line) with its own
 # comparison; the versions reach it as data, never as macro text.

@@ -70,7 +70,7 @@ KINDS = {k.name: k for k in (
 )}
 
 _CLAIM = '.claim-'
-_AGE = re.compile(r'^([0-9]+)([smhdw])$')
+_AGE = re.compile(r'^([0-9]+)([smhdw])\Z')
 _SECONDS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 7 * 86400}
 
 

@@ -56,10 +56,10 @@ LOG = logging.getLogger(__name__)
 # requirements only, uv and a lock replay for everything).
 _UV_FILES = ('uv_cache.json', 'uv_build.json', 'REQUESTED')
 ELF_MAGIC = b'\x7fELF'
-_EXTRA = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
+_EXTRA = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*\Z')
 # Characters an install path may use: it is written unquoted into shebangs
 # and into the activate scripts' quoted strings.
-_SAFE_PATH = re.compile(r'^(/[A-Za-z0-9._+@:,=~-]+)+$')
+_SAFE_PATH = re.compile(r'^(/[A-Za-z0-9._+@:,=~-]+)+\Z')
 # A needle must end where a path component ends, so /w does not match /w2.
 _NOT_PATH_CHAR = rb'(?![A-Za-z0-9._+~-])'
 _CHUNK = 1 << 20

@@ -66,13 +66,13 @@ class Interpreter:
 # What a probe may answer: a path, versions and names that end up in
 # package relations and file names.
 _ANSWER = {'path': re.compile(r'/[^\x00-\x1f\x7f]*'),
-           'version': re.compile(r'^[0-9]+\.[0-9]+(\.[0-9]+)?[a-z0-9+]*$'),
-           'implementation': re.compile(r'^[a-z0-9_]+$'),
-           'soabi': re.compile(r'^[A-Za-z0-9_.-]*$'),
-           'platform_machine': re.compile(r'^[A-Za-z0-9_.-]*$')}
+           'version': re.compile(r'^[0-9]+\.[0-9]+(\.[0-9]+)?[a-z0-9+]*\Z'),
+           'implementation': re.compile(r'^[a-z0-9_]+\Z'),
+           'soabi': re.compile(r'^[A-Za-z0-9_.-]*\Z'),
+           'platform_machine': re.compile(r'^[A-Za-z0-9_.-]*\Z')}
 # A package-owned program giftwrap may run as an interpreter: python3,
 # python3.11, pypy3, RHEL's platform-python; never /bin/sh or rm.
-_PYTHON_NAME = re.compile(r'^(platform-)?(python|pypy)[0-9.]*$')
+_PYTHON_NAME = re.compile(r'^(platform-)?(python|pypy)[0-9.]*\Z')
 # dpkg-query -S reads its argument as a shell pattern.
 _PATTERN = re.compile(r'[*?\[\]\\]')
 
@@ -197,4 +197,4 @@ def _dpkg_owner(output: str, path: str) -> str | None:
 
 def _rpm_owner(output: str, path: str) -> str | None:
     line = output.strip().splitlines()[0] if output.strip() else ''
-    return line if re.match(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$', line) else None
+    return line if re.match(r'^[A-Za-z0-9][A-Za-z0-9._+-]*\Z', line) else None

@@ -40,7 +40,7 @@ LOG = logging.getLogger(__name__)
 
 KEY = 'system_python_packages'
 #: Interpreters a distribution's Python packages are built for.
-_SYSTEM_PYTHON = re.compile(r'^/usr/bin/python3(\.[0-9]+)?$')
+_SYSTEM_PYTHON = re.compile(r'^/usr/bin/python3(\.[0-9]+)?\Z')
 _INSTALL_HINT = {'deb': 'apt-get install {}', 'rpm': 'dnf install {}'}
 _METADATA = {'.dist-info': 'METADATA', '.egg-info': 'PKG-INFO'}
 # (name, version) of each metadata directory (or egg-info file) given,
