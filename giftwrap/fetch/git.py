@@ -45,7 +45,7 @@ import urllib3.exceptions
 from giftwrap import errors
 from giftwrap.util.process import find_tool, network_error, system_hint
 from giftwrap.util.process import Runner
-from giftwrap.fetch import brokenrepo, links
+from giftwrap.fetch import brokenrepo, links, packmaps
 from giftwrap.fetch.checkout import Checkout
 
 try:
@@ -54,6 +54,9 @@ except ImportError:  # Python < 3.11: pyproject.toml versions are not read
     tomllib = None
 
 LOG = logging.getLogger(__name__)
+
+# dulwich 1.2.13 and later fail closing a pack that a held frame still views.
+packmaps.install()
 
 #: Seconds an HTTP request may stall before the fetch fails.
 DEFAULT_TIMEOUT = 300.0
@@ -92,7 +95,8 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
     :returns: the checkout, with its commit, date and ``source_version``.
     :raises giftwrap.errors.SourceError: the repository cannot be reached or
         read or is broken (a missing object, a ref dulwich refuses), the
-        fetch timed out, ``ref`` does not exist or ``dest`` is not empty.
+        fetch timed out, ``ref`` does not exist or ``dest`` is not empty,
+        or dulwich could not close a pack file (:mod:`.packmaps`).
     """
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
@@ -113,7 +117,8 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
         _check_offline_mirror(url, mirror)
         refresh = False
     try:
-        with brokenrepo.reported(url, mirror):
+        with brokenrepo.reported(url, mirror), \
+                packmaps.reported(url, mirror):
             if mirror is None:
                 commit_id = _clone(url, url, ref, dest, depth, timeout,
                                    progress)
@@ -152,7 +157,8 @@ def remote_state(url: str, ref: str, cache_dir: Path, *,
     offline = offline and not _is_local(url)
     if offline:
         _check_offline_mirror(url, mirror)
-    with _locked(mirror), brokenrepo.reported(url, mirror):
+    with _locked(mirror), brokenrepo.reported(url, mirror), \
+            packmaps.reported(url, mirror):
         if not offline:
             _update_mirror(url, mirror, ref, timeout,
                            _progress_writer(runner))
