@@ -19,7 +19,9 @@ do not, within a major :data:`API_VERSION`.  What bumps it:
 1.1 added the parts of the package description a builder reads
 (:class:`GeneratedFile`, :class:`Target`, :class:`Service`,
 :class:`Alternative`) and the HTTP client resolvers get as
-``context.http`` (:class:`HttpClient`, :class:`HttpError`).
+``context.http`` (:class:`HttpClient`, :class:`HttpError`).  1.2 added
+:meth:`StagedTree.md5` and ``Builder.wants_md5``: the staged files' md5,
+computed while the stages before packaging run, for builders that ask.
 
 Builders receive a :class:`BuildContext`, resolvers a
 :class:`ResolveContext` (executors, which run a build's jobs, an

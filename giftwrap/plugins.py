@@ -33,7 +33,7 @@ EXECUTORS = 'giftwrap.executors'
 #: the major when something is removed or changes meaning (a driver for 1.x
 #: does not load in 2.0).  A driver states the version it is written
 #: against as its ``api_version`` class attribute.
-API_VERSION = (1, 1)
+API_VERSION = (1, 2)
 
 _KIND = {BUILDERS: 'builder', RESOLVERS: 'resolver', EXECUTORS: 'executor'}
 

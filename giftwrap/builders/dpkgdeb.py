@@ -7,16 +7,19 @@ lists and checks them), modes, root:root, links, conffiles, maintainer
 scripts, generated and Debian documentation files, and a control file with
 nfpm's fields in nfpm's order.
 
-dpkg-deb packages a *shadow tree* of hard links, never the staged tree
-itself (:mod:`giftwrap.builders.shadow`).  giftwrap writes
+dpkg-deb packages a *shadow tree*, never the staged tree itself
+(:mod:`giftwrap.builders.shadow`): ``DEBIAN/``, the generated files, and the
+staged virtualenv, either mounted read-only at its place (:func:`bind_run`:
+``unshare --mount``, a mount namespace of dpkg-deb's own, so nothing is
+linked, nothing stays mounted) or, where no mount namespace can be had,
+hard-linked by ``cp -R -l``.  giftwrap writes
 ``DEBIAN/md5sums`` (dpkg-deb writes none) and the ``Installed-Size`` (as
 nfpm counts it: the regular files' bytes / 1024).  Hashing every file costs
-about half as much as compressing it, so it runs *while* dpkg-deb
-compresses: dpkg-deb packages the tree with an empty md5sums, then
-``DEBIAN/`` alone with the real one (``--nocheck``: its conffiles are not
-in that tree), and the package is the first one with the second one's
-control member (:mod:`giftwrap.builders.debar`): the bytes a single
-``dpkg-deb -b`` with the md5sums would write.
+about half as much as compressing it, so the builder asks for the staged
+files' md5 ahead (``wants_md5``): giftwrap computes them while the system
+dependencies are found (:mod:`giftwrap.venv.digests`), and the builder
+hashes only what was not hashed then.  ``cp`` links the tree while the
+tree's entries are listed and checked.
 
 Rebuilds are byte-identical: dpkg-deb sorts the entries, dates everything
 with ``SOURCE_DATE_EPOCH`` (given explicitly, with ``PATH`` and ``TMPDIR``
@@ -43,8 +46,9 @@ import os
 import re
 import shlex
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping
 
 from giftwrap.api import (Artifact, BuildError, Builder, DriverError,
@@ -54,6 +58,7 @@ from giftwrap.package import scripts
 from giftwrap.builders.fpm import build_time
 from giftwrap.builders.shadow import Shadow, remove
 from giftwrap.package.description import DEFAULT_MAINTAINER
+from giftwrap.util.process import find_tool
 
 LOG = logging.getLogger(__name__)
 
@@ -148,11 +153,42 @@ def fixed_time_tar(directory: Path) -> Path:
                          hint='apt-get install tar')
     directory.mkdir(parents=True, exist_ok=True)
     wrapper = directory / 'tar'
-    wrapper.unlink(missing_ok=True)
-    wrapper.write_text(_TAR_WRAPPER.format(
+    # written anew and renamed: another dpkg-deb may be running it
+    fresh = directory / f'.tar.{os.getpid()}.{threading.get_ident()}'
+    fresh.write_text(_TAR_WRAPPER.format(
         tar=shlex.quote(os.path.abspath(real))), encoding='utf-8')
-    wrapper.chmod(0o755)
+    fresh.chmod(0o755)
+    os.replace(fresh, wrapper)
     return directory
+
+
+#: The wrapper unshare runs: the staged virtualenv mounted, then dpkg-deb.
+_BIND_WRAPPER = """#!/bin/sh
+# Written by giftwrap's dpkg-deb builder; unshare --mount runs it in a
+# mount namespace of its own, so the mount goes with the command.  It
+# mounts the staged virtualenv ($1), read-only, at its place in the shadow
+# tree ($2), then runs the rest: dpkg-deb packs the staged files as they
+# are, without a link to each.
+src=$1 dst=$2
+shift 2
+mount --bind -o ro -- "$src" "$dst" || exit 125
+exec "$@"
+"""
+
+
+def bind_run(directory: Path, unshare: str) -> list[str]:
+    """Write ``directory/bind-run`` (:data:`_BIND_WRAPPER`); the command
+    prefix that runs ``SRC DST COMMAND...`` with ``SRC`` mounted at
+    ``DST``: a new mount namespace, and a user namespace where giftwrap
+    is not root (there it may mount in its own namespaces only)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    wrapper = directory / 'bind-run'
+    wrapper.unlink(missing_ok=True)
+    wrapper.write_text(_BIND_WRAPPER, encoding='utf-8')
+    wrapper.chmod(0o755)
+    user = [] if os.geteuid() == 0 else ['--user', '--map-root-user']
+    return [unshare, '--mount', '--propagation', 'private', *user, '--',
+            str(wrapper)]
 
 
 def default_threads() -> int:
@@ -169,6 +205,8 @@ class DpkgDeb(Builder):
     """
 
     package_format = 'deb'
+    wants_md5 = True
+    api_version = (1, 2)
     tools = (Tool('dpkg-deb', 'apt-get install dpkg  (dpkg 1.21.18 or '
                               'later: zstd and --threads-max)'),
              Tool('cp', 'apt-get install coreutils  (GNU cp: links the '
@@ -246,19 +284,53 @@ class DpkgDeb(Builder):
                     _MANIFEST_KEY.get(field, field)))
         return target
 
-    def layout(self, target: Target, tree: StagedTree, shadow: Shadow
-               ) -> None:
-        """Link the staged tree and the generated files into ``shadow``
-        (their hashing starts)."""
+    def mount(self, tree: StagedTree) -> list[str] | None:
+        """The command prefix that runs dpkg-deb with the staged virtualenv
+        mounted in the shadow tree, if this machine lets giftwrap mount in
+        a namespace of its own (tried once, on an empty directory); else
+        None: the tree is linked."""
+        unshare = find_tool('unshare')
+        if unshare is None:
+            return None
+        work = self.context.work_dir.resolve()
+        prefix = bind_run(work / 'bind', unshare)
+        probe = work / 'bind' / 'probe'
+        probe.mkdir(exist_ok=True)
+        tried = self.context.runner.run(
+            [*prefix, str(tree.venv), str(probe), 'true'], check=False,
+            what='unshare --mount (can the staged tree be mounted?)')
+        if tried.returncode != 0:
+            LOG.debug('no mount namespace here: the staged tree is linked')
+            return None
+        return prefix
+
+    def layout(self, target: Target, tree: StagedTree, shadow: Shadow,
+               mount: bool) -> tuple[bool, list[dict]]:
+        """Place the staged virtualenv (a mount point if ``mount``, else
+        links), the generated files and the configuration outside the
+        virtualenv into ``shadow``: all dpkg-deb needs, without listing
+        the virtualenv.  Whether it is to be mounted, and the generated
+        files' entries."""
         work = self.context.work_dir.resolve()
         generated = scripts.write_files(target, work / 'files')
-        entries = nfpm.contents(tree, self.context.package.config_files) + [
-            {'src': str(generated[f.dst]), 'dst': str(f.dst),
-             'file_info': {'mode': f.mode}} for f in target.files]
-        shadow.link_tree(str(tree.venv), str(tree.install_path),
-                         self.context.runner, self.tool('cp'))
-        for entry in sorted(entries, key=lambda e: e['dst']):
+        added = [{'src': str(generated[f.dst]), 'dst': str(f.dst),
+                  'file_info': {'mode': f.mode}} for f in target.files]
+        venv = PurePosixPath(tree.install_path)
+        # a generated file inside the virtualenv would be hidden by a mount
+        mount = mount and not any(
+            PurePosixPath(e['dst']).is_relative_to(venv) for e in added)
+        if mount:
+            shadow.mount_point(str(tree.venv), str(venv))
+        else:
+            shadow.link_tree(str(tree.venv), str(venv), self.context.runner,
+                             self.tool('cp'))
+        config = set(tree.config_files) | set(
+            self.context.package.config_files)
+        outside = [nfpm.config_outside(tree, c) for c in sorted(config)
+                   if not PurePosixPath(c).is_relative_to(venv)]
+        for entry in sorted(outside + added, key=lambda e: e['dst']):
             shadow.place(entry)
+        return mount, added
 
     def control_files(self, target: Target, tree: StagedTree, size: int
                       ) -> dict[str, str]:
@@ -282,8 +354,10 @@ class DpkgDeb(Builder):
         debian.chmod(0o755)  # dpkg-deb refuses a group-writable one
 
     def dpkg_deb(self, root: Path, output: Path, epoch: int,
-                 *extra: str) -> None:
-        """Run dpkg-deb on ``root``.
+                 prefix: list[str] | None = None,
+                 extra: list[str] | None = None) -> None:
+        """Run dpkg-deb on ``root`` (after ``prefix``, :meth:`mount`'s;
+        ``extra`` options first).
 
         :raises giftwrap.errors.CommandError: dpkg-deb failed.
         :raises giftwrap.errors.BuildError: it wrote no package.
@@ -292,7 +366,8 @@ class DpkgDeb(Builder):
         output.unlink(missing_ok=True)
         (work / 'tmp').mkdir(exist_ok=True)
         argv = self.argv(root, output)
-        argv[1:1] = extra
+        argv[1:1] = extra or []
+        argv[:0] = prefix or []
         self.context.runner.run(
             argv, cwd=work, what='dpkg-deb',
             env=environment(epoch, work / 'tmp',
@@ -302,33 +377,53 @@ class DpkgDeb(Builder):
                              hint='see the dpkg-deb output in the log')
 
     def package(self, target: Target, tree: StagedTree, epoch: int) -> Path:
-        """Lay out the shadow tree and run dpkg-deb while md5sums are
-        computed; returns the package in the work directory."""
+        """Lay out the shadow tree and run dpkg-deb while the staged tree
+        is listed, checked and its md5sums gathered; returns the package in
+        the work directory."""
         work = self.context.work_dir.resolve()
         root, control_root = work / 'root', work / 'control'
         for path in (root, control_root):
             remove(path)  # a previous attempt's: only links and copies
         root.mkdir(parents=True)
-        with Shadow(root, epoch, self.threads()) as shadow:
-            self.layout(target, tree, shadow)
+        prefix = self.mount(tree)
+        with Shadow(root, epoch, self.threads(), known=tree.md5) as shadow:
+            mounted, added = self.layout(target, tree, shadow,
+                                         prefix is not None)
             # This run's control member is not kept: its Installed-Size
-            # and md5sums are still being counted.
+            # and md5sums are counted while it runs.
             self.debian(target, root / 'DEBIAN', {
                 **self.control_files(target, tree, 0), 'md5sums': ''}, epoch)
             shadow.finish()
-            with ThreadPoolExecutor(1) as background:
+            mount = mounted and [*prefix, str(tree.venv),
+                                 root.as_posix() + str(tree.install_path)]
+            with ThreadPoolExecutor(2) as background:
                 data = background.submit(self.dpkg_deb, root,
-                                         work / 'data.deb', epoch)
+                                         work / 'data.deb', epoch,
+                                         mount or None)
                 try:
+                    # nfpm-deb's checks of the tree, while dpkg-deb packs it
+                    entries = nfpm.contents(
+                        tree, self.context.package.config_files)
+                    for entry in sorted(entries + added,
+                                        key=lambda e: e['dst']):
+                        shadow.place(entry)
                     sums, size = shadow.md5sums()
+                    # DEBIAN/ alone, with them, while the tree's run ends
+                    self.debian(target, control_root / 'DEBIAN', {
+                        **self.control_files(target, tree, size),
+                        'md5sums': sums}, epoch)
+                    os.utime(control_root, (epoch, epoch))
+                    control = background.submit(
+                        self.dpkg_deb, control_root, work / 'control.deb',
+                        epoch, extra=['--nocheck'])
+                    control.result()
                 finally:
                     data.result()  # dpkg-deb's error first
-        LOG.debug('%s: %s staged files copied, not linked', target.name,
-                  'all' if shadow.copied < 0 else shadow.copied)
-        self.debian(target, control_root / 'DEBIAN', {
-            **self.control_files(target, tree, size), 'md5sums': sums}, epoch)
-        os.utime(control_root, (epoch, epoch))
-        self.dpkg_deb(control_root, work / 'control.deb', epoch, '--nocheck')
+        LOG.debug('%s: the staged tree %s; %s files copied, not linked; %d '
+                  'hashed here', target.name,
+                  'mounted' if mounted else 'linked',
+                  'all' if shadow.copied < 0 else shadow.copied,
+                  shadow.hashed)
         built = work / 'dpkg-deb-output.deb'
         debar.swap_control(work / 'data.deb', work / 'control.deb', built)
         return built

@@ -221,7 +221,7 @@ def contents(tree: StagedTree, config_files: Iterable[PurePosixPath] = ()
     seen = {e['dst'] for e in entries}
     for dst in sorted(config):
         if str(dst) not in seen:
-            entries.append(_config_outside(tree, dst))
+            entries.append(config_outside(tree, dst))
     return entries
 
 
@@ -273,7 +273,7 @@ def _symlink(path: str, dst: str, tree: StagedTree) -> dict[str, Any]:
             'file_info': {'mode': 0o777}}
 
 
-def _config_outside(tree: StagedTree, dst: PurePosixPath) -> dict[str, Any]:
+def config_outside(tree: StagedTree, dst: PurePosixPath) -> dict[str, Any]:
     """A config file installed outside the virtualenv (``/etc/...``)."""
     path = tree.root / dst.relative_to('/')
     if path.is_symlink() or not path.is_file():

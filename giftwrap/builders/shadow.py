@@ -27,7 +27,7 @@ import os
 import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from giftwrap.api import BuildError, Runner
 
@@ -46,19 +46,28 @@ class Shadow:
     strings: a virtualenv has tens of thousands of entries.
 
     :param threads: how many threads hash.
+    :param known: the md5 of a staged file if it was hashed ahead
+        (:meth:`giftwrap.api.StagedTree.md5`), else None.
     :ivar copied: how many staged files were copied rather than linked
         (every file of the tree, if linking the tree failed).
+    :ivar hashed: how many files were hashed here (not known).
     """
 
-    def __init__(self, root: Path, epoch: int, threads: int):
+    def __init__(self, root: Path, epoch: int, threads: int,
+                 known: Callable[[str], str | None] | None = None):
         self.root = str(root)
         self.epoch = epoch
         self.copied = 0
+        self.hashed = 0
+        self._known = known
         self._hashes: list[Future] = []
         self._batch: list[tuple[str, str]] = []
         self._dirs: dict[str, int] = {self.root: 0o755}
         # (staged directory, its place in the shadow tree) of linked trees
         self._trees: list[tuple[str, str]] = []
+        # files and links placed here (an entry may be offered twice)
+        self._placed: set[str] = set()
+        self._sealed = False
         self._pool = ThreadPoolExecutor(threads)
 
     def __enter__(self) -> 'Shadow':
@@ -88,6 +97,14 @@ class Shadow:
             self.copied = -1
         self._trees.append((src.rstrip('/'), path))
 
+    def mount_point(self, src: str, dst: str) -> None:
+        """An empty directory at the installed path ``dst``, where the
+        staged directory ``src`` will be mounted for dpkg-deb: its entries
+        are only hashed here."""
+        path = self.root + dst
+        self.directory(path)
+        self._trees.append((src.rstrip('/'), path))
+
     def place(self, entry: Mapping[str, Any]) -> None:
         """Add one nfpm ``contents`` entry below :attr:`root`."""
         dst = entry['dst']
@@ -101,26 +118,37 @@ class Shadow:
             if kind not in ('dir', 'symlink'):
                 self._add_hash(dst, entry['src'])
             return
-        self.directory(os.path.dirname(path))
         mode = entry['file_info']['mode']
+        if kind != 'dir' and dst in self._placed:
+            return
+        if self._sealed:
+            raise BuildError(f'{dst} was not in the shadow tree when '
+                             f'dpkg-deb started packing it',
+                             where=entry.get('src'),
+                             hint='this is a bug in giftwrap: report it')
+        self.directory(os.path.dirname(path))
         if kind == 'dir':
             self.directory(path, mode)
-        elif kind == 'symlink':
+            return
+        self._placed.add(dst)
+        if kind == 'symlink':
             os.symlink(entry['src'], path)
         else:
             self._file(entry['src'], path, mode)
-            self._add_hash(dst, path)
+            self._add_hash(dst, entry['src'])  # the same bytes
 
     def _linked(self, entry: Mapping[str, Any], path: str) -> bool:
-        """Whether ``entry`` is already at ``path``, from a linked tree."""
+        """Whether ``entry`` comes from a linked or mounted tree (its
+        path in the staged tree, or an entry there of its kind)."""
         for src, top in self._trees:
             if path != top and not path.startswith(top + '/'):
                 continue
+            staged = src + path[len(top):]
             if entry.get('type') == 'dir':
-                return os.path.isdir(path)
+                return os.path.isdir(staged) and not os.path.islink(staged)
             if entry.get('type') == 'symlink':
-                return os.path.islink(path)
-            return entry.get('src') == src + path[len(top):]
+                return os.path.islink(staged)
+            return entry.get('src') == staged
         return False
 
     def directory(self, path: str, mode: int | None = None) -> None:
@@ -153,32 +181,48 @@ class Shadow:
             self._hash()
 
     def _hash(self) -> None:
-        self._hashes.append(self._pool.submit(_digests, self._batch))
+        self._hashes.append(self._pool.submit(_digests, self._batch,
+                                              self._known))
         self._batch = []
 
     def md5sums(self) -> tuple[str, int]:
         """``DEBIAN/md5sums`` and the regular files' total size in bytes,
         once every file is hashed."""
         self._hash()
-        done = sorted(d for future in self._hashes for d in future.result())
+        done = []
+        for future in self._hashes:
+            digests, hashed = future.result()
+            done += digests
+            self.hashed += hashed
+        done.sort()
         return (''.join(f'{md5}  {dst[1:]}\n' for dst, md5, _ in done),
                 sum(size for _, _, size in done))
 
     def finish(self) -> None:
-        """Give the directories made here their modes, children first."""
+        """Give the directories made here their modes, children first;
+        from now on entries are only hashed (dpkg-deb packs the tree)."""
+        self._sealed = True
         for path in sorted(self._dirs, key=lambda p: p.count('/'),
                            reverse=True):
             os.chmod(path, self._dirs[path])
 
 
-def _digests(files: list[tuple[str, str]]) -> list[tuple[str, str, int]]:
-    """(installed path, md5, size) of each (installed path, file)."""
-    done = []
+def _digests(files: list[tuple[str, str]],
+             known: Callable[[str], str | None] | None
+             ) -> tuple[list[tuple[str, str, int]], int]:
+    """(installed path, md5, size) of each (installed path, file), and how
+    many were hashed here rather than ``known``."""
+    done, hashed = [], 0
     for dst, path in files:
+        digest = known(path) if known is not None else None
+        if digest is not None:
+            done.append((dst, digest, os.stat(path).st_size))
+            continue
         with open(path, 'rb') as handle:
             digest = hashlib.file_digest(handle, 'md5').hexdigest()
             done.append((dst, digest, os.fstat(handle.fileno()).st_size))
-    return done
+        hashed += 1
+    return done, hashed
 
 
 def remove(root: Path) -> None:

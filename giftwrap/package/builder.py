@@ -103,6 +103,10 @@ class Builder(abc.ABC):
     #: True if the artifact depends on the target's system interpreter, so
     #: the virtualenv must be built with a packaged one (not a pyenv build).
     needs_system_python: ClassVar[bool] = True
+    #: True if :meth:`build` reads :meth:`StagedTree.md5`: giftwrap then
+    #: hashes the staged files while the stages before packaging run
+    #: (API 1.2).
+    wants_md5: ClassVar[bool] = False
     #: The driver API (major, minor) this builder is written against: it
     #: loads where giftwrap's :data:`giftwrap.api.API_VERSION` has the
     #: same major and at least this minor.

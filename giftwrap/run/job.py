@@ -35,7 +35,8 @@ from giftwrap.run.outcome import (BUILT, FAILED, LOCKED, REUSED, Outcome,
                                   Progress, notes, reused)
 from giftwrap.trust import lockfile
 from giftwrap.util.process import Runner, system_hint
-from giftwrap.venv import build as venv, interpreter, strip, syspython, wheelhouse
+from giftwrap.venv import (build as venv, digests, interpreter, strip,
+                           syspython, wheelhouse)
 
 if TYPE_CHECKING:  # pragma: no cover
     from giftwrap.plan.planner import Plan, ProjectPlan
@@ -292,9 +293,15 @@ class Job:
         linked = self._stage('system python packages', lambda: syspython.link(
             tree.venv, project, variant.interpreter, variant.runner,
             _format(variant), report.installed))
-        # The distributions are final: what the SBOMs will say of them is
-        # read while the system dependencies are found and packages built.
+        # The tree is final: what the SBOMs will say of its distributions
+        # is read, and its files hashed for builders that list their md5,
+        # while the system dependencies are found and packages built.
         contents = packaging.read_contents(tree.venv, report)
+        if any(getattr(c.driver, 'wants_md5', False)
+               for c in variant.builders):
+            # one thread: the stages meanwhile keep the other cores
+            tree = dataclasses.replace(tree, digests=digests.Digests(
+                str(tree.venv), 1))
         if inputs.locked is not None:
             for change in syspython.changed(
                     inputs.locked.system_python_packages, linked):

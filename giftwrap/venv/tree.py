@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path, PurePosixPath
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from giftwrap.venv.digests import Digests
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,6 +22,8 @@ class StagedTree:
     :ivar native: whether any compiled code (ELF) is inside.
     :ivar installed: canonical name -> version of every distribution in
         the virtualenv.
+    :ivar digests: the staged files' md5, being computed since the tree
+        was final (:meth:`md5`); None when no builder asked for them.
     """
 
     root: Path
@@ -26,8 +31,18 @@ class StagedTree:
     config_files: tuple[PurePosixPath, ...] = ()
     native: bool = False
     installed: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    digests: 'Digests | None' = dataclasses.field(default=None,
+                                                  compare=False, repr=False)
 
     @property
     def venv(self) -> Path:
         """The virtualenv's directory inside ``root``."""
         return self.root / self.install_path.relative_to('/')
+
+    def md5(self, path: str | Path) -> str | None:
+        """The md5 (hex) of the staged regular file at ``path``, if it was
+        hashed ahead and is unchanged since (waiting for the hashing to
+        end); None otherwise: the caller hashes it (API 1.2)."""
+        if self.digests is None:
+            return None
+        return self.digests.md5(str(path))

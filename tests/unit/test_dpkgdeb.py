@@ -16,10 +16,11 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from giftwrap import errors, testing
-from giftwrap.api import Result
+from giftwrap.api import Result, Runner
 from giftwrap import plugins as drivers
 from giftwrap.manifest import versions
 from giftwrap.builders import dpkgdeb
+from giftwrap.venv.digests import Digests
 from giftwrap.package.description import GeneratedFile
 
 EPOCH = testing.EPOCH
@@ -36,8 +37,12 @@ def ar(*members: tuple[str, bytes]) -> bytes:
 
 
 def respond(call: testing.Call):
-    """Run cp; play dpkg-deb: write a package whose members say which run
+    """Refuse a mount namespace (the shadow tree is linked, to be looked
+    at; :func:`test_the_staged_tree_is_mounted_not_linked` mounts it);
+    run cp; play dpkg-deb: write a package whose members say which run
     (the tree's or DEBIAN's alone) wrote them."""
+    if os.path.basename(call.argv[0]) == 'unshare':
+        return Result(call.argv, 1, 'unshare: no namespace in this test')
     if os.path.basename(call.argv[0]) == 'cp':
         done = subprocess.run(call.argv, capture_output=True, text=True)
         return Result(call.argv, done.returncode, done.stderr)
@@ -83,7 +88,9 @@ def second_debian(tmp_path: Path) -> Path:
 def test_commands_with_default_options(tmp_path):
     built = builder(tmp_path)
     artifact = built.build(tree(tmp_path))
-    link, tree_run, control_run = built.context.runner.calls
+    probe, link, tree_run, control_run = built.context.runner.calls
+    assert os.path.basename(probe.argv[0]) == 'unshare'
+    assert probe.argv[-1] == 'true'  # nothing but the mount
     venv = tmp_path / 'stage' / INSTALL[1:]
     assert link.argv[1:] == ('-R', '-P', '--preserve=mode', '-l', '--',
                              str(venv), str(tmp_path / 'work' / 'root' /
@@ -112,7 +119,7 @@ def test_package_is_the_tree_run_with_the_control_run_s_control(tmp_path):
 def test_a_package_that_is_no_deb_is_refused(tmp_path):
     built = builder(tmp_path)
     built.context.runner.respond = lambda call: respond(call) if \
-        call.argv[0].endswith('/cp') else testing.touch(
+        not call.argv[0].endswith('/dpkg-deb') else testing.touch(
             call.argv[-1], ar(('debian-binary', b'2.0\n')))
     with pytest.raises(errors.BuildError, match='not a .deb'):
         built.build(tree(tmp_path))
@@ -121,8 +128,8 @@ def test_a_package_that_is_no_deb_is_refused(tmp_path):
 def test_environment_is_path_the_build_time_and_a_work_tmpdir(tmp_path):
     built = builder(tmp_path)
     built.build(tree(tmp_path))
-    env = built.context.runner.calls[1].env
-    assert built.context.runner.calls[2].env == env
+    env = built.context.runner.calls[2].env
+    assert built.context.runner.calls[3].env == env
     # the tar wrapper first, then the user's PATH
     assert env == {'PATH': str(tmp_path / 'work' / 'fixed-time') + os.pathsep
                    + os.environ['PATH'],
@@ -139,7 +146,7 @@ def test_environment_is_path_the_build_time_and_a_work_tmpdir(tmp_path):
 def test_options_reach_dpkg_deb(tmp_path, options, words):
     built = builder(tmp_path, options)
     built.build(tree(tmp_path))
-    argv = built.context.runner.calls[1].argv
+    argv = built.context.runner.calls[2].argv
     assert all(word in argv for word in words), argv
 
 
@@ -243,7 +250,7 @@ def test_files_older_than_the_build_are_linked_too(tmp_path):
     link = shadow(tmp_path) / INSTALL[1:] / 'etc' / 'demo.conf'
     assert link.stat().st_ino == before.st_ino
     assert config.stat().st_mtime_ns == before.st_mtime_ns
-    first = built.context.runner.calls[1]
+    first = built.context.runner.calls[2]
     wrapper = Path(first.env['PATH'].split(os.pathsep)[0]) / 'tar'
     assert wrapper.is_file() and os.access(wrapper, os.X_OK)
 
@@ -381,3 +388,60 @@ def test_dpkg_deb_failure_is_a_command_error(tmp_path):
         built.build(tree(tmp_path))
     assert not (tmp_path / 'out').exists() or \
         not list((tmp_path / 'out').iterdir())
+
+
+def test_md5sums_list_what_is_there_after_hashing_ahead(tmp_path):
+    # Hashed ahead (as giftwrap does while the system dependencies are
+    # found), then a file replaced: md5sums has its new digest.
+    staged = tree(tmp_path)
+    staged = dataclasses.replace(staged, digests=Digests(str(staged.venv), 2))
+    staged.digests.wait()
+    fresh = staged.venv / 'lib' / 'demo.new'
+    fresh.write_text('X = 2\n')
+    fresh.replace(staged.venv / 'lib' / 'demo.py')
+    builder(tmp_path).build(staged)
+    sums = (second_debian(tmp_path) / 'md5sums').read_text()
+    for name, text in (('lib/demo.py', b'X = 2\n'),
+                       ('etc/demo.conf', b'[demo]\n')):
+        assert f'{hashlib.md5(text).hexdigest()}  {INSTALL[1:]}/{name}\n' \
+            in sums
+
+
+def test_the_staged_tree_is_mounted_not_linked(tmp_path):
+    # The real unshare, mount and dpkg-deb (giftwrap runs as root here, or
+    # in a user namespace of its own): the shadow tree holds a mount point,
+    # not a link per file, and the package has every staged file.
+    staged = tree(tmp_path)
+    os.link(staged.venv / 'lib' / 'demo.py', staged.venv / 'lib' / 'same.py')
+    before = {p: p.lstat() for p in staged.venv.rglob('*')}
+    runner = Runner(tmp_path / 'log')
+    context = testing.build_context(
+        tmp_path, builder=dpkgdeb.DpkgDeb, runner=runner,
+        package=testing.package_description(
+            install_path=INSTALL, depends=('python3.11',),
+            config_files=(PurePosixPath(f'{INSTALL}/etc/demo.conf'),)))
+    artifact = dpkgdeb.DpkgDeb(context).build(staged)
+    log = (tmp_path / 'log').read_text()
+    assert 'unshare --mount' in log and 'cp -R' not in log, log
+    mount_point = shadow(tmp_path) / INSTALL[1:]
+    assert mount_point.is_dir() and list(mount_point.iterdir()) == []
+    for path, st in before.items():  # only read
+        now = path.lstat()
+        assert (now.st_ino, now.st_mode, now.st_mtime_ns, now.st_nlink) == \
+            (st.st_ino, st.st_mode, st.st_mtime_ns, st.st_nlink), path
+    listing = subprocess.run(['dpkg-deb', '--fsys-tarfile', str(artifact.path)],
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(listing)) as archive:
+        members = {m.name: m for m in archive.getmembers()}
+    for name in ('lib/demo.py', 'lib/same.py', 'etc/demo.conf',
+                 'pyvenv.cfg'):
+        member = members[f'.{INSTALL}/{name}']
+        assert member.isreg() and member.mtime == EPOCH, name
+    assert members[f'.{INSTALL}/bin/python'].linkname == '/usr/bin/python3'
+    control = subprocess.run(['dpkg-deb', '-I', str(artifact.path),
+                              'md5sums'], check=True, capture_output=True,
+                             text=True).stdout
+    digest = hashlib.md5(b'X = 1\n').hexdigest()
+    assert f'{digest}  {INSTALL[1:]}/lib/same.py' in control
+    # nothing stays mounted outside dpkg-deb's namespace
+    assert str(mount_point) not in Path('/proc/self/mountinfo').read_text()

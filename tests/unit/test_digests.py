@@ -1,0 +1,81 @@
+"""The staged files' md5, computed ahead (real files, real threads), and the
+dpkg-deb builder's use of them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from giftwrap import testing
+from giftwrap.builders.shadow import Shadow
+from giftwrap.venv.digests import Digests
+
+FILES = {'pyvenv.cfg': 'home = /usr/bin\n', 'lib/a.py': 'A = 1\n',
+         'lib/pkg/b.py': 'B = 2\n' * 1000, 'etc/demo.conf': '[demo]\n'}
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def staged(tmp_path: Path):
+    return testing.staged_tree(tmp_path / 'stage', files=FILES)
+
+
+def test_every_regular_file_is_hashed(tmp_path):
+    tree = staged(tmp_path)
+    digests = Digests(str(tree.venv), 2)
+    for name, text in FILES.items():
+        assert digests.md5(str(tree.venv / name)) == md5(text), name
+    # a symlink, a directory, a path outside: not answered for
+    for path in (tree.venv / 'bin' / 'python', tree.venv / 'lib',
+                 tmp_path / 'elsewhere'):
+        assert digests.md5(str(path)) is None
+
+
+def test_a_file_replaced_or_changed_after_hashing_is_not_answered_for(
+        tmp_path):
+    tree = staged(tmp_path)
+    digests = Digests(str(tree.venv), 2)
+    digests.wait()
+    # written anew and renamed over (a new inode), as giftwrap writes
+    fresh = tree.venv / 'lib' / 'a.new'
+    fresh.write_text('A = 9\n')
+    fresh.replace(tree.venv / 'lib' / 'a.py')
+    # changed in place (which giftwrap never does): another mtime
+    changed = tree.venv / 'pyvenv.cfg'
+    changed.write_text('home = /usr/local/bin\n')
+    os.utime(changed, ns=(1, 1))
+    assert digests.md5(str(tree.venv / 'lib' / 'a.py')) is None
+    assert digests.md5(str(changed)) is None
+    assert digests.md5(str(tree.venv / 'etc' / 'demo.conf')) == \
+        md5('[demo]\n')
+
+
+def test_a_tree_removed_while_hashing_fails_nothing(tmp_path):
+    tree = staged(tmp_path)
+    for n in range(300):
+        testing.touch(tree.venv / 'many' / f'{n}.py', b'x' * 4096)
+    digests = Digests(str(tree.venv), 2)
+    shutil.rmtree(tree.venv)
+    digests.wait()
+    assert digests.md5(str(tree.venv / 'lib' / 'a.py')) is None
+
+
+def test_the_shadow_tree_takes_known_digests_and_hashes_the_rest(tmp_path):
+    tree = staged(tmp_path)
+    root = tmp_path / 'shadow'
+    root.mkdir()
+    known = {str(tree.venv / 'lib' / 'a.py'): 'f' * 32}
+    with Shadow(root, testing.EPOCH, 2, known=known.get) as shadow:
+        for name in sorted(FILES):
+            path = tree.venv / name
+            shadow.place({'src': str(path), 'dst': f'/opt/demo/{name}',
+                          'file_info': {'mode': 0o644}})
+        sums, size = shadow.md5sums()
+    assert f'{"f" * 32}  opt/demo/lib/a.py\n' in sums
+    assert f'{md5(FILES["lib/pkg/b.py"])}  opt/demo/lib/pkg/b.py\n' in sums
+    assert shadow.hashed == len(FILES) - 1
+    assert size == sum(len(t) for t in FILES.values())
