@@ -73,15 +73,20 @@ _PACKAGED = re.compile(r'^== package with (\S+): ([0-9.]+) s$', re.M)
 
 #: a command of a giftwrap log and its time: ``$ argv`` ... ``[exit status
 #: 0, 0.69 s]`` (the command's output between)
-_COMMAND = re.compile(r'^\$ (\S+) .*?^\[exit status -?\d+, ([0-9.]+) s\]$',
+_COMMAND = re.compile(r'^\$ ([^\n]*)\n.*?^\[exit status -?\d+, ([0-9.]+) s\]$',
                       re.M | re.S)
 
 
-def command_seconds(log_text: str, program: str) -> float:
-    """The seconds of every command of ``program`` (its base name) in a
-    giftwrap project log (one build's)."""
-    return sum(float(seconds) for path, seconds in _COMMAND.findall(log_text)
-               if path.rpartition('/')[2] == program)
+def command_seconds(log_text: str, program: str, longest: bool = False
+                    ) -> float:
+    """The seconds of every command of ``program`` (its base name, run
+    directly or by a wrapper such as ``unshare``) in a giftwrap project log
+    (one build's): their sum, or with ``longest`` the longest one (for
+    commands that run beside each other)."""
+    found = [float(seconds) for line, seconds in _COMMAND.findall(log_text)
+             if any(word.rpartition('/')[2] == program
+                    for word in line.split())]
+    return max(found, default=0.0) if longest else sum(found)
 
 
 def packaging_seconds(log_text: str) -> float | None:

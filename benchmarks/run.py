@@ -122,7 +122,8 @@ class Giftwrap:
         package = report.packaging_seconds(text)
         if package is None:
             return {}
-        dpkg = report.command_seconds(text, 'dpkg-deb')
+        # the tree's dpkg-deb: DEBIAN/'s alone runs beside it
+        dpkg = report.command_seconds(text, 'dpkg-deb', longest=True)
         return {PACKAGE: package, **({PACKAGE_DPKG_DEB: dpkg} if dpkg else {})}
 
     def _newest_logs(self) -> dict[str, str]:

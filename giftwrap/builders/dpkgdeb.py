@@ -176,18 +176,22 @@ exec "$@"
 """
 
 
-def bind_run(directory: Path, unshare: str) -> list[str]:
+def bind_run(directory: Path, unshare: str, user: bool | None = None
+             ) -> list[str]:
     """Write ``directory/bind-run`` (:data:`_BIND_WRAPPER`); the command
     prefix that runs ``SRC DST COMMAND...`` with ``SRC`` mounted at
     ``DST``: a new mount namespace, and a user namespace where giftwrap
-    is not root (there it may mount in its own namespaces only)."""
+    is not root (``user``, default: whether it is not; there it may mount
+    in its own namespaces only)."""
     directory.mkdir(parents=True, exist_ok=True)
     wrapper = directory / 'bind-run'
     wrapper.unlink(missing_ok=True)
     wrapper.write_text(_BIND_WRAPPER, encoding='utf-8')
     wrapper.chmod(0o755)
-    user = [] if os.geteuid() == 0 else ['--user', '--map-root-user']
-    return [unshare, '--mount', '--propagation', 'private', *user, '--',
+    if user is None:
+        user = os.geteuid() != 0
+    return [unshare, '--mount', '--propagation', 'private',
+            *(['--user', '--map-root-user'] if user else []), '--',
             str(wrapper)]
 
 
@@ -386,7 +390,8 @@ class DpkgDeb(Builder):
             remove(path)  # a previous attempt's: only links and copies
         root.mkdir(parents=True)
         prefix = self.mount(tree)
-        with Shadow(root, epoch, self.threads(), known=tree.md5) as shadow:
+        known = tree.digests.lookup if tree.digests is not None else None
+        with Shadow(root, epoch, self.threads(), known=known) as shadow:
             mounted, added = self.layout(target, tree, shadow,
                                          prefix is not None)
             # This run's control member is not kept: its Installed-Size

@@ -46,15 +46,17 @@ class Shadow:
     strings: a virtualenv has tens of thousands of entries.
 
     :param threads: how many threads hash.
-    :param known: the md5 of a staged file if it was hashed ahead
-        (:meth:`giftwrap.api.StagedTree.md5`), else None.
+    :param known: the md5 and size of a staged file if it was hashed ahead
+        and is unchanged since (:meth:`giftwrap.venv.digests.Digests.lookup`),
+        else None.
     :ivar copied: how many staged files were copied rather than linked
         (every file of the tree, if linking the tree failed).
     :ivar hashed: how many files were hashed here (not known).
     """
 
     def __init__(self, root: Path, epoch: int, threads: int,
-                 known: Callable[[str], str | None] | None = None):
+                 known: Callable[[str], tuple[str, int] | None] | None = None
+                 ):
         self.root = str(root)
         self.epoch = epoch
         self.copied = 0
@@ -143,12 +145,9 @@ class Shadow:
         for src, top in self._trees:
             if path != top and not path.startswith(top + '/'):
                 continue
-            staged = src + path[len(top):]
-            if entry.get('type') == 'dir':
-                return os.path.isdir(staged) and not os.path.islink(staged)
-            if entry.get('type') == 'symlink':
-                return os.path.islink(staged)
-            return entry.get('src') == staged
+            # directories and links there come only from the staged tree
+            return entry.get('type') in ('dir', 'symlink') or \
+                entry.get('src') == src + path[len(top):]
         return False
 
     def directory(self, path: str, mode: int | None = None) -> None:
@@ -208,15 +207,15 @@ class Shadow:
 
 
 def _digests(files: list[tuple[str, str]],
-             known: Callable[[str], str | None] | None
+             known: Callable[[str], tuple[str, int] | None] | None
              ) -> tuple[list[tuple[str, str, int]], int]:
     """(installed path, md5, size) of each (installed path, file), and how
     many were hashed here rather than ``known``."""
     done, hashed = [], 0
     for dst, path in files:
-        digest = known(path) if known is not None else None
-        if digest is not None:
-            done.append((dst, digest, os.stat(path).st_size))
+        found = known(path) if known is not None else None
+        if found is not None:
+            done.append((dst, *found))
             continue
         with open(path, 'rb') as handle:
             digest = hashlib.file_digest(handle, 'md5').hexdigest()

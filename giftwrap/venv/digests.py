@@ -70,6 +70,12 @@ class Digests:
     def md5(self, path: str) -> str | None:
         """The md5 (hex) of the file at ``path``, once every file is
         hashed, if it is still the file that was hashed; else None."""
+        found = self.lookup(path)
+        return found[0] if found is not None else None
+
+    def lookup(self, path: str) -> tuple[str, int] | None:
+        """The md5 (hex) and size of the file at ``path``, as :meth:`md5`
+        (one ``lstat``)."""
         self._done.wait()
         found = self._found.get(path)
         if found is None:
@@ -78,7 +84,7 @@ class Digests:
             st = os.lstat(path)
         except OSError:
             return None
-        return found[1] if found[0] == _key(st) else None
+        return (found[1], st.st_size) if found[0] == _key(st) else None
 
     def wait(self) -> None:
         """Until every file is hashed (or given up on)."""

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -224,19 +225,25 @@ def test_giftwrap_build_is_reproducible_cold_and_warm(tmp_path):
 
 
 def test_the_package_is_what_one_dpkg_deb_run_writes(tmp_path, name):
-    # dpkg-deb ran on the tree while md5sums were computed, then on DEBIAN/
-    # alone: the package is the first run's with the second's control
-    # member, which must be the bytes of a single run with the md5sums.
+    # dpkg-deb ran on the tree (mounted) while md5sums were gathered, and
+    # on DEBIAN/ alone beside it: the package is the first run's with the
+    # second's control member, which must be the bytes of a single run on
+    # the complete tree, in the same mount.
     deb = _build_with(tmp_path, name, {'threads': 2},
                       {'lib/data.txt': big_data()[:2 ** 20]}, old=False)
     work = tmp_path / 'work'
-    md5sums = (work / 'control' / 'DEBIAN' / 'md5sums').read_text()
-    assert f'opt/{name}/lib/data.txt' in md5sums
-    (work / 'root' / 'DEBIAN' / 'md5sums').write_text(md5sums)
-    os.utime(work / 'root' / 'DEBIAN' / 'md5sums', (testing.EPOCH,) * 2)
+    assert 'unshare --mount' in (tmp_path / 'build.log').read_text()
+    for part in ('md5sums', 'control'):
+        shutil.copy2(work / 'control' / 'DEBIAN' / part,
+                     work / 'root' / 'DEBIAN' / part)
+    assert f'opt/{name}/lib/data.txt' in (
+        work / 'root' / 'DEBIAN' / 'md5sums').read_text()
     once = tmp_path / 'once.deb'
     subprocess.run(
-        ['dpkg-deb', '--root-owner-group', '-Zzstd', '--threads-max=2',
+        [*dpkgdeb.bind_run(work / 'bind', shutil.which('unshare')),
+         str(tmp_path / 'stage' / 'opt' / name),
+         str(work / 'root' / 'opt' / name),
+         'dpkg-deb', '--root-owner-group', '-Zzstd', '--threads-max=2',
          '--no-uniform-compression', '--build', str(work / 'root'),
          str(once)], check=True, capture_output=True,
         env={'PATH': os.environ['PATH'],

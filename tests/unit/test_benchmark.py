@@ -157,6 +157,17 @@ def test_command_seconds_of_a_log():
     assert report.command_seconds(text, 'dpkg-deb') == pytest.approx(0.85)
     assert report.command_seconds(text, 'dpkg-query') == pytest.approx(0.01)
     assert report.command_seconds(text, 'nfpm') == 0
+    assert report.command_seconds(text, 'dpkg-deb', longest=True) == \
+        pytest.approx(0.81)
+
+
+def test_command_seconds_through_a_wrapper():
+    text = ('$ /usr/bin/unshare --mount -- /w/bind-run /s /d /usr/bin/dpkg-deb'
+            ' --build -- a b\n[exit status 0, 0.55 s]\n'
+            '$ /usr/bin/dpkg-deb --nocheck --build -- c d\n'
+            '[exit status 0, 0.05 s]\n')
+    assert report.command_seconds(text, 'dpkg-deb') == pytest.approx(0.60)
+    assert report.command_seconds(text, 'dpkg-deb', longest=True) == 0.55
 
 
 def test_floor_closure_from_a_lock(tmp_path):

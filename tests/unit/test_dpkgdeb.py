@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -445,3 +446,24 @@ def test_the_staged_tree_is_mounted_not_linked(tmp_path):
     assert f'{digest}  {INSTALL[1:]}/lib/same.py' in control
     # nothing stays mounted outside dpkg-deb's namespace
     assert str(mount_point) not in Path('/proc/self/mountinfo').read_text()
+
+
+def test_a_user_other_than_root_mounts_in_a_user_namespace():
+    # The real unshare and mount, run as nobody (setpriv): the staged
+    # tree is seen, read-only, at the mount point; nothing stays mounted.
+    with tempfile.TemporaryDirectory() as top:
+        top = Path(top)
+        testing.touch(top / 'src' / 'f', b'staged\n')
+        (top / 'mnt').mkdir()
+        prefix = dpkgdeb.bind_run(top / 'bin', shutil.which('unshare'),
+                                  user=True)
+        for path in (top, top / 'src', top / 'mnt', top / 'bin'):
+            path.chmod(0o755)
+        done = subprocess.run(
+            ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+             *prefix, str(top / 'src'), str(top / 'mnt'), 'sh', '-c',
+             'cat "$1/f"; touch "$1/new" 2>/dev/null || echo read-only',
+             'sh', str(top / 'mnt')], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == 'staged\nread-only\n'
+        assert list((top / 'mnt').iterdir()) == []
