@@ -390,7 +390,12 @@ class DpkgDeb(Builder):
             remove(path)  # a previous attempt's: only links and copies
         root.mkdir(parents=True)
         prefix = self.mount(tree)
-        known = tree.digests.lookup if tree.digests is not None else None
+        # the lstat of each staged file, from the check of the tree: what
+        # says a digest computed ahead is still the file's
+        stats: dict[str, os.stat_result] = {}
+        digests = tree.digests
+        known = None if digests is None else \
+            (lambda path: digests.lookup(path, stats.get(path)))
         with Shadow(root, epoch, self.threads(), known=known) as shadow:
             mounted, added = self.layout(target, tree, shadow,
                                          prefix is not None)
@@ -408,7 +413,7 @@ class DpkgDeb(Builder):
                 try:
                     # nfpm-deb's checks of the tree, while dpkg-deb packs it
                     entries = nfpm.contents(
-                        tree, self.context.package.config_files)
+                        tree, self.context.package.config_files, stats)
                     for entry in sorted(entries + added,
                                         key=lambda e: e['dst']):
                         shadow.place(entry)

@@ -26,7 +26,7 @@ import os
 import re
 import stat
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, ClassVar, Iterable, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
 from giftwrap.api import (Artifact, Builder, GeneratedFile, Option, PackageDescription, StagedTree,
                           Tool)
@@ -200,11 +200,14 @@ def check_metadata(config: Mapping[str, Any], name: str,
                     hint='use a single line of printable text')
 
 
-def contents(tree: StagedTree, config_files: Iterable[PurePosixPath] = ()
+def contents(tree: StagedTree, config_files: Iterable[PurePosixPath] = (),
+             stats: dict[str, os.stat_result] | None = None
              ) -> list[dict[str, Any]]:
     """nfpm ``contents`` for every entry of the virtualenv and config file.
 
     :param config_files: more config files than ``tree.config_files``.
+    :param stats: filled with the ``lstat`` of each regular file of the
+        virtualenv, by its path, if given.
     :raises giftwrap.errors.BuildError: a special file, a symlink into the
         staging directory, or a config file missing from the tree.
     """
@@ -214,10 +217,14 @@ def contents(tree: StagedTree, config_files: Iterable[PurePosixPath] = ()
                                 f'a directory')
     # Strings, not Paths: a virtualenv has tens of thousands of entries.
     names = {str(c) for c in config}
-    entries = [_entry(str(tree.venv), str(tree.install_path), tree, names)]
-    for path, relative in _walk(str(tree.venv)):
+    top = str(tree.venv)
+    entries = [_entry(top, str(tree.install_path), tree, names,
+                      os.lstat(top))]
+    for path, relative, st in _walk(top):
         dst = f'{tree.install_path}/{relative}'
-        entries.append(_entry(path, dst, tree, names))
+        entries.append(_entry(path, dst, tree, names, st))
+        if stats is not None and stat.S_ISREG(st.st_mode):
+            stats[path] = st
     seen = {e['dst'] for e in entries}
     for dst in sorted(config):
         if str(dst) not in seen:
@@ -225,23 +232,28 @@ def contents(tree: StagedTree, config_files: Iterable[PurePosixPath] = ()
     return entries
 
 
-def _walk(top: str) -> Iterable[tuple[str, str]]:
-    """(path, path relative to ``top``) of everything below ``top``, in a
-    stable order; symlinks not followed."""
-    def fail(exc: OSError) -> None:
-        raise errors.BuildError(f'cannot read the staged tree: {exc}') from exc
+def _walk(top: str, prefix: str = ''
+          ) -> Iterator[tuple[str, str, os.stat_result]]:
+    """(path, path relative to ``top``, its ``lstat``) of everything below
+    ``top``: each directory's entries by name, then its subdirectories';
+    symlinks not followed."""
+    try:
+        with os.scandir(top) as listing:
+            found = sorted(listing, key=lambda e: e.name)
+        children = [(e, e.stat(follow_symlinks=False)) for e in found]
+    except OSError as exc:
+        raise errors.BuildError(f'cannot read the staged tree: {exc}') \
+            from exc
+    for entry, st in children:
+        yield f'{top}/{entry.name}', prefix + entry.name, st
+    for entry, st in children:
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk(f'{top}/{entry.name}',
+                             f'{prefix}{entry.name}/')
 
-    for dirpath, dirnames, filenames in os.walk(top, onerror=fail):
-        dirnames.sort()
-        relative = os.path.relpath(dirpath, top)
-        prefix = '' if relative == '.' else relative + '/'
-        for name in sorted(dirnames + filenames):
-            yield f'{dirpath}/{name}', prefix + name
 
-
-def _entry(path: str, dst: str, tree: StagedTree,
-           config: set[str]) -> dict[str, Any]:
-    st = os.lstat(path)
+def _entry(path: str, dst: str, tree: StagedTree, config: set[str],
+           st: os.stat_result) -> dict[str, Any]:
     if stat.S_ISLNK(st.st_mode):
         return _symlink(path, dst, tree)
     if dst in config and not stat.S_ISREG(st.st_mode):

@@ -73,17 +73,19 @@ class Digests:
         found = self.lookup(path)
         return found[0] if found is not None else None
 
-    def lookup(self, path: str) -> tuple[str, int] | None:
-        """The md5 (hex) and size of the file at ``path``, as :meth:`md5`
-        (one ``lstat``)."""
+    def lookup(self, path: str, st: os.stat_result | None = None
+               ) -> tuple[str, int] | None:
+        """The md5 (hex) and size of the file at ``path``, as :meth:`md5`;
+        ``st``: its ``lstat`` now, if the caller has it."""
         self._done.wait()
         found = self._found.get(path)
         if found is None:
             return None
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return None
+        if st is None:
+            try:
+                st = os.lstat(path)
+            except OSError:
+                return None
         return (found[1], st.st_size) if found[0] == _key(st) else None
 
     def wait(self) -> None:
