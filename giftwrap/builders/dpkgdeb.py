@@ -195,6 +195,28 @@ def bind_run(directory: Path, unshare: str, user: bool | None = None
             str(wrapper)]
 
 
+#: How much lower the tree is checked, in niceness, while dpkg-deb packs it.
+YIELDING = 10
+
+
+def _yielding(work):
+    """``work()`` on a thread of its own with a lower CPU priority (Linux
+    sets a thread's, and the threads it starts inherit it): dpkg-deb, the
+    stage's longest part, keeps the cores, and the checks take what it
+    leaves.  Its result, or its exception."""
+    def run():
+        thread = threading.get_native_id()
+        try:
+            now = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, now + YIELDING))
+        except OSError:  # a system without per-thread priorities
+            pass
+        return work()
+
+    with ThreadPoolExecutor(1, thread_name_prefix='dpkg-deb-check') as own:
+        return own.submit(run).result()
+
+
 def default_threads() -> int:
     """The CPUs this process may use, at least :data:`MIN_THREADS`."""
     return max(MIN_THREADS, len(os.sched_getaffinity(0)))
@@ -336,6 +358,19 @@ class DpkgDeb(Builder):
             shadow.place(entry)
         return mount, added
 
+    def check(self, tree: StagedTree, shadow: Shadow, added: list[dict],
+              stats: dict[str, os.stat_result]) -> tuple[str, int]:
+        """nfpm-deb's checks of the staged tree (while dpkg-deb packs it);
+        its md5sums and size.
+
+        :raises giftwrap.errors.BuildError: a tree that cannot be packaged.
+        """
+        entries = nfpm.contents(tree, self.context.package.config_files,
+                                stats)
+        for entry in sorted(entries + added, key=lambda e: e['dst']):
+            shadow.place(entry)
+        return shadow.md5sums()
+
     def control_files(self, target: Target, tree: StagedTree, size: int
                       ) -> dict[str, str]:
         """``DEBIAN/control`` and ``conffiles`` (if any), by name."""
@@ -411,13 +446,8 @@ class DpkgDeb(Builder):
                                          work / 'data.deb', epoch,
                                          mount or None)
                 try:
-                    # nfpm-deb's checks of the tree, while dpkg-deb packs it
-                    entries = nfpm.contents(
-                        tree, self.context.package.config_files, stats)
-                    for entry in sorted(entries + added,
-                                        key=lambda e: e['dst']):
-                        shadow.place(entry)
-                    sums, size = shadow.md5sums()
+                    sums, size = _yielding(lambda: self.check(
+                        tree, shadow, added, stats))
                     # DEBIAN/ alone, with them, while the tree's run ends
                     self.debian(target, control_root / 'DEBIAN', {
                         **self.control_files(target, tree, size),

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -467,3 +468,18 @@ def test_a_user_other_than_root_mounts_in_a_user_namespace():
         assert done.returncode == 0, done.stderr
         assert done.stdout == 'staged\nread-only\n'
         assert list((top / 'mnt').iterdir()) == []
+
+
+def test_the_tree_is_checked_at_a_lower_priority_than_dpkg_deb():
+    me = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, me)
+    seen = dpkgdeb._yielding(lambda: os.getpriority(
+        os.PRIO_PROCESS, threading.get_native_id()))
+    assert seen == min(19, before + dpkgdeb.YIELDING)
+    assert os.getpriority(os.PRIO_PROCESS, me) == before  # only that thread
+    with pytest.raises(errors.BuildError, match='bad tree'):
+        dpkgdeb._yielding(lambda: _raise(errors.BuildError('bad tree')))
+
+
+def _raise(exc):
+    raise exc
