@@ -1,8 +1,8 @@
 """The ``ar`` container of a .deb: its members, and one swapped for another.
 
 The dpkg-deb builder runs dpkg-deb twice: once on the whole tree while the
-md5sums are still being computed, once on ``DEBIAN/`` alone when they are
-done (a few milliseconds).  The package is the first one's
+tree is checked and the md5sums gathered, once on ``DEBIAN/`` alone, beside
+it, as soon as they are complete.  The package is the first one's
 ``debian-binary`` and ``data.tar``, and the second one's ``control.tar``:
 every member as dpkg-deb wrote it, byte for byte, header included, so the
 file is the one a single ``dpkg-deb -b`` would have written.

@@ -12,14 +12,20 @@ dpkg-deb packages a *shadow tree*, never the staged tree itself
 staged virtualenv, either mounted read-only at its place (:func:`bind_run`:
 ``unshare --mount``, a mount namespace of dpkg-deb's own, so nothing is
 linked, nothing stays mounted) or, where no mount namespace can be had,
-hard-linked by ``cp -R -l``.  giftwrap writes
-``DEBIAN/md5sums`` (dpkg-deb writes none) and the ``Installed-Size`` (as
-nfpm counts it: the regular files' bytes / 1024).  Hashing every file costs
-about half as much as compressing it, so the builder asks for the staged
-files' md5 ahead (``wants_md5``): giftwrap computes them while the system
-dependencies are found (:mod:`giftwrap.venv.digests`), and the builder
-hashes only what was not hashed then.  ``cp`` links the tree while the
-tree's entries are listed and checked.
+hard-linked by ``cp -R -l``.  giftwrap writes ``DEBIAN/md5sums``
+(dpkg-deb writes none) and the ``Installed-Size`` (as nfpm counts it: the
+regular files' bytes / 1024).  Hashing every file costs about half as much
+as compressing it, so the builder asks for the staged files' md5 ahead
+(``wants_md5``): giftwrap computes them while the system dependencies are
+found (:mod:`giftwrap.venv.digests`), and the builder hashes only what was
+not hashed then or changed since.
+
+dpkg-deb starts on the tree (with an empty ``md5sums``) as soon as the
+shadow tree is laid out; meanwhile, at a lower CPU priority, the tree is
+listed and checked and the md5sums gathered, then ``DEBIAN/`` alone is
+packed beside it with them, and the package is the first run's with the
+second's control member (:mod:`giftwrap.builders.debar`): the bytes a single
+``dpkg-deb -b`` of the complete tree writes.
 
 Rebuilds are byte-identical: dpkg-deb sorts the entries, dates everything
 with ``SOURCE_DATE_EPOCH`` (given explicitly, with ``PATH`` and ``TMPDIR``
@@ -35,8 +41,9 @@ dpkg-deb only *clamps* times to it (``tar --clamp-mtime``), so an older
 file (from uv's cache or the byte-code cache, hard-linked into the staged
 tree) would keep its own time, and the package would depend on the caches'
 age.  Rather than copy every such file to re-date it, dpkg-deb runs the
-system's tar through a two-line wrapper (:func:`fixed_time_tar`) that drops
-``--clamp-mtime``: tar's ``--mtime`` then sets every entry.
+system's tar through a small wrapper (:func:`fixed_time_tar`) that replaces
+``--clamp-mtime`` by ``--hard-dereference``: tar's ``--mtime`` then sets
+every entry, and a second name of an inode is a file of its own.
 """
 
 from __future__ import annotations

@@ -3,20 +3,19 @@
 ``dpkg-deb -b`` packages a directory holding ``DEBIAN/``.  The staged tree
 is never written to: its files may be hard links into giftwrap's caches,
 whose content, mode and time must not change.  So the builder lays out a
-*shadow tree* in its work directory: the staged virtualenv hard-linked by
-``cp -Rl`` (new directory entries of the same inodes, in C: a Python loop
-of ``os.link`` took four times as long on keystone's 12,000 files), the
-generated files and ``DEBIAN/``.  Where linking fails (another filesystem,
-``protected_hardlinks``, an inode's link limit) the virtualenv is copied
-instead, with ``cp -R``.
+*shadow tree* in its work directory: ``DEBIAN/``, the generated files, the
+configuration outside the virtualenv, and the staged virtualenv itself,
+either as an empty mount point (:meth:`Shadow.mount_point`: dpkg-deb runs
+with the virtualenv mounted there, read-only) or hard-linked by ``cp -Rl``
+(:meth:`Shadow.link_tree`; copied by ``cp -R`` where even that fails).
 
-Nothing about a linked file's own inode reaches the package: the dpkg-deb
+Nothing about a staged file's own inode reaches the package: the dpkg-deb
 builder's tar (:func:`giftwrap.builders.dpkgdeb.fixed_time_tar`) dates every
 entry ``SOURCE_DATE_EPOCH`` and stores a second name of an inode as a file
 of its own (``--hard-dereference``), as nfpm does, never as a hard link.
-Each regular file is hashed for ``md5sums`` (dpkg-deb writes none) on a
-pool of threads, from the staged file, while the next ones are listed and
-while dpkg-deb runs.
+Each regular file's md5 (for ``md5sums``; dpkg-deb writes none) is the one
+computed ahead where the file is unchanged since, else hashed here on a pool
+of threads, from the staged file, while dpkg-deb runs.
 """
 
 from __future__ import annotations
@@ -39,11 +38,11 @@ _BATCH = 128
 class Shadow:
     """The directory dpkg-deb packages, as it is being laid out.
 
-    First :meth:`link_tree` the staged virtualenv, then :meth:`place` every
-    entry of the package in order: an entry the linked tree already holds
-    is only hashed; the others (generated files, configuration outside the
-    virtualenv, their directories) are linked or written here.  Paths are
-    strings: a virtualenv has tens of thousands of entries.
+    First :meth:`mount_point` or :meth:`link_tree` the staged virtualenv
+    and :meth:`place` what else dpkg-deb needs, then :meth:`finish`; then
+    :meth:`place` every entry of the package: an entry of the mounted or
+    linked tree, or one placed already, is only hashed (:meth:`md5sums`).
+    Paths are strings: a virtualenv has tens of thousands of entries.
 
     :param threads: how many threads hash.
     :param known: the md5 and size of a staged file if it was hashed ahead
