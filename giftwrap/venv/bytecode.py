@@ -6,24 +6,42 @@ too), because byte-code belongs to the Python that will load it.  Standard
 library only, and Python 3.6 syntax: a target may run an old Python.
 
 Usage: ``python bytecode.py SITE RECORDED [CACHE]``.  Every ``*.py`` under
-SITE is compiled as ``compileall -f --invalidation-mode checked-hash -d
-RECORDED`` would compile it.  A checked-hash .pyc is a function of the
-interpreter's magic number, the recorded path (``co_filename``) and the
-source bytes, so with CACHE it is kept there under the hash of those three
-and copied, not compiled, the next time: a rebuild recompiles only the
-files that changed (the project's own), not the hundred distributions it
-shares with the last build.  Exit status 1 when some files do not compile
-(they are listed), as compileall.
+SITE gets the checked-hash .pyc of ``compileall -f --invalidation-mode
+checked-hash -d RECORDED``: the same code objects, each recording its
+installed path (``co_filename``).  Exit status 1 when some files do not
+compile (they are listed), as compileall.
+
+How, so that the cache serves every install path:
+
+- a module is compiled once per interpreter and source, whatever its path:
+  under a placeholder name, and its code objects are then given the
+  recorded path (:func:`_retarget`).  With CACHE, the placeholder's
+  byte-code is kept there under the hash of the magic number and the
+  source, so the next project that installs the same distribution under
+  another path reuses it instead of compiling (keystone's libraries share
+  most of its closure);
+- the .pyc for one recorded path is kept too, under the hash of the magic
+  number, that path and the source, and hard-linked into the next build of
+  the same project, which then writes only the files that changed.
+
+Every .pyc is written the same way (placeholder, then retarget), cached or
+not, so a build's bytes do not depend on what the cache held.  marshal
+marks shared objects from the objects it is given, so these bytes may
+differ from compileall's in those marks only; the code loaded is the same.
+Pythons without ``CodeType.replace`` (before 3.8) compile every file for
+its path, as compileall.
 """
 
 import concurrent.futures
 import hashlib
 import importlib.util
+import marshal
 import os
 import py_compile
 import shutil
 import sys
 import tempfile
+import types
 
 _MODE = py_compile.PycInvalidationMode.CHECKED_HASH
 #: py_compile gives a .pyc its source's mode (without x bits): a cached one
@@ -32,6 +50,14 @@ _CACHED_MODE = 0o644
 #: py_compile creates files through the umask (read once: it is per process)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
+#: compile each source once, whatever its path (see the module's doc)
+_RETARGET = hasattr(types.CodeType, 'replace')
+#: the name a module is compiled under before it gets its recorded path
+_PLACEHOLDER = '<giftwrap-bytecode>'
+#: the .pyc header's flags: hash-based, checked
+_CHECKED = (0b11).to_bytes(4, 'little')
+#: kept in front of every key: entries of an older scheme are not mixed in
+_SCHEME = b'giftwrap-bytecode-2\0'
 
 
 def _sources(site, recorded):
@@ -48,28 +74,107 @@ def _sources(site, recorded):
                 yield path, dfile, importlib.util.cache_from_source(path)
 
 
-def _key(path, dfile):
-    digest = hashlib.sha256(importlib.util.MAGIC_NUMBER)
-    digest.update(dfile.encode('utf-8', 'surrogateescape') + b'\0')
-    with open(path, 'rb') as stream:
-        digest.update(stream.read())
+def _hash(*parts):
+    digest = hashlib.sha256(_SCHEME + importlib.util.MAGIC_NUMBER)
+    for part in parts:
+        digest.update(part)
     return digest.hexdigest()
 
 
-def _compile(job):
-    path, dfile, cfile = job
+def _entry(cache, key):
+    return os.path.join(cache, key[:2], key)
+
+
+def _retarget(code, filename):
+    """``code`` and the code objects in it, recording ``filename``."""
+    consts = tuple(_retarget(c, filename) if isinstance(c, types.CodeType)
+                   else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
+def _write(cfile, data, mode):
+    """Write ``cfile`` anew, never through an existing file (it may be a
+    link into the cache): a new file, renamed over an old one."""
+    directory = os.path.dirname(cfile)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, exist_ok=True)
+    if not os.path.lexists(cfile):
+        try:
+            handle = os.open(cfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             mode)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(handle, 'wb') as stream:
+                stream.write(data)
+            return
+    handle, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp')
     try:
-        py_compile.compile(path, cfile=cfile, dfile=dfile, doraise=True,
-                           invalidation_mode=_MODE)
+        with os.fdopen(handle, 'wb') as stream:
+            stream.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, cfile)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _mode(path):
+    """The mode py_compile gives the .pyc of ``path``: the source's,
+    writable by its owner, through the umask."""
+    return (os.stat(path).st_mode | 0o200) & 0o666 & ~_UMASK
+
+
+def _error(exc):
+    if isinstance(exc, SyntaxError):
+        return '{}: {} (line {})'.format(type(exc).__name__, exc.msg,
+                                         exc.lineno)
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    return lines[-1]
+
+
+def _compile(job):
+    """Write one .pyc; (source, error or None).
+
+    ``job``: the source, its recorded path, its .pyc and the cache entry of
+    its placeholder byte-code (None: no cache, or no retargeting).
+    """
+    path, dfile, cfile, shared = job
+    try:
+        if not _RETARGET:
+            py_compile.compile(path, cfile=cfile, dfile=dfile, doraise=True,
+                               invalidation_mode=_MODE)
+            return path, None
+        with open(path, 'rb') as stream:
+            source = stream.read()
+        placeholder = None
+        if shared is not None:
+            try:
+                with open(shared, 'rb') as stream:
+                    placeholder = stream.read()
+            except OSError:
+                pass
+        if placeholder is None:
+            placeholder = marshal.dumps(compile(source, _PLACEHOLDER, 'exec',
+                                                dont_inherit=True))
+            if shared is not None:
+                _store_bytes(shared, placeholder)
+        code = _retarget(marshal.loads(placeholder), dfile)
+        _write(cfile, importlib.util.MAGIC_NUMBER + _CHECKED
+               + importlib.util.source_hash(source) + marshal.dumps(code),
+               _mode(path))
     except (py_compile.PyCompileError, SyntaxError, ValueError,
             UnicodeError, OSError) as exc:
-        lines = str(exc).strip().splitlines() or [type(exc).__name__]
-        return path, lines[-1]
+        return path, _error(exc.exc_value if isinstance(
+            exc, py_compile.PyCompileError) else exc)
     return path, None
 
 
-def _compile_all(jobs):
-    if len(jobs) > 50 and (os.cpu_count() or 1) > 1:
+def _compile_all(jobs, compiling):
+    """Run ``jobs``; on every core when there is enough work: ``compiling``
+    many, or a great many to take from the cache."""
+    if (compiling > 50 or len(jobs) > 1000) and (os.cpu_count() or 1) > 1:
         try:
             with concurrent.futures.ProcessPoolExecutor() as pool:
                 return list(pool.map(_compile, jobs, chunksize=16))
@@ -78,19 +183,43 @@ def _compile_all(jobs):
     return [_compile(job) for job in jobs]
 
 
-def _store(cache, key, cfile):
-    """Keep ``cfile`` as ``key``; atomic, so two builds may share CACHE."""
-    final = os.path.join(cache, key[:2], key)
-    os.makedirs(os.path.dirname(final), exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(final), prefix='.tmp')
-    os.close(handle)
+def _store_bytes(final, data):
+    """Keep ``data`` at ``final``; atomic, so two builds may share CACHE."""
     try:
-        shutil.copyfile(cfile, tmp)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=os.path.dirname(final),
+                                       prefix='.tmp')
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, 'wb') as stream:
+            stream.write(data)
         os.chmod(tmp, _CACHED_MODE)
         os.replace(tmp, final)
     except OSError:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _store(final, cfile):
+    """Keep the .pyc ``cfile`` at ``final``: the same file (a link) where
+    it has the cache's mode, else a copy; atomic, as :func:`_store_bytes`.
+    """
+    try:
+        if os.stat(cfile).st_mode & 0o777 == _CACHED_MODE:
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            tmp = '{}.tmp{}'.format(final, os.getpid())
+            try:
+                os.link(cfile, tmp)
+                os.replace(tmp, final)
+                return
+            except OSError:
+                if os.path.lexists(tmp):
+                    os.unlink(tmp)
+        with open(cfile, 'rb') as stream:
+            _store_bytes(final, stream.read())
+    except OSError:
+        pass
 
 
 def _place(cached, path, cfile):
@@ -102,7 +231,7 @@ def _place(cached, path, cfile):
     """
     if os.path.lexists(cfile):  # never write through an existing link
         os.unlink(cfile)
-    mode = os.stat(path).st_mode & 0o666 & ~_UMASK
+    mode = _mode(path)
     if mode == _CACHED_MODE:
         try:
             os.link(cached, cfile)
@@ -116,25 +245,35 @@ def _place(cached, path, cfile):
 def main(argv):
     site, recorded = argv[0], argv[1]
     cache = argv[2] if len(argv) > 2 else None
-    misses, keys, made = [], {}, set()
+    jobs, stored, made, total = [], {}, set(), 0
+    compiling = 0
     for path, dfile, cfile in _sources(site, recorded):
+        total += 1
+        shared = None
         if cache is not None:
-            key = keys[cfile] = _key(path, dfile)
-            hit = os.path.join(cache, key[:2], key)
+            with open(path, 'rb') as stream:
+                source = stream.read()
+            hit = stored[cfile] = _entry(
+                cache, _hash(dfile.encode('utf-8', 'surrogateescape'), b'\0',
+                             source))
             if os.path.isfile(hit):
                 if os.path.dirname(cfile) not in made:
                     os.makedirs(os.path.dirname(cfile), exist_ok=True)
                     made.add(os.path.dirname(cfile))
                 _place(hit, path, cfile)
                 continue
-        misses.append((path, dfile, cfile))
-    failures = dict(f for f in _compile_all(misses) if f[1])
+            if _RETARGET:
+                shared = _entry(cache, _hash(b'\0any path\0', source))
+        if shared is None or not os.path.isfile(shared):
+            compiling += 1
+        jobs.append((path, dfile, cfile, shared))
+    failures = dict(f for f in _compile_all(jobs, compiling) if f[1])
     if cache is not None:
-        for path, _, cfile in misses:
+        for path, _, cfile, _ in jobs:
             if path not in failures and os.path.isfile(cfile):
-                _store(cache, keys[cfile], cfile)
+                _store(stored[cfile], cfile)
     print('{} compiled, {} from the cache'.format(
-        len(misses), len(keys) - len(misses) if cache else 0))
+        compiling, total - compiling if cache else 0))
     for path, error in sorted(failures.items()):
         print('*** {}: {}'.format(path, error))
     return 1 if failures else 0
