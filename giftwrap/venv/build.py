@@ -11,12 +11,7 @@ mistake there would ship a package that only works on the build machine.
 
 from __future__ import annotations
 
-import base64
-import csv
 import dataclasses
-import hashlib
-import io
-import json
 import logging
 import os
 import re
@@ -38,6 +33,7 @@ from giftwrap.venv.installers import (INSTALLERS, SEEDED, InstallReport,  # noqa
                                       check_installer, site_packages)
 from giftwrap.venv.tree import StagedTree
 from giftwrap.venv.interpreter import Interpreter
+from giftwrap.venv.relocate import ELF_MAGIC, relocate
 from giftwrap.util.process import Runner, base_environment
 from giftwrap.fetch import links
 from giftwrap.resolve.base import Pin, Pins
@@ -49,13 +45,6 @@ except ImportError:  # pragma: no cover
 
 LOG = logging.getLogger(__name__)
 
-# uv's bookkeeping for its cache of local sources: meaningless on the target,
-# and uv_cache.json holds a timestamp.
-# Installer bookkeeping that varies with how a closure was installed, not
-# with what: uv's cache records, and REQUESTED (pip writes it for top-level
-# requirements only, uv and a lock replay for everything).
-_UV_FILES = ('uv_cache.json', 'uv_build.json', 'REQUESTED')
-ELF_MAGIC = b'\x7fELF'
 _EXTRA = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*\Z')
 # Characters an install path may use: it is written unquoted into shebangs
 # and into the activate scripts' quoted strings.
@@ -484,108 +473,9 @@ def _rewrite_pyvenv_cfg(venv: Path, interpreter: Interpreter,
     command = (f'command = {interpreter.path} -m venv {install_path}'
                if creator == 'venv' else
                f'command = virtualenv -p {interpreter.path} {install_path}')
-    _rewrite(cfg, ''.join(
+    atomic.replace_bytes(cfg, ''.join(
         (command if line.split('=', 1)[0].strip() == 'command' else line)
         + '\n' for line in lines).encode())
-
-
-def relocate(venv: Path, install_path: PurePosixPath) -> None:
-    """Replace the staging path by ``install_path`` in the virtualenv.
-
-    Rewrites the scripts and activate scripts in ``bin`` and ``pyvenv.cfg``,
-    removes ``direct_url.json`` of distributions installed from a local path
-    (it names the checkout) and uv's cache records (``uv_cache.json``,
-    ``uv_build.json``), and updates the ``RECORD`` of each distribution
-    whose files changed.
-
-    :param venv: the virtualenv inside the staging root.
-    :param install_path: where it will live.
-    """
-    old, new = str(venv).encode(), str(install_path).encode()
-    changed: dict[Path, bytes] = {}
-    for path in [*sorted((venv / 'bin').iterdir()), venv / 'pyvenv.cfg']:
-        if path.is_symlink() or not path.is_file():
-            continue
-        data = path.read_bytes()
-        if old in data and not data.startswith(ELF_MAGIC):
-            data = data.replace(old, new)
-            _rewrite(path, data)
-            changed[path] = data
-    site = site_packages(venv)
-    removed = _remove_local_direct_urls(site) | _remove_uv_files(site)
-    _fix_records(site, changed, removed)
-    _sort_records(site)
-    # virtualenv marks the venv as a cache: backup tools would skip it.
-    (venv / 'CACHEDIR.TAG').unlink(missing_ok=True)
-    LOG.debug('relocated %d files to %s', len(changed), install_path)
-
-
-def _sort_records(site: Path) -> None:
-    """Write every ``RECORD`` in a stable order.
-
-    virtualenv's seeder lists byte-code in set order, and a rewritten
-    RECORD ends its lines otherwise, so two builds of the same inputs would
-    differ; neither order nor line ending means anything to a RECORD.
-    """
-    for record in sorted(site.glob('*.dist-info/RECORD')):
-        data = record.read_bytes()
-        lines = data.decode('utf-8').splitlines()
-        # one line ending too: csv writes \r\n where pip wrote \n
-        ordered = ('\n'.join(sorted(set(filter(None, lines)))) + '\n').encode()
-        if ordered != data:
-            _rewrite(record, ordered)
-
-
-def _rewrite(path: Path, data: bytes) -> None:
-    """Replace ``path``'s content, keeping its mode: a new file renamed
-    over it, for ``path`` may be a hard link into uv's cache."""
-    atomic.replace_bytes(path, data)
-
-
-def _remove_local_direct_urls(site: Path) -> set[Path]:
-    removed = set()
-    for path in site.glob('*.dist-info/direct_url.json'):
-        url = json.loads(path.read_text()).get('url', '')
-        if url.startswith('file:'):
-            path.unlink()
-            removed.add(path)
-    return removed
-
-
-def _remove_uv_files(site: Path) -> set[Path]:
-    removed = set()
-    for name in _UV_FILES:
-        for path in site.glob(f'*.dist-info/{name}'):
-            path.unlink()
-            removed.add(path)
-    return removed
-
-
-def _fix_records(site: Path, changed: Mapping[Path, bytes],
-                 removed: set[Path]) -> None:
-    """Update hashes and sizes of ``changed`` and drop ``removed`` in RECORDs."""
-    for record in site.glob('*.dist-info/RECORD'):
-        rows = list(csv.reader(io.StringIO(record.read_text())))
-        kept, dirty = [], False
-        for row in rows:
-            target = Path(os.path.normpath(site / row[0])) if row else None
-            if target in removed:
-                dirty = True
-                continue
-            if target in changed:
-                row = [row[0], _record_hash(changed[target]),
-                       str(len(changed[target]))]
-                dirty = True
-            kept.append(row)
-        if dirty:
-            out = io.StringIO()
-            csv.writer(out, lineterminator='\n').writerows(kept)
-            _rewrite(record, out.getvalue().encode())
-
-
-def _record_hash(data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
-    return 'sha256=' + digest.rstrip(b'=').decode()
 
 
 def _compile(venv: Path, install_path: PurePosixPath, runner: Runner,

@@ -160,6 +160,48 @@ def test_runs_at_its_install_path(built, installed):
     runner.run([str(installed / 'bin' / 'python'), '-m', 'pip', 'check'])
 
 
+def _uv_build(base: Path, install_path: PurePosixPath, cache: Path):
+    src = projectutil.write_sample_project(base / 'src')
+    tree, _ = venv.build(
+        interpreter=_system_interpreter(), stage_root=base / 'root',
+        install_path=install_path, source_dir=src,
+        pins=Pins.of([Pin('six', '1.16.0')]), work_dir=base / 'work',
+        cache_dir=cache, runner=Runner(base / 'build.log'), installer='uv')
+    return tree.venv / 'bin' / 'hello-app'
+
+
+def test_the_staging_paths_length_does_not_change_a_script(
+        tmp_path, cache_dir):
+    """uv (as pip) writes a /bin/sh script instead of a shebang for an
+    interpreter path over 124 bytes: a long work directory gets one, a
+    short one a shebang.  Relocated, both are the install path's script;
+    and an install path too long for a shebang gets the /bin/sh form,
+    which runs."""
+    install = PurePosixPath('/opt/openstack/2025.2-acme1/hello-app')
+    short = _uv_build(tmp_path / 's', install, cache_dir)
+    deep = tmp_path / ('d' * 100)
+    long = _uv_build(deep, install, cache_dir)
+    assert len(str(deep / 'root' / install.relative_to('/') / 'bin'
+                   / 'python')) > 124  # uv wrote the /bin/sh form
+    assert short.read_bytes() == long.read_bytes()
+    assert long.read_bytes().startswith(f'#!{install}/bin/python\n'.encode())
+
+    if not os.access('/opt', os.W_OK):
+        pytest.skip('/opt is not writable (the test must run as root)')
+    top = Path(f'/opt/giftwrap-test-{uuid.uuid4().hex[:12]}')
+    far = PurePosixPath(top / ('l' * 110) / 'hello-app')
+    script = _uv_build(tmp_path / 'f', far, cache_dir)
+    head = "#!/bin/sh\n'''exec' '" + f'{far}/bin/python\' "$0" "$@"\n'
+    assert script.read_bytes().startswith(head.encode())
+    try:
+        Path(far).parent.mkdir(parents=True)
+        Runner().run(['cp', '-a', '--', str(script.parent.parent), str(far)])
+        out = Runner().run([str(Path(far) / 'bin' / 'hello-app')]).output
+        assert f'{projectutil.GREETING} six {far}' in out
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
 def _build_failing(tmp_path, cache_dir, pins, requirements, **kwargs):
     src = projectutil.write_sample_project(tmp_path / 'src',
                                            requirements=requirements)
