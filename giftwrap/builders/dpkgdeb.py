@@ -438,7 +438,7 @@ class DpkgDeb(Builder):
         digests = tree.digests
         known = None if digests is None else \
             (lambda path: digests.lookup(path, stats.get(path)))
-        with Shadow(root, epoch, self.threads(), known=known) as shadow:
+        with Shadow(root, self.threads(), known=known) as shadow:
             mounted, added = self.layout(target, tree, shadow,
                                          prefix is not None)
             # This run's control member is not kept: its Installed-Size

@@ -53,11 +53,10 @@ class Shadow:
     :ivar hashed: how many files were hashed here (not known).
     """
 
-    def __init__(self, root: Path, epoch: int, threads: int,
+    def __init__(self, root: Path, threads: int,
                  known: Callable[[str], tuple[str, int] | None] | None = None
                  ):
         self.root = str(root)
-        self.epoch = epoch
         self.copied = 0
         self.hashed = 0
         self._known = known

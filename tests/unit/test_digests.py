@@ -69,7 +69,7 @@ def test_the_shadow_tree_takes_known_digests_and_hashes_the_rest(tmp_path):
     root = tmp_path / 'shadow'
     root.mkdir()
     known = {str(tree.venv / 'lib' / 'a.py'): ('f' * 32, 6)}
-    with Shadow(root, testing.EPOCH, 2, known=known.get) as shadow:
+    with Shadow(root, 2, known=known.get) as shadow:
         for name in sorted(FILES):
             path = tree.venv / name
             shadow.place({'src': str(path), 'dst': f'/opt/demo/{name}',
