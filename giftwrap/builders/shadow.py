@@ -46,8 +46,8 @@ class Shadow:
 
     :param threads: how many threads hash.
     :param known: the md5 and size of a staged file if it was hashed ahead
-        and is unchanged since (:meth:`giftwrap.venv.digests.Digests.lookup`),
-        else None.
+        and is unchanged since (:meth:`giftwrap.api.StagedTree.md5`), else
+        None.
     :ivar copied: how many staged files were copied rather than linked
         (every file of the tree, if linking the tree failed).
     :ivar hashed: how many files were hashed here (not known).
