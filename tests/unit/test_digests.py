@@ -12,6 +12,7 @@ from pathlib import Path
 from giftwrap import testing
 from giftwrap.builders import dpkgdeb
 from giftwrap.builders.shadow import Shadow
+from giftwrap.util.hashing import md5_file
 from giftwrap.venv.digests import Digests
 
 FILES = {'pyvenv.cfg': 'home = /usr/bin\n', 'lib/a.py': 'A = 1\n',
@@ -64,6 +65,19 @@ def test_a_tree_removed_while_hashing_fails_nothing(tmp_path):
     shutil.rmtree(tree.venv)
     digests.wait()
     assert digests.md5(str(tree.venv / 'lib' / 'a.py')) is None
+
+
+def test_the_shadow_trees_own_hash_is_the_one_computed_ahead(tmp_path):
+    # md5_file (the shadow tree's, for files not hashed ahead) and the
+    # hashing process (its own loop: it runs on the standard library alone)
+    # must agree, on an empty file and one of several read blocks too.
+    tree = testing.staged_tree(tmp_path / 'stage', files={
+        'empty': '', 'big': 'x' * ((3 << 20) + 7)})
+    digests = Digests(str(tree.venv), 2)
+    for name in ('empty', 'big'):
+        path = tree.venv / name
+        assert md5_file(path) == md5_file(str(path)) == \
+            digests.md5(str(path)) == md5(path.read_text()), name
 
 
 def test_the_staged_tree_checks_the_digest_against_the_callers_lstat(
