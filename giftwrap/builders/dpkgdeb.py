@@ -56,7 +56,7 @@ import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from giftwrap.api import (Artifact, BuildError, Builder, DriverError,
                           ManifestError, Option, StagedTree, Target, Tool)
@@ -435,10 +435,8 @@ class DpkgDeb(Builder):
         # the lstat of each staged file, from the check of the tree: what
         # says a digest computed ahead is still the file's
         stats: dict[str, os.stat_result] = {}
-        digests = tree.digests
-        known = None if digests is None else \
-            (lambda path: digests.lookup(path, stats.get(path)))
-        with Shadow(root, epoch, self.threads(), known=known) as shadow:
+        with Shadow(root, self.threads(), known=_known(tree, stats)
+                    ) as shadow:
             mounted, added = self.layout(target, tree, shadow,
                                          prefix is not None)
             # This run's control member is not kept: its Installed-Size
@@ -489,6 +487,23 @@ class DpkgDeb(Builder):
         path = self.publish(built, target.filename)
         LOG.info('built %s', path)
         return Artifact(name=path.name, path=path)
+
+
+def _known(tree: StagedTree, stats: Mapping[str, os.stat_result]
+           ) -> Callable[[str], tuple[str, int] | None]:
+    """The shadow tree's ``known``: the md5 of a staged file computed
+    ahead (:meth:`StagedTree.md5`) and its size, validated by the file's
+    ``lstat`` from the check of the tree (``stats``) where that has one."""
+    def known(path: str) -> tuple[str, int] | None:
+        st = stats.get(path)
+        if st is None:
+            try:
+                st = os.lstat(path)
+            except OSError:
+                return None  # not answered for: the shadow tree hashes it
+        md5 = tree.md5(path, st)
+        return None if md5 is None else (md5, st.st_size)
+    return known
 
 
 def _control_error(field: str, value: str, name: str, where: str | None,

@@ -21,7 +21,6 @@ of threads, from the staged file, while dpkg-deb runs.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from giftwrap.api import BuildError, Runner
+from giftwrap.util.hashing import md5_file
 
 # Files hashed per task: one task per file costs more than hashing a small
 # file.
@@ -46,18 +46,17 @@ class Shadow:
 
     :param threads: how many threads hash.
     :param known: the md5 and size of a staged file if it was hashed ahead
-        and is unchanged since (:meth:`giftwrap.venv.digests.Digests.lookup`),
-        else None.
+        and is unchanged since (:meth:`giftwrap.api.StagedTree.md5`), else
+        None.
     :ivar copied: how many staged files were copied rather than linked
         (every file of the tree, if linking the tree failed).
     :ivar hashed: how many files were hashed here (not known).
     """
 
-    def __init__(self, root: Path, epoch: int, threads: int,
+    def __init__(self, root: Path, threads: int,
                  known: Callable[[str], tuple[str, int] | None] | None = None
                  ):
         self.root = str(root)
-        self.epoch = epoch
         self.copied = 0
         self.hashed = 0
         self._known = known
@@ -216,9 +215,7 @@ def _digests(files: list[tuple[str, str]],
         if found is not None:
             done.append((dst, *found))
             continue
-        with open(path, 'rb') as handle:
-            digest = hashlib.file_digest(handle, 'md5').hexdigest()
-            done.append((dst, digest, os.fstat(handle.fileno()).st_size))
+        done.append((dst, md5_file(path), os.stat(path).st_size))
         hashed += 1
     return done, hashed
 

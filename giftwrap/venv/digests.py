@@ -67,16 +67,11 @@ class Digests:
         threading.Thread(target=self._read, name='staged-md5',
                          daemon=True).start()
 
-    def md5(self, path: str) -> str | None:
+    def md5(self, path: str, st: os.stat_result | None = None
+            ) -> str | None:
         """The md5 (hex) of the file at ``path``, once every file is
-        hashed, if it is still the file that was hashed; else None."""
-        found = self.lookup(path)
-        return found[0] if found is not None else None
-
-    def lookup(self, path: str, st: os.stat_result | None = None
-               ) -> tuple[str, int] | None:
-        """The md5 (hex) and size of the file at ``path``, as :meth:`md5`;
-        ``st``: its ``lstat`` now, if the caller has it."""
+        hashed, if it is still the file that was hashed (its ``lstat``:
+        ``st`` if the caller has it, else taken here); else None."""
         self._done.wait()
         found = self._found.get(path)
         if found is None:
@@ -86,7 +81,7 @@ class Digests:
                 st = os.lstat(path)
             except OSError:
                 return None
-        return (found[1], st.st_size) if found[0] == _key(st) else None
+        return found[1] if found[0] == _key(st) else None
 
     def wait(self) -> None:
         """Until every file is hashed (or given up on)."""

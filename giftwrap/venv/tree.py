@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Mapping
 
@@ -39,10 +40,18 @@ class StagedTree:
         """The virtualenv's directory inside ``root``."""
         return self.root / self.install_path.relative_to('/')
 
-    def md5(self, path: str | Path) -> str | None:
+    def md5(self, path: str | Path, st: os.stat_result | None = None
+            ) -> str | None:
         """The md5 (hex) of the staged regular file at ``path``, if it was
         hashed ahead and is unchanged since (waiting for the hashing to
-        end); None otherwise: the caller hashes it (API 1.2)."""
+        end); None otherwise: the caller hashes it (API 1.2).
+
+        :param st: the file's :func:`os.lstat`, if the caller has it
+            already (one system call fewer per file); else it is taken
+            here.  The md5 is answered only if its device, inode, size and
+            modification time are the hashed file's: then ``st.st_size``
+            is the size of the bytes hashed.
+        """
         if self.digests is None:
             return None
-        return self.digests.md5(str(path))
+        return self.digests.md5(str(path), st)

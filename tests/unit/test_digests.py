@@ -3,13 +3,16 @@ dpkg-deb builder's use of them."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
 from pathlib import Path
 
 from giftwrap import testing
+from giftwrap.builders import dpkgdeb
 from giftwrap.builders.shadow import Shadow
+from giftwrap.util.hashing import md5_file
 from giftwrap.venv.digests import Digests
 
 FILES = {'pyvenv.cfg': 'home = /usr/bin\n', 'lib/a.py': 'A = 1\n',
@@ -64,12 +67,64 @@ def test_a_tree_removed_while_hashing_fails_nothing(tmp_path):
     assert digests.md5(str(tree.venv / 'lib' / 'a.py')) is None
 
 
+def test_the_shadow_trees_own_hash_is_the_one_computed_ahead(tmp_path):
+    # md5_file (the shadow tree's, for files not hashed ahead) and the
+    # hashing process (its own loop: it runs on the standard library alone)
+    # must agree, on an empty file and one of several read blocks too.
+    tree = testing.staged_tree(tmp_path / 'stage', files={
+        'empty': '', 'big': 'x' * ((3 << 20) + 7)})
+    digests = Digests(str(tree.venv), 2)
+    for name in ('empty', 'big'):
+        path = tree.venv / name
+        assert md5_file(path) == md5_file(str(path)) == \
+            digests.md5(str(path)) == md5(path.read_text()), name
+
+
+def test_the_staged_tree_checks_the_digest_against_the_callers_lstat(
+        tmp_path):
+    tree = staged(tmp_path)
+    tree = dataclasses.replace(tree, digests=Digests(str(tree.venv), 2))
+    a, b = tree.venv / 'lib' / 'a.py', tree.venv / 'lib' / 'pkg' / 'b.py'
+    assert tree.md5(a) == md5('A = 1\n')  # lstat'ed in md5
+    assert tree.md5(str(a), os.lstat(a)) == md5('A = 1\n')
+    # an lstat that is not the hashed file's (here another file's)
+    assert tree.md5(a, os.lstat(b)) is None
+    # the file replaced since the caller's lstat: that lstat is believed,
+    # so the caller's size is the one of the bytes hashed
+    st = os.lstat(a)
+    fresh = tree.venv / 'lib' / 'a.new'
+    fresh.write_text('A = 99\n')
+    fresh.replace(a)
+    assert tree.md5(a, st) == md5('A = 1\n') and st.st_size == 6
+    assert tree.md5(a) is None
+    # no builder asked for digests
+    assert dataclasses.replace(tree, digests=None).md5(b, os.lstat(b)) \
+        is None
+
+
+def test_the_dpkg_deb_builder_takes_md5_and_size_from_the_staged_tree(
+        tmp_path):
+    tree = staged(tmp_path)
+    tree = dataclasses.replace(tree, digests=Digests(str(tree.venv), 2))
+    a, cfg = str(tree.venv / 'lib' / 'a.py'), str(tree.venv / 'pyvenv.cfg')
+    known = dpkgdeb._known(tree, {a: os.lstat(a)})
+    assert known(a) == (md5('A = 1\n'), 6)
+    # not seen by the check of the tree: lstat'ed
+    assert known(cfg) == (md5(FILES['pyvenv.cfg']), len(FILES['pyvenv.cfg']))
+    # not hashed ahead (outside the virtualenv), or gone: hashed by the shadow
+    # tree
+    outside = tmp_path / 'generated'
+    outside.write_text('x\n')
+    assert known(str(outside)) is None
+    assert known(str(tmp_path / 'gone')) is None
+
+
 def test_the_shadow_tree_takes_known_digests_and_hashes_the_rest(tmp_path):
     tree = staged(tmp_path)
     root = tmp_path / 'shadow'
     root.mkdir()
     known = {str(tree.venv / 'lib' / 'a.py'): ('f' * 32, 6)}
-    with Shadow(root, testing.EPOCH, 2, known=known.get) as shadow:
+    with Shadow(root, 2, known=known.get) as shadow:
         for name in sorted(FILES):
             path = tree.venv / name
             shadow.place({'src': str(path), 'dst': f'/opt/demo/{name}',
