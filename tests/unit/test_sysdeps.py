@@ -312,3 +312,29 @@ def test_replace_by_name_or_soname():
         'libodd.so.1': 'odd-libs >= 2', 'tzdata': 'tzdata-legacy'})
     assert deb.depends[-2:] == ('libc6', 'odd-libs >= 2')
     assert 'tzdata-legacy' in deb.depends and deb.unowned == ()
+
+
+@pytest.mark.parametrize('text', [
+    BINDEP, BINDEP.rstrip('\n'), '', '# only a comment\n',
+    'python3-dev [platform:dpkg (platform:ubuntu compile) !platform:centos]\n'
+    'libffi [platform:rpm] >=3.0,<4\n\n# a comment\n'])
+def test_the_grammar_compiled_once_parses_as_bindep(text):
+    """The grammar is compiled once per process, not per file: the rules are
+    bindep's own ``Depends``'s, file by file, for every host."""
+    from bindep.depends import Depends
+    ours = sysdeps._parse_bindep(text)
+    theirs = Depends(text)
+    assert ours._rules == theirs._rules
+    for host in (DEBIAN, FEDORA):
+        assert ours.active_rules(sorted(host.profiles)) == \
+            theirs.active_rules(sorted(host.profiles))
+
+
+def test_the_grammar_compiled_once_fails_as_bindep():
+    from bindep.depends import Depends, DependsException
+    text = 'libfoo [platform:dpkg\n'
+    with pytest.raises(DependsException) as theirs:
+        Depends(text)
+    with pytest.raises(DependsException) as ours:
+        sysdeps._parse_bindep(text)
+    assert str(ours.value) == str(theirs.value)
