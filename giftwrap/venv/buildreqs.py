@@ -535,7 +535,7 @@ def _uv_resolve(ctx: Context, what: str, requirements: Path,
     env = installers.uv_environment(ctx.env, ctx.cache_dir)
     lock = _lock_file(ctx, what)
     # In the work directory: no uv.toml of giftwrap's own directory applies.
-    ctx.runner.run([uv, 'pip', 'compile', '--python',
+    ctx.runner.run([uv, 'pip', 'compile', *installers.UV_SAFE, '--python',
                     str(ctx.venv / 'bin' / 'python'), '--format',
                     'pylock.toml', '--no-header', '--quiet', '-c',
                     str(constraints), '-o', str(lock), '--',

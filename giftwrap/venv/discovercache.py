@@ -65,7 +65,8 @@ DECLARING = ('pyproject.toml', 'setup.cfg', 'setup.py', 'requirements.txt')
 _SETTINGS_PREFIXES = ('UV_', 'PIP_')
 #: What giftwrap itself sets for uv, the same in every build.
 _NOT_SETTINGS = frozenset({'UV_CACHE_DIR', 'UV_NO_CACHE'})
-_FORMAT = 1
+#: 2: resolutions ignore a project's [tool.uv.sources] (uv's --no-sources)
+_FORMAT = 2
 
 _versions: dict[tuple, str] = {}
 _versions_lock = threading.Lock()

@@ -116,6 +116,12 @@ def uv_environment(env: Mapping[str, str], cache_dir: Path | None
     return env
 
 
+#: Options of every ``uv pip install`` and ``uv pip compile``: the index
+#: and the pins decide where a distribution comes from, as with pip, never
+#: a ``[tool.uv.sources]`` table in the project's (untrusted) pyproject.toml,
+#: which would take a dependency from a path, a URL or a git repository.
+UV_SAFE = ('--no-sources',)
+
 #: What pip and uv print when a file has another hash than a lock's.
 _HASH_MISMATCH = re.compile(
     r'DO NOT MATCH THE HASHES|Hash mismatch for|In --require-hashes mode, '
@@ -252,9 +258,9 @@ class _Uv(_Pip):
         # uv compiles no byte-code unless asked: giftwrap compiles later.
         if self.build_constraints is not None:
             args = ['--build-constraint', str(self.build_constraints), *args]
-        argv = ['install', '--python', str(self.venv / 'bin' / 'python'),
-                '--link-mode', self.link_mode(), '-c', str(self.constraints),
-                *args]
+        argv = ['install', *UV_SAFE, '--python',
+                str(self.venv / 'bin' / 'python'), '--link-mode',
+                self.link_mode(), '-c', str(self.constraints), *args]
         try:
             self.run(argv, f'uv pip install ({phase})')
         except errors.CommandError as exc:
@@ -367,7 +373,8 @@ def _uv_hashes(uv: _Uv, closure: Mapping[str, str],
         wanted = uv.work_dir / 'uv-closure.txt'
         wanted.write_text(''.join(f'{n}=={v}\n'
                                   for n, v in sorted(closure.items())))
-        uv.run(['compile', '--python', str(uv.venv / 'bin' / 'python'),
+        uv.run(['compile', *UV_SAFE, '--python',
+                str(uv.venv / 'bin' / 'python'),
                 '--no-deps', '--format', 'pylock.toml', '--no-header',
                 '--quiet', '-o', str(lock), '--', str(wanted)],
                'uv pip compile (hashes)')

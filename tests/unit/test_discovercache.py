@@ -224,7 +224,7 @@ def test_a_resolution_the_checkout_is_not_alone_in_is_not_kept(tmp_path,
 
 
 def _entry(path: Path, **changed) -> Path:
-    data = {'format': 1, 'resolved_at': 1_000_000.0,
+    data = {'format': discovercache._FORMAT, 'resolved_at': 1_000_000.0,
             'lock': _lock(discovercache.PLACEHOLDER)}
     data.update(changed)
     path.write_text(json.dumps(data))
@@ -232,17 +232,19 @@ def _entry(path: Path, **changed) -> Path:
 
 
 def _with_lock(lock) -> str:
-    return json.dumps({'format': 1, 'resolved_at': 1_000_000.0,
-                       'lock': lock})
+    return json.dumps({'format': discovercache._FORMAT,
+                       'resolved_at': 1_000_000.0, 'lock': lock})
 
 
 KEPT = _lock(discovercache.PLACEHOLDER)
 
 
 @pytest.mark.parametrize('content', [
-    '', '{', 'null', '[]', '{"format": 1}',
-    json.dumps({'format': 2, 'resolved_at': 1_000_000.0, 'lock': KEPT}),
-    json.dumps({'format': 1, 'resolved_at': 'soon', 'lock': KEPT}),
+    '', '{', 'null', '[]', '{"format": 2}',
+    # an older format (its resolution may have followed [tool.uv.sources])
+    json.dumps({'format': 1, 'resolved_at': 1_000_000.0, 'lock': KEPT}),
+    json.dumps({'format': 3, 'resolved_at': 1_000_000.0, 'lock': KEPT}),
+    json.dumps({'format': 2, 'resolved_at': 'soon', 'lock': KEPT}),
     _with_lock(7),
     _with_lock(_lock('/somewhere/else')),
     _with_lock('packages = 3\n'),
