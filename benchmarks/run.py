@@ -139,7 +139,7 @@ class Giftwrap:
     def _installer(logs: dict[str, str]) -> str:
         """The installer giftwrap ran, as its logs show."""
         text = ''.join(logs.values())
-        return 'uv' if ' pip install --python ' in text else 'pip'
+        return 'uv' if 'uv pip install ' in text else 'pip'
 
     @property
     def lock(self) -> Path:

@@ -15,19 +15,21 @@ How, so that the cache serves every install path:
 
 - a module is compiled once per interpreter and source, whatever its path:
   under a placeholder name, and its code objects are then given the
-  recorded path (:func:`_retarget`).  With CACHE, the placeholder's
-  byte-code is kept there under the hash of the magic number and the
-  source, so the next project that installs the same distribution under
-  another path reuses it instead of compiling (keystone's libraries share
-  most of its closure);
-- the .pyc for one recorded path is kept too, under the hash of the magic
-  number, that path and the source, and hard-linked into the next build of
-  the same project, which then writes only the files that changed.
+  recorded path (:func:`_retarget`);
+- with CACHE, each .pyc is kept under the hash of the magic number, its
+  recorded path and the source, and hard-linked into the next build of the
+  same project, which then writes only the files that changed;
+- the first .pyc kept of a source is also linked under the hash of the
+  magic number and the source alone: the next project that installs the
+  same distribution under another path gives its code objects that path
+  instead of compiling (keystone's libraries share most of its closure).
 
-Every .pyc is written the same way (placeholder, then retarget), cached or
-not, so a build's bytes do not depend on what the cache held.  marshal
-marks shared objects from the objects it is given, so these bytes may
-differ from compileall's in those marks only; the code loaded is the same.
+Every .pyc is written the same way (the code objects of one marshal round
+trip, given their path), cached or not, so a build's bytes do not depend
+on what the cache held: retargeting a .pyc made for another path gives the
+bytes retargeting the placeholder's code gives.  marshal marks shared
+objects from the objects it is given, so these bytes may differ from
+compileall's in those marks only; the code loaded is the same.
 Pythons without ``CodeType.replace`` (before 3.8) compile every file for
 its path, as compileall.
 """
@@ -137,10 +139,10 @@ def _error(exc):
 def _compile(job):
     """Write one .pyc; (source, error or None).
 
-    ``job``: the source, its recorded path, its .pyc and the cache entry of
-    its placeholder byte-code (None: no cache, or no retargeting).
+    ``job``: the source, its recorded path, its .pyc and a cached .pyc of
+    the same source for another path (None: none, or no retargeting).
     """
-    path, dfile, cfile, shared = job
+    path, dfile, cfile, other = job
     try:
         if not _RETARGET:
             py_compile.compile(path, cfile=cfile, dfile=dfile, doraise=True,
@@ -148,19 +150,11 @@ def _compile(job):
             return path, None
         with open(path, 'rb') as stream:
             source = stream.read()
-        placeholder = None
-        if shared is not None:
-            try:
-                with open(shared, 'rb') as stream:
-                    placeholder = stream.read()
-            except OSError:
-                pass
-        if placeholder is None:
-            placeholder = marshal.dumps(compile(source, _PLACEHOLDER, 'exec',
-                                                dont_inherit=True))
-            if shared is not None:
-                _store_bytes(shared, placeholder)
-        code = _retarget(marshal.loads(placeholder), dfile)
+        code = _cached_code(other) if other is not None else None
+        if code is None:
+            code = marshal.loads(marshal.dumps(compile(
+                source, _PLACEHOLDER, 'exec', dont_inherit=True)))
+        code = _retarget(code, dfile)
         _write(cfile, importlib.util.MAGIC_NUMBER + _CHECKED
                + importlib.util.source_hash(source) + marshal.dumps(code),
                _mode(path))
@@ -169,6 +163,18 @@ def _compile(job):
         return path, _error(exc.exc_value if isinstance(
             exc, py_compile.PyCompileError) else exc)
     return path, None
+
+
+def _cached_code(pyc):
+    """The code objects of a cached .pyc, or None if it cannot be read."""
+    try:
+        with open(pyc, 'rb') as stream:
+            data = stream.read()
+        if data[:4] != importlib.util.MAGIC_NUMBER:
+            return None
+        return marshal.loads(data[16:])
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
 
 
 def _compile_all(jobs, compiling):
@@ -183,43 +189,27 @@ def _compile_all(jobs, compiling):
     return [_compile(job) for job in jobs]
 
 
-def _store_bytes(final, data):
-    """Keep ``data`` at ``final``; atomic, so two builds may share CACHE."""
+def _store(final, cfile):
+    """Keep the .pyc ``cfile`` at ``final``: the same file (a link) where
+    it has the cache's mode, else a copy; atomic (a new name renamed), so
+    two builds may share CACHE."""
+    tmp = '{}.tmp{}'.format(final, os.getpid())
     try:
         os.makedirs(os.path.dirname(final), exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=os.path.dirname(final),
-                                       prefix='.tmp')
-    except OSError:
-        return
-    try:
-        with os.fdopen(handle, 'wb') as stream:
-            stream.write(data)
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        if os.stat(cfile).st_mode & 0o777 == _CACHED_MODE:
+            try:
+                os.link(cfile, tmp)
+            except OSError:  # another file system, or links not allowed
+                shutil.copyfile(cfile, tmp)
+        else:
+            shutil.copyfile(cfile, tmp)
         os.chmod(tmp, _CACHED_MODE)
         os.replace(tmp, final)
     except OSError:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.unlink(tmp)
-
-
-def _store(final, cfile):
-    """Keep the .pyc ``cfile`` at ``final``: the same file (a link) where
-    it has the cache's mode, else a copy; atomic, as :func:`_store_bytes`.
-    """
-    try:
-        if os.stat(cfile).st_mode & 0o777 == _CACHED_MODE:
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            tmp = '{}.tmp{}'.format(final, os.getpid())
-            try:
-                os.link(cfile, tmp)
-                os.replace(tmp, final)
-                return
-            except OSError:
-                if os.path.lexists(tmp):
-                    os.unlink(tmp)
-        with open(cfile, 'rb') as stream:
-            _store_bytes(final, stream.read())
-    except OSError:
-        pass
 
 
 def _place(cached, path, cfile):
@@ -245,33 +235,38 @@ def _place(cached, path, cfile):
 def main(argv):
     site, recorded = argv[0], argv[1]
     cache = argv[2] if len(argv) > 2 else None
-    jobs, stored, made, total = [], {}, set(), 0
+    jobs, entries, made, total = [], {}, set(), 0
     compiling = 0
     for path, dfile, cfile in _sources(site, recorded):
         total += 1
-        shared = None
+        other = None
         if cache is not None:
             with open(path, 'rb') as stream:
                 source = stream.read()
-            hit = stored[cfile] = _entry(
-                cache, _hash(dfile.encode('utf-8', 'surrogateescape'), b'\0',
-                             source))
-            if os.path.isfile(hit):
+            own = _entry(cache, _hash(dfile.encode('utf-8', 'surrogateescape'),
+                                      b'\0', source))
+            if os.path.isfile(own):
                 if os.path.dirname(cfile) not in made:
                     os.makedirs(os.path.dirname(cfile), exist_ok=True)
                     made.add(os.path.dirname(cfile))
-                _place(hit, path, cfile)
+                _place(own, path, cfile)
                 continue
-            if _RETARGET:
-                shared = _entry(cache, _hash(b'\0any path\0', source))
-        if shared is None or not os.path.isfile(shared):
+            shared = _entry(cache, _hash(b'\0any path\0', source))
+            entries[cfile] = own, shared
+            if _RETARGET and os.path.isfile(shared):
+                other = shared
+        if other is None:
             compiling += 1
-        jobs.append((path, dfile, cfile, shared))
+        jobs.append((path, dfile, cfile, other))
     failures = dict(f for f in _compile_all(jobs, compiling) if f[1])
     if cache is not None:
-        for path, _, cfile, _ in jobs:
-            if path not in failures and os.path.isfile(cfile):
-                _store(stored[cfile], cfile)
+        for path, _, cfile, other in jobs:
+            if path in failures or not os.path.isfile(cfile):
+                continue
+            own, shared = entries[cfile]
+            _store(own, cfile)
+            if _RETARGET and other is None:
+                _store(shared, own)
     print('{} compiled, {} from the cache'.format(
         compiling, total - compiling if cache else 0))
     for path, error in sorted(failures.items()):
