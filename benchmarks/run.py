@@ -13,7 +13,7 @@ changed commit (uv from a warm cache, then dpkg-deb: see floor.py), each
 manifests of 4 and 8 projects sharing most dependencies (cold, also
 ``--repeat`` times), and the
 8 again with the dask executor on a scheduler and two workers of this host
-(``--dask``: only the last two).  Prints
+(also ``--repeat`` times; ``--dask``: only the last two).  Prints
 wall time, CPU time (children included), giftwrap's own peak memory, the
 ratios against giftwrap and the targets, PASS or FAIL.  ``--quick``: keystone
 only, giftwrap and the floor only.  See benchmarks/README.rst.
@@ -288,7 +288,8 @@ def run(options) -> list[Row]:
         # repeated too: their ratio to keystone's cold build is a target
         rows += _repeated(COLD, (many,), options.repeat)
     if not options.quick:
-        rows.append(_dask(options, files))
+        rows.append(report.median(
+            [_dask(options, files) for _ in range(options.repeat)]))
     return rows + skipped
 
 
@@ -314,7 +315,8 @@ def run_dask(options) -> list[Row]:
                      files, options)
     rows = [local.build(COLD)]
     _progress(rows[-1])
-    rows.append(_dask(options, files))
+    rows.append(report.median(
+        [_dask(options, files) for _ in range(options.repeat)]))
     return rows
 
 
@@ -359,8 +361,9 @@ def _arguments(argv) -> argparse.Namespace:
                         help="giftwrap's .deb builder (default: %(default)s, "
                              "as the floor's packaging)")
     parser.add_argument('--repeat', type=_positive, default=1, metavar='N',
-                        help="build each keystone scenario (and the floor) "
-                             "N times and show the median (default: "
+                        help="build each keystone scenario, the floor, the "
+                             "4- and 8-project builds and the dask one N "
+                             "times and show the median (default: "
                              "%(default)s)")
     options = parser.parse_args(argv)
     options.constraints = options.constraints.resolve()
