@@ -298,3 +298,17 @@ def test_repeat_must_be_positive(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run._arguments(base + ['--repeat', '0'])
     assert 'at least 1' in capsys.readouterr().err
+
+
+def test_packaging_target_prefers_dpkg_deb_of_its_own_tree():
+    """dpkg-deb of the tree giftwrap's package holds is the "same tree";
+    the floor's byte-compiled tree stands in only where it is missing."""
+    rows = replaced(passing(), CHANGED, FLOOR, wall=4.0,
+                    parts={DPKG_DEB: 0.5, DPKG_DEB_SAME_TREE: 0.5})
+    rows = replaced(rows, CHANGED, GIFTWRAP, wall=10.0, parts={
+        PACKAGE: 0.9, report.DPKG_DEB_ITS_TREE: 0.6})
+    assert 'PASS  packaging stage <= 1.5 x dpkg-deb on the same tree ' \
+           '(changed commit): 0.90 s / 0.60 s = 1.50 x' in report.targets(rows)
+    rows = replaced(rows, CHANGED, GIFTWRAP, wall=10.0, parts={PACKAGE: 0.9})
+    assert 'FAIL  packaging stage <= 1.5 x dpkg-deb on the same tree ' \
+           '(changed commit): 0.90 s / 0.50 s = 1.80 x' in report.targets(rows)
