@@ -421,7 +421,10 @@ def _environment(source_dir: Path, stage_root: Path, work_dir: Path
     """The environment of pip and the interpreter.
 
     Compiled extensions record their build directory in debug information;
-    the prefix maps make them record ``.`` instead.
+    the prefix maps make them record ``.`` instead.  pbr writes a
+    ``ChangeLog`` of the whole git history into the checkout on every
+    build-backend call (three per install); it goes into sdists only, never
+    into a wheel, so it is skipped (0.1 s a call for 15,000 commits).
     """
     maps = {str(p) for d in (source_dir, stage_root, work_dir)
             for p in (Path(os.path.abspath(d)), Path(os.path.realpath(d)))}
@@ -429,6 +432,7 @@ def _environment(source_dir: Path, stage_root: Path, work_dir: Path
                      sorted(maps, key=len, reverse=True))
     return base_environment(PIP_DISABLE_PIP_VERSION_CHECK='1',
                             PIP_NO_INPUT='1', PYTHONDONTWRITEBYTECODE='1',
+                            SKIP_WRITE_GIT_CHANGELOG='1',
                             CFLAGS=flags, CXXFLAGS=flags)
 
 
