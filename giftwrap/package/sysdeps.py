@@ -526,9 +526,14 @@ class Scan:
     bundled: frozenset[str]
 
 
-def scan(venv: Path) -> Scan:
-    """Read every ELF file of ``venv`` (see :func:`needed_libraries`)."""
-    objects = dict(_elf_files(venv))
+def scan(venv: Path, candidates: Sequence[str] = ()) -> Scan:
+    """Read every ELF file of ``venv`` (see :func:`needed_libraries`).
+
+    :param candidates: the ELF files (relative to ``venv``) the virtualenv
+        stage found (:attr:`giftwrap.venv.tree.StagedTree.elf_files`): only
+        those still there are read; empty: every file is.
+    """
+    objects = dict(_elf_files(venv, candidates))
     inside = {p.name for p in objects} | {e.soname for e in objects.values()}
     needed: dict[str, Library] = {}
     files = []
@@ -544,19 +549,29 @@ def scan(venv: Path) -> Scan:
                 frozenset(s for s in inside if s))
 
 
-def _elf_files(venv: Path) -> Iterator[tuple[Path, Elf]]:
-    for dirpath, _, filenames in os.walk(venv):
-        for name in filenames:
-            path = Path(dirpath, name)
-            if path.is_symlink() or not path.is_file():
-                continue
-            try:
-                elf = read_elf(path)
-            except (OSError, ValueError) as exc:
-                LOG.warning('cannot read %s as ELF: %s', path, exc)
-                continue
-            if elf is not None:
-                yield path, elf
+def _elf_files(venv: Path, candidates: Sequence[str] = ()
+               ) -> Iterator[tuple[Path, Elf]]:
+    for path in (venv / c for c in candidates) if candidates else \
+            _regular_files(str(venv)):
+        if not os.path.isfile(path) or os.path.islink(path):
+            continue  # a candidate a later stage removed
+        try:
+            elf = read_elf(Path(path))
+        except (OSError, ValueError) as exc:
+            LOG.warning('cannot read %s as ELF: %s', path, exc)
+            continue
+        if elf is not None:
+            yield Path(path), elf
+
+
+def _regular_files(top: str) -> Iterator[str]:
+    """Every regular file under ``top`` (links not followed)."""
+    with os.scandir(top) as listing:
+        for entry in listing:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _regular_files(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                yield entry.path
 
 
 def library_paths(runner: Runner) -> dict[str, list[str]]:
@@ -643,8 +658,8 @@ class Discovered:
 
 
 def discover(venv: Path, runner: Runner, *, scratch: Path | None = None,
-             host: Runner | None = None, cache_dir: Path | None = None
-             ) -> Discovered:
+             host: Runner | None = None, cache_dir: Path | None = None,
+             candidates: Sequence[str] = ()) -> Discovered:
     """Find the system libraries the virtualenv's compiled code needs.
 
     :param runner: runs where the build runs (a target's container).
@@ -658,11 +673,12 @@ def discover(venv: Path, runner: Runner, *, scratch: Path | None = None,
         runs, and rpm's capabilities (:mod:`giftwrap.package.shlibs`); a library
         not found, or owned by no package, has an empty relation:
         :func:`for_format` reports it.
+    :param candidates: as for :func:`scan`.
     :raises giftwrap.errors.MissingToolError: ldconfig is missing.
     """
     from giftwrap.package import shlibs
 
-    found = scan(venv)
+    found = scan(venv, candidates)
     libraries = found.libraries
     if not libraries:
         return Discovered()

@@ -311,7 +311,8 @@ class Job:
             lambda: sysdeps.discover(tree.venv, variant.runner,
                                      scratch=_fresh(variant.work / 'shlibs'),
                                      host=self.runner,
-                                     cache_dir=self.options.cache_dir)
+                                     cache_dir=self.options.cache_dir,
+                                     candidates=tree.elf_files)
             if tree.native else None)
         description = package.describe(project, tree, variant.interpreter,
                                        checkout, bindep=bindep,

@@ -165,10 +165,10 @@ def build(*, interpreter: Interpreter, stage_root: Path,
              cache_dir if bytecode_cache else None)
     config = _copy_config(source_dir, venv, install_path) if include_config \
         else ()
-    native = scan(venv, (stage_root, work_dir, source_dir, *forbidden),
-                  install_path)
+    elf = scan(venv, (stage_root, work_dir, source_dir, *forbidden),
+               install_path)
     tree = StagedTree(root=stage_root, install_path=install_path,
-                      config_files=config, native=native,
+                      config_files=config, native=bool(elf), elf_files=elf,
                       installed=report.installed)
     return tree, report
 
@@ -533,7 +533,7 @@ def _copy_config(source_dir: Path, venv: Path, install_path: PurePosixPath
 
 
 def scan(venv: Path, forbidden: Sequence[Path],
-         install_path: PurePosixPath) -> bool:
+         install_path: PurePosixPath) -> tuple[str, ...]:
     """Check that no file or link in ``venv`` names a ``forbidden`` path.
 
     Every file is read, binary ones too; symlinks are checked by their
@@ -541,7 +541,9 @@ def scan(venv: Path, forbidden: Sequence[Path],
 
     :param install_path: paths that are a prefix of it cannot be checked
         (every shebang would match) and are skipped.
-    :returns: whether any file is an ELF object (native code).
+    :returns: the ELF objects (native code) among the files, as paths
+        relative to ``venv``, sorted: every file's first bytes are read
+        here anyway, so the system-dependency stage reads only these.
     :raises giftwrap.errors.BuildError: naming the first offending files.
     """
     needles = _needles(forbidden, install_path)
@@ -550,15 +552,20 @@ def scan(venv: Path, forbidden: Sequence[Path],
     # bytes.find of what every needle starts with is many times faster
     # than the regular expression, and almost never finds anything.
     prefix = os.path.commonprefix(needles) if needles else b''
-    offenders, native = [], False
-    for path in _walk(venv):
-        if path.is_symlink():
-            hit = pattern and pattern.search(os.fsencode(os.readlink(path)))
-        else:
-            elf, hit = _scan_file(path, pattern, prefix)
-            native = native or elf
+    offenders, native = [], []
+    top = str(venv)
+    for entry in _entries(top):
+        if entry.is_symlink():
+            hit = pattern and pattern.search(os.fsencode(
+                os.readlink(entry.path)))
+        elif entry.is_file(follow_symlinks=False):
+            elf, hit = _scan_file(entry.path, pattern, prefix)
+            if elf:
+                native.append(os.path.relpath(entry.path, top))
+        else:  # a fifo, a socket, a device: nothing to read
+            continue
         if hit:
-            offenders.append(f'{path.relative_to(venv)}: '
+            offenders.append(f'{os.path.relpath(entry.path, top)}: '
                              f'{hit.group().decode(errors="replace")}')
     if offenders:
         raise errors.BuildError(
@@ -567,7 +574,7 @@ def scan(venv: Path, forbidden: Sequence[Path],
             hint='such a package would only work on the build machine; '
                  'find what wrote the path (a script, a compiled extension) '
                  'and build that distribution without it')
-    return native
+    return tuple(sorted(native))
 
 
 def _needles(forbidden: Sequence[Path], install_path: PurePosixPath
@@ -584,25 +591,26 @@ def _needles(forbidden: Sequence[Path], install_path: PurePosixPath
     return sorted(needles, key=len, reverse=True)
 
 
-def _walk(top: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(top):
-        base = Path(dirpath)
-        for name in sorted(filenames):
-            yield base / name
-        # os.walk does not descend into linked directories; check the links.
-        for name in sorted(dirnames):
-            if (base / name).is_symlink():
-                yield base / name
+def _entries(top: str) -> Iterator[os.DirEntry]:
+    """Every entry under ``top`` but directories (links to directories
+    included, not followed), directory by directory, by name: one
+    ``getdents`` per directory, no ``stat`` per file."""
+    with os.scandir(top) as listing:
+        found = sorted(listing, key=lambda entry: entry.name)
+    for entry in found:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _entries(entry.path)
+        else:
+            yield entry
 
 
-def _scan_file(path: Path, pattern: re.Pattern | None, prefix: bytes = b''
+def _scan_file(path: str, pattern: re.Pattern | None, prefix: bytes = b''
                ) -> tuple[bool, re.Match | None]:
-    """Whether ``path`` is ELF, and the first forbidden path it contains.
+    """Whether the regular file ``path`` is ELF, and the first forbidden
+    path it contains.
 
     :param prefix: what every match starts with (a quick test first).
     """
-    if not path.is_file():
-        return False, None
     overlap = max(len(pattern.pattern), 1) if pattern else 1
     with open(path, 'rb') as stream:
         chunk = stream.read(_CHUNK)

@@ -21,6 +21,8 @@ class StagedTree:
     :ivar config_files: installed paths (absolute, on the target) that are
         configuration files.
     :ivar native: whether any compiled code (ELF) is inside.
+    :ivar elf_files: the ELF files the virtualenv stage found, relative to
+        the virtualenv, sorted (empty: not known, every file is read).
     :ivar installed: canonical name -> version of every distribution in
         the virtualenv.
     :ivar digests: the staged files' md5, being computed since the tree
@@ -31,6 +33,7 @@ class StagedTree:
     install_path: PurePosixPath
     config_files: tuple[PurePosixPath, ...] = ()
     native: bool = False
+    elf_files: tuple[str, ...] = ()
     installed: Mapping[str, str] = dataclasses.field(default_factory=dict)
     digests: 'Digests | None' = dataclasses.field(default=None,
                                                   compare=False, repr=False)

@@ -338,3 +338,20 @@ def test_the_grammar_compiled_once_fails_as_bindep():
     with pytest.raises(DependsException) as ours:
         sysdeps._parse_bindep(text)
     assert str(ours.value) == str(theirs.value)
+
+
+def test_only_the_elf_files_the_virtualenv_stage_found_are_read(tmp_path):
+    """The virtualenv stage's scan names the ELF files (it reads every
+    file's first bytes anyway); a later stage may have removed one."""
+    venv = tmp_path / 'venv'
+    site = venv / 'lib/python3.11/site-packages'
+    make_elf(site / 'yaml/_yaml.so', needed=('libyaml-0.so.2', 'libc.so.6'))
+    make_elf(site / 'other/_other.so', needed=('libother.so.1',))
+    found = sysdeps.scan(venv, ('lib/python3.11/site-packages/yaml/_yaml.so',
+                                'lib/python3.11/site-packages/gone.so'))
+    assert [lib.soname for lib in found.libraries] == [
+        'libyaml-0.so.2', 'libc.so.6']
+    assert found.files == (site / 'yaml/_yaml.so',)
+    # without candidates every file is read
+    assert {lib.soname for lib in sysdeps.scan(venv).libraries} == {
+        'libyaml-0.so.2', 'libc.so.6', 'libother.so.1'}

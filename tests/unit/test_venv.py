@@ -140,7 +140,12 @@ def test_scan_detects_elf_and_ignores_longer_names(tmp_path):
     env.mkdir(parents=True)
     (env / 'mod.so').write_bytes(venv.ELF_MAGIC + b'\2\1\1')
     (env / 'notes.txt').write_text(f'see {tmp_path}/work2/x\n')
-    assert venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/app'))
+    (env / 'lib' / 'sub').mkdir(parents=True)
+    (env / 'lib' / 'sub' / 'tool').write_bytes(venv.ELF_MAGIC + b'\2')
+    (env / 'link.so').symlink_to(env / 'mod.so')  # a link: not read
+    assert venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/app')) \
+        == ('lib/sub/tool', 'mod.so')
+    (env / 'lib' / 'sub' / 'tool').unlink()
     (env / 'mod.so').unlink()
     assert not venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/app'))
 
