@@ -360,8 +360,11 @@ _INSTALLER = {'dpkg': 'apt-get', 'rpm': 'dnf'}
 def _missing(rules, family: str, runner: Runner) -> dict[str, str]:
     """name -> what was wanted, for the rules not met on this machine."""
     missing = {}
+    known = _installed_debs([name for name, _, _ in rules], runner) \
+        if family == 'dpkg' else {}
     for name, _, versions in rules:
-        installed = _installed_version(name, family, runner)
+        installed = known.get(name) if family == 'dpkg' else \
+            _installed_version(name, family, runner)
         wanted = name + ''.join(f' {op} {v}' for op, v in versions)
         if installed is None:
             missing[name] = wanted
@@ -370,20 +373,53 @@ def _missing(rules, family: str, runner: Runner) -> dict[str, str]:
     return missing
 
 
+def _installed_debs(names: Sequence[str], runner: Runner
+                    ) -> dict[str, str]:
+    """name -> installed version, of the Debian packages ``names`` that are
+    installed: one ``dpkg-query`` for all.  A name matches a package's name
+    or its architecture-qualified one, never as a pattern.  dpkg-query
+    names the missing ones on its standard error, which shares the pipe:
+    a name not found is asked again alone, so a line cut by one of those
+    messages cannot make an installed package look missing."""
+    # only names a package can have: dpkg-query would take others as
+    # patterns (and they cannot be installed anyway)
+    wanted = sorted(n for n in set(names) if _DEB_NAME.match(n))
+    if not wanted:
+        return {}
+    result = runner.run(
+        ['dpkg-query', '-W', '-f',
+         '${Package}\t${binary:Package}\t${Status}\t${Version}\n', '--',
+         *wanted], check=False, what='dpkg-query (build dependencies)')
+    found: dict[str, str] = {}
+    for line in result.output.splitlines():
+        fields = line.split('\t')
+        if len(fields) != 4 or not fields[2].endswith(' installed'):
+            continue
+        for name in fields[:2]:
+            if name in wanted:
+                found.setdefault(name, fields[3])
+    for name in wanted:
+        if name not in found:
+            alone = runner.run(
+                ['dpkg-query', '-W', '-f', '${Status}	${Version}', '--',
+                 name], check=False, what=f'dpkg-query {name}')
+            status, _, version = alone.output.strip().partition('	')
+            if alone.returncode == 0 and status.endswith(' installed'):
+                found[name] = version
+    return found
+
+
+_DEB_NAME = re.compile(r'[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?\Z')
+
+
 def _installed_version(name: str, family: str, runner: Runner) -> str | None:
-    if family == 'dpkg':
-        argv = ['dpkg-query', '-W', '-f', '${Status}\t${Version}', '--', name]
-    else:
-        argv = ['rpm', '-q', '--whatprovides', '--qf',
-                '%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}\n', '--', name]
+    """The version of the rpm that provides ``name``, if one is installed."""
+    argv = ['rpm', '-q', '--whatprovides', '--qf',
+            '%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}\n', '--', name]
     result = runner.run(argv, check=False, what=f'{argv[0]} {name}')
     if result.returncode != 0 or not result.output.strip():
         return None
-    line = result.output.strip().splitlines()[0]
-    if family == 'dpkg':
-        status, _, version = line.partition('\t')
-        return version if status.endswith(' installed') else None
-    return line
+    return result.output.strip().splitlines()[0]
 
 
 # -- libraries the compiled code needs ---------------------------------------

@@ -355,3 +355,15 @@ def test_only_the_elf_files_the_virtualenv_stage_found_are_read(tmp_path):
     # without candidates every file is read
     assert {lib.soname for lib in sysdeps.scan(venv).libraries} == {
         'libyaml-0.so.2', 'libc.so.6', 'libother.so.1'}
+
+
+def test_installed_debian_packages_in_one_query():
+    """One dpkg-query for every name (this machine's own dpkg database);
+    a name that is not a package name is never given to it as a pattern."""
+    from giftwrap.util.process import Runner
+    found = sysdeps._installed_debs(
+        ['libc6', 'libc6:amd64', 'dpkg', 'no-such-package-giftwrap', '*',
+         'Upper'], Runner())
+    assert set(found) == {'libc6', 'libc6:amd64', 'dpkg'}
+    assert found['libc6'] == found['libc6:amd64']
+    assert all(found.values())
