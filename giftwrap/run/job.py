@@ -35,8 +35,8 @@ from giftwrap.run.outcome import (BUILT, FAILED, LOCKED, REUSED, Outcome,
                                   Progress, notes, reused)
 from giftwrap.trust import lockfile
 from giftwrap.util.process import Runner, system_hint
-from giftwrap.venv import (build as venv, digests, interpreter, strip,
-                           syspython, wheelhouse)
+from giftwrap.venv import (build as venv, interpreter, strip, syspython,
+                           wheelhouse)
 
 if TYPE_CHECKING:  # pragma: no cover
     from giftwrap.plan.planner import Plan, ProjectPlan
@@ -283,7 +283,9 @@ class Job:
             creator='venv' if variant.target else 'virtualenv',
             bytecode_cache=self.options.bytecode_cache,
             offline=self.options.offline,
-            forbidden=(self.options.work_dir, self.options.cache_dir))))
+            forbidden=(self.options.work_dir, self.options.cache_dir),
+            md5_ahead=any(getattr(c.driver, 'wants_md5', False)
+                          for c in variant.builders))))
         self._stage('virtualenv', lambda: self._check_complete(
             project, pins, report))
         self._stage('strip', lambda: strip.apply(tree.venv, project.name,
@@ -294,14 +296,10 @@ class Job:
             tree.venv, project, variant.interpreter, variant.runner,
             _format(variant), report.installed))
         # The tree is final: what the SBOMs will say of its distributions
-        # is read, and its files hashed for builders that list their md5,
-        # while the system dependencies are found and packages built.
+        # is read while the system dependencies are found and packages
+        # built (its files' md5 are being computed since the virtualenv
+        # stage wrote them, for builders that list them).
         contents = packaging.read_contents(tree.venv, report)
-        if any(getattr(c.driver, 'wants_md5', False)
-               for c in variant.builders):
-            # one thread: the stages meanwhile keep the other cores
-            tree = dataclasses.replace(tree, digests=digests.Digests(
-                str(tree.venv), 1))
         if inputs.locked is not None:
             for change in syspython.changed(
                     inputs.locked.system_python_packages, linked):

@@ -27,7 +27,7 @@ from packaging.version import Version
 from giftwrap import errors
 from giftwrap.venv import wheelhouse
 from giftwrap.util import atomic, identifiers
-from giftwrap.venv import buildreqs, installers
+from giftwrap.venv import buildreqs, digests, installers
 # What other modules read here: the report type and the installer checks.
 from giftwrap.venv.installers import (INSTALLERS, SEEDED, InstallReport,  # noqa: F401
                                       check_installer, site_packages)
@@ -68,7 +68,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
           build_tools: Mapping[str, str] | None = None,
           build_tool_hashes: Mapping[str, Sequence[str]] | None = None,
           bytecode_cache: bool = True,
-          offline: bool = False
+          offline: bool = False,
+          md5_ahead: bool = False
           ) -> tuple[StagedTree, InstallReport]:
     """Build, install, relocate and check the virtualenv of one project.
 
@@ -103,6 +104,10 @@ def build(*, interpreter: Interpreter, stage_root: Path,
         ``cache_dir/bytecode`` (and keep the new ones there).
     :param offline: the installers run without an index (the caller set
         their environment); cached build requirements are used however old.
+    :param md5_ahead: start hashing every staged file once the tree is
+        written, beside the scan and every later stage
+        (:attr:`StagedTree.digests`: a file changed later, by ``strip``,
+        is hashed again by the builder).
     :returns: the staged tree and what was installed.
     :raises giftwrap.errors.BuildError: virtualenv, the installer or its
         check failed, or a file still names a build directory.
@@ -165,10 +170,13 @@ def build(*, interpreter: Interpreter, stage_root: Path,
              cache_dir if bytecode_cache else None)
     config = _copy_config(source_dir, venv, install_path) if include_config \
         else ()
+    # one thread: the scan and the stages after it keep the other cores
+    ahead = digests.Digests(str(venv), 1) if md5_ahead else None
     elf = scan(venv, (stage_root, work_dir, source_dir, *forbidden),
                install_path)
     tree = StagedTree(root=stage_root, install_path=install_path,
                       config_files=config, native=bool(elf), elf_files=elf,
+                      digests=ahead,
                       installed=report.installed)
     return tree, report
 

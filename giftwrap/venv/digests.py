@@ -1,11 +1,13 @@
-"""md5 of the staged files, computed once the tree is final, beside the later stages.
+"""md5 of the staged files, computed once they are written, beside the later stages.
 
 A .deb lists the md5 of each file it installs (``DEBIAN/md5sums``), and
 hashing a virtualenv (keystone: 11,000 files, 160 MB) costs as much CPU as
 half its zstd compression.  Done inside the packaging stage, it competed
-with the compressor for the same cores; done here, it runs while the system
-dependencies are found and the package described, which mostly wait for
-other processes.  A builder that reads it (``Builder.wants_md5``) asks
+with the compressor for the same cores; done here, it starts as soon as the
+virtualenv stage has written the tree (relocated, byte-compiled) and runs
+while that stage scans it for build paths and the later stages strip it,
+find the system dependencies and describe the package, which mostly read
+or wait for other processes.  A builder that reads it (``Builder.wants_md5``) asks
 :meth:`giftwrap.api.StagedTree.md5` per file.
 
 The hashing runs in a process of its own (this module as a script, on
