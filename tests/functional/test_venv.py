@@ -160,6 +160,19 @@ def test_runs_at_its_install_path(built, installed):
     runner.run([str(installed / 'bin' / 'python'), '-m', 'pip', 'check'])
 
 
+def test_the_byte_code_is_what_python_loads(built, installed):
+    """The .pyc files (compiled once per source, then given the installed
+    path) are valid where installed: Python loads them as they are, neither
+    compiling the source again nor rewriting them."""
+    pyc = installed / SITE / '__pycache__' / 'six.cpython-311.pyc'
+    before = pyc.read_bytes()
+    result = Runner().run([str(installed / 'bin' / 'python'), '-v', '-c',
+                           'import six; print(six.__file__)'])
+    assert f"code object from '{pyc}'" in result.output
+    assert f'{installed}/{SITE}/six.py' in result.output
+    assert pyc.read_bytes() == before
+
+
 def _uv_build(base: Path, install_path: PurePosixPath, cache: Path):
     src = projectutil.write_sample_project(base / 'src')
     tree, _ = venv.build(
