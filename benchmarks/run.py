@@ -108,7 +108,12 @@ class Giftwrap:
                 '--cache-dir', str(self.base / 'cache'),
                 '--work-dir', str(self.base / 'work'), *extra]
         log = self.base / f'giftwrap-{scenario.replace(" ", "-")}.log'
-        wall, cpu, _ = measure(lambda: Runner(log).run(argv, what='giftwrap'))
+        try:
+            wall, cpu, _ = measure(
+                lambda: Runner(log).run(argv, what='giftwrap'))
+        except errors.CommandError:
+            return Row(scenario, self.tool, len(self.sdists),
+                       note=f'failed: giftwrap (see {log})')
         debs = sorted((self.base / 'output').glob('*.deb'),
                       key=lambda p: p.stat().st_mtime)
         logs = self._newest_logs()

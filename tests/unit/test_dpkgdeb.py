@@ -260,6 +260,7 @@ def test_files_older_than_the_build_are_linked_too(tmp_path):
 def real_dpkg_deb(tmp_path: Path, root: Path) -> dict[str, tarfile.TarInfo]:
     """Package ``root`` with the real dpkg-deb through the builder's tar
     wrapper; the data members by name."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (root / 'DEBIAN').mkdir(parents=True)
     (root / 'DEBIAN' / 'control').write_text(
         'Package: demo\nVersion: 1\nArchitecture: all\n'
@@ -297,6 +298,50 @@ def test_the_tar_wrapper_stores_a_second_name_as_a_file(tmp_path):
     members = real_dpkg_deb(tmp_path, root)
     for name in ('./opt/a.py', './opt/b.py'):
         assert members[name].isreg() and members[name].size == 6, name
+
+
+def test_a_link_made_elsewhere_while_tar_reads_does_not_fail(tmp_path):
+    """Another build links (and unlinks) a cache file the staged tree
+    shares while dpkg-deb's tar reads it: its ctime changes, and tar says
+    "file changed as we read it" and exits 1 (reproduced here for real).
+    The bytes did not change: the package is built, and is the one built
+    without the other build."""
+    root = tmp_path / 'root'
+    data = os.urandom(1 << 24)
+    testing.touch(root / 'opt' / 'big.so', data)
+    quiet = real_dpkg_deb(tmp_path / 'quiet', _copy_tree(root, tmp_path))
+    stop = threading.Event()
+
+    def other_build():
+        other = tmp_path / 'other-link'
+        while not stop.is_set():
+            os.link(root / 'opt' / 'big.so', other)
+            os.unlink(other)
+    thread = threading.Thread(target=other_build)
+    thread.start()
+    try:
+        busy = real_dpkg_deb(tmp_path / 'busy', root)
+    finally:
+        stop.set()
+        thread.join()
+    assert busy['./opt/big.so'].size == len(data)
+    assert {n: (m.size, m.mode, m.mtime) for n, m in busy.items()} == \
+        {n: (m.size, m.mode, m.mtime) for n, m in quiet.items()}
+
+
+def test_the_tar_wrapper_still_fails_on_other_errors(tmp_path):
+    wrapper = dpkgdeb.fixed_time_tar(tmp_path / 'bin') / 'tar'
+    done = subprocess.run([str(wrapper), '-cf', '-', 'no-such-file'],
+                          cwd=tmp_path, capture_output=True, text=True,
+                          env=dpkgdeb.environment(EPOCH, tmp_path))
+    assert done.returncode == 2
+    assert 'no-such-file' in done.stderr
+
+
+def _copy_tree(root: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / 'copy-root'
+    shutil.copytree(root, copy)
+    return copy
 
 
 def test_second_name_of_an_inode_is_linked_and_hashed(tmp_path):
