@@ -349,10 +349,13 @@ def run_dask(options) -> list[Row]:
 def _dask(options, files) -> Row:
     """The eight projects on one scheduler and two workers of this host
     (``--nthreads 2 --resources build=1`` each: two jobs at once, as
-    ``-j`` on two cores); starting the cluster is not measured."""
+    ``-j`` on two cores), sharing one cache directory as the local
+    executor's two jobs do (the row compares executors, not one cold cache
+    with two); starting the cluster is not measured."""
     ours = Giftwrap(options.work_dir / 'giftwrap-dask-8',
                     projects.selection(8), files, options, tool=DASK)
-    with dask_cluster.cluster(ours.base / 'cluster', workers=2) as running:
+    with dask_cluster.cluster(ours.base / 'cluster', workers=2,
+                              shared_cache=True) as running:
         row = ours.build(COLD, '--executor', 'dask', '--scheduler',
                          running.address)
     _progress(row)

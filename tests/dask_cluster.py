@@ -1,5 +1,6 @@
 """A real Dask cluster on 127.0.0.1 for tests: one ``dask scheduler`` and
-``dask worker`` processes (``--no-nanny``, each its own cache directory)::
+``dask worker`` processes (``--no-nanny``, each its own cache directory,
+or one for all with ``shared_cache``)::
 
     from tests import dask_cluster
 
@@ -87,11 +88,14 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def cluster(tmp_path: Path, workers: int = 2, tls: Tls | None = None,
-            nthreads: int = 2, build: int = 1) -> Iterator[Cluster]:
+            nthreads: int = 2, build: int = 1,
+            shared_cache: bool = False) -> Iterator[Cluster]:
     """Start the scheduler and ``workers`` workers; stop them afterwards.
 
     Each worker has ``nthreads`` threads and a ``build`` resource of
-    ``build`` (so a thread stays free to serve the artifacts' chunks).
+    ``build`` (so a thread stays free to serve the artifacts' chunks), and
+    a cache directory of its own, or with ``shared_cache`` the same one as
+    the others (workers of one machine may share it).
     """
     scheme = 'tls' if tls else 'tcp'
     address = f'{scheme}://127.0.0.1:{free_port()}'
@@ -106,7 +110,8 @@ def cluster(tmp_path: Path, workers: int = 2, tls: Tls | None = None,
                             logs / 'scheduler.log', env))
         caches = []
         for i in range(workers):
-            cache = tmp_path / f'worker-{i}-cache'
+            cache = tmp_path / ('workers-cache' if shared_cache
+                                else f'worker-{i}-cache')
             caches.append(cache)
             procs.append(_start(
                 [DASK, 'worker', address, '--no-nanny', '--name', f'w{i}',

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -95,6 +96,28 @@ def test_dask_build_matches_a_local_build(tmp_path):
         assert again.returncode == 0, again.stderr
         assert {r['Status'] for r in rows} == {'reused'}
         assert 'sent to the Dask cluster' not in again.stderr
+
+
+def test_workers_of_one_machine_may_share_a_cache(tmp_path):
+    """Two worker processes with one cache directory (git mirrors, uv's
+    cache, byte-code: file locks and atomic writes) build what a local
+    build does, byte for byte."""
+    manifest = three_projects(tmp_path)
+    local_out, dask_out = tmp_path / 'out-local', tmp_path / 'out-dask'
+    local, _ = build(manifest, local_out, tmp_path / 'cache-local')
+    assert local.returncode == 0, local.stderr
+    with dask_cluster.cluster(tmp_path, shared_cache=True) as running:
+        assert len(set(running.caches.values())) == 1
+        result, rows = build(manifest, dask_out, tmp_path / 'cache-client',
+                             '--executor', 'dask', '--scheduler',
+                             running.address)
+        assert result.returncode == 0, result.stderr + result.stdout
+        assert artifacts(dask_out) == artifacts(local_out)
+        cache = next(iter(running.caches.values()))
+        assert not list((cache / 'dask').glob('*/*'))
+        # the projects share what one compiled (their closure overlaps)
+        logs = ''.join(p.read_text() for p in cache.glob('logs/*/*.log'))
+        assert re.search(r' [1-9][0-9]* from the cache', logs)
 
 
 def test_a_worker_killed_mid_job_is_replaced(tmp_path):
