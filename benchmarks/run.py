@@ -163,9 +163,12 @@ class Giftwrap:
 
     @staticmethod
     def _installer(logs: dict[str, str]) -> str:
-        """The installer giftwrap ran, as its logs show."""
+        """The installer giftwrap ran, as its logs show (``-``: none, an
+        unchanged build reuses its package)."""
         text = ''.join(logs.values())
-        return 'uv' if 'uv pip install ' in text else 'pip'
+        if 'uv pip install ' in text:
+            return 'uv'
+        return 'pip' if ' -m pip install ' in text else '-'
 
     @property
     def lock(self) -> Path:
