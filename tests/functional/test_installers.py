@@ -181,27 +181,28 @@ def test_uv_installs_the_resolution_it_made(builds, source, cache_dir,
     assert dict(report.closure) == dict(builds['uv'][1].closure)
 
 
+def _pyproject(path: Path, name: str, version: str, module: str, code: str,
+               more: str = '') -> Path:
+    """A setuptools project at ``path`` of one package ``module``."""
+    (path / module).mkdir(parents=True)
+    (path / module / '__init__.py').write_text(code)
+    (path / 'pyproject.toml').write_text(
+        '[build-system]\nrequires = ["setuptools"]\n'
+        'build-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n{more}')
+    return path
+
+
 def test_a_projects_uv_sources_do_not_choose_its_dependencies(tmp_path,
                                                               cache_dir):
     """A ``[tool.uv.sources]`` table in the project's pyproject.toml (a
     merge request can add one) must not make uv take a dependency from a
     path: the index and the pins choose, as they do for pip."""
-    impostor = tmp_path / 'impostor'
-    (impostor / 'six_impostor').mkdir(parents=True)
-    (impostor / 'six_impostor' / '__init__.py').write_text('STOLEN = 1\n')
-    (impostor / 'pyproject.toml').write_text(
-        '[build-system]\nrequires = ["setuptools"]\n'
-        'build-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "six"\nversion = "1.16.0"\n')
-    src = tmp_path / 'src'
-    (src / 'sourced').mkdir(parents=True)
-    (src / 'sourced' / '__init__.py').write_text('')
-    (src / 'pyproject.toml').write_text(
-        '[build-system]\nrequires = ["setuptools"]\n'
-        'build-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "sourced"\nversion = "1.0"\n'
-        'dependencies = ["six"]\n'
-        f'[tool.uv.sources]\nsix = {{ path = "{impostor}" }}\n')
+    impostor = _pyproject(tmp_path / 'impostor', 'six', '1.16.0',
+                          'six_impostor', 'STOLEN = 1\n')
+    src = _pyproject(tmp_path / 'src', 'sourced', '1.0', 'sourced', '',
+                     'dependencies = ["six"]\n'
+                     f'[tool.uv.sources]\nsix = {{ path = "{impostor}" }}\n')
     tree, report = venv.build(
         interpreter=_interpreter(), stage_root=tmp_path / 'root',
         install_path=INSTALL, source_dir=src, pins=PINS,
