@@ -401,9 +401,9 @@ def _installed_debs(names: Sequence[str], runner: Runner
     for name in wanted:
         if name not in found:
             alone = runner.run(
-                ['dpkg-query', '-W', '-f', '${Status}	${Version}', '--',
+                ['dpkg-query', '-W', '-f', '${Status}\t${Version}', '--',
                  name], check=False, what=f'dpkg-query {name}')
-            status, _, version = alone.output.strip().partition('	')
+            status, _, version = alone.output.strip().partition('\t')
             if alone.returncode == 0 and status.endswith(' installed'):
                 found[name] = version
     return found
@@ -587,10 +587,11 @@ def scan(venv: Path, candidates: Sequence[str] = ()) -> Scan:
 
 def _elf_files(venv: Path, candidates: Sequence[str] = ()
                ) -> Iterator[tuple[Path, Elf]]:
-    for path in (venv / c for c in candidates) if candidates else \
-            _regular_files(str(venv)):
+    every = (os.path.join(top, name) for top, _, names in os.walk(venv)
+             for name in names)
+    for path in (venv / c for c in candidates) if candidates else every:
         if not os.path.isfile(path) or os.path.islink(path):
-            continue  # a candidate a later stage removed
+            continue  # a link, or a candidate a later stage removed
         try:
             elf = read_elf(Path(path))
         except (OSError, ValueError) as exc:
@@ -598,16 +599,6 @@ def _elf_files(venv: Path, candidates: Sequence[str] = ()
             continue
         if elf is not None:
             yield Path(path), elf
-
-
-def _regular_files(top: str) -> Iterator[str]:
-    """Every regular file under ``top`` (links not followed)."""
-    with os.scandir(top) as listing:
-        for entry in listing:
-            if entry.is_dir(follow_symlinks=False):
-                yield from _regular_files(entry.path)
-            elif entry.is_file(follow_symlinks=False):
-                yield entry.path
 
 
 def library_paths(runner: Runner) -> dict[str, list[str]]:
