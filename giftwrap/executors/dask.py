@@ -181,11 +181,17 @@ class DaskExecutor(Executor):
             raise
 
     def _reused(self, projects) -> dict[str, JobResult]:
-        """The unchanged projects' results, checked here (never sent)."""
+        """The unchanged projects' results, checked here (never sent).
+
+        A project with no artifact recorded with a memo cannot be
+        unchanged: its mirror is not updated here (the worker's job
+        computes the memo it records, see :func:`remote.build`).
+        """
         ctx = self.context
         http = HttpClient(ctx.options.cache_dir, offline=ctx.options.offline)
         jobs = {p.project.name: Job(ctx.plan, p, ctx.options, http, {},
-                                    ctx.progress) for p in projects}
+                                    ctx.progress)
+                for p in projects if warm.possible(p)}
         with concurrent.futures.ThreadPoolExecutor(
                 max(1, ctx.options.jobs)) as pool:
             found = dict(zip(jobs, pool.map(_warm, jobs.values())))

@@ -160,7 +160,10 @@ def _job(task: Task, here: Path) -> Job:
     return Job(task.plan, dataclasses.replace(task.pp, project=project),
                options, HttpClient(root, offline=options.offline), serial,
                lambda name, stage: LOG.info('giftwrap: [%s] %s', name, stage),
-               memo=task.memo, check_unchanged=False)
+               # Without the client's memo (it saw nothing to reuse), the
+               # job's own check computes one; the output directory here
+               # is new, so it reuses nothing.
+               memo=task.memo, check_unchanged=task.memo is None)
 
 
 def _watch(stop, done: threading.Event, scope) -> None:

@@ -105,6 +105,14 @@ def reusable_unchanged(output_dir: Path, project: str, builder: str,
     return _intact(output_dir, entry)
 
 
+def remembered(output_dir: Path, project: str, builder: str) -> bool:
+    """Whether an artifact of ``project`` by ``builder`` is recorded with a
+    memo: without one, :func:`reusable_unchanged` finds nothing, whatever
+    the memo asked for."""
+    entry = _read(output_dir).get(f'{project}/{builder}')
+    return isinstance(entry, dict) and bool(entry.get('memo'))
+
+
 def recorded(output_dir: Path) -> dict[str, str]:
     """Artifact file name -> the project key (``nova``, ``nova@target``)
     that built it, as the output directory's index records them."""

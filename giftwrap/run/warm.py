@@ -89,6 +89,14 @@ def check(pp: 'ProjectPlan', locked: 'Entry | None',
                 memo, refreshed=True)
 
 
+def possible(pp: 'ProjectPlan') -> bool:
+    """Whether :func:`check` could reuse ``pp``'s artifacts: each builder
+    has one recorded with a memo.  Reads only the output directory's
+    index, so an executor can skip the mirror's update when it cannot."""
+    return all(reuse.remembered(pp.project.output_dir, pp.project.name,
+                                c.name) for c in pp.builders)
+
+
 def remember(memo: tuple[str, dict[str, str]] | None, output_dir: Path,
              key: str, commit: str, keys: dict[str, str]) -> None:
     """Record ``memo`` beside each artifact this run built or reused (only

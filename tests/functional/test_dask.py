@@ -85,6 +85,9 @@ def test_dask_build_matches_a_local_build(tmp_path):
         assert (dask_out / 'giftwrap.lock').read_text() == \
             (local_out / 'giftwrap.lock').read_text()
         assert relative(rows, dask_out) == relative(local_rows, local_out)
+        # nothing could be reused: the client updated no mirror of its own
+        # (the workers computed the memos, which the client recorded)
+        assert not list((tmp_path / 'cache-client').glob('git/*.git'))
         # nothing left on the workers but their caches
         for cache in running.caches.values():
             assert not list((cache / 'dask').glob('*/*'))

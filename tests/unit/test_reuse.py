@@ -30,6 +30,16 @@ def test_memo_is_kept_for_the_entry_of_the_same_key(tmp_path):
     assert reuse.reusable_unchanged(tmp_path, 'app', 'nfpm-deb', 'm1') is None
 
 
+def test_remembered_says_whether_a_memo_could_match(tmp_path):
+    assert not reuse.remembered(tmp_path, 'app', 'nfpm-deb')  # no index
+    _record(tmp_path)
+    assert not reuse.remembered(tmp_path, 'app', 'nfpm-deb')  # no memo
+    reuse.remember(tmp_path, 'app', 'nfpm-deb', VALUES, 'm1')
+    assert reuse.remembered(tmp_path, 'app', 'nfpm-deb')
+    assert not reuse.remembered(tmp_path, 'app', 'nfpm-rpm')
+    assert not reuse.remembered(tmp_path, 'other', 'nfpm-deb')
+
+
 def test_an_artifact_changed_in_place_is_not_reused(tmp_path):
     artifact = _record(tmp_path)
     assert reuse.reusable(tmp_path, 'app', 'nfpm-deb', VALUES) == artifact
