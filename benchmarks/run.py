@@ -13,7 +13,8 @@ changed commit (uv from a warm cache, then dpkg-deb: see floor.py), each
 manifests of 4 and 8 projects sharing most dependencies (cold, also
 ``--repeat`` times), and the
 8 again with the dask executor on a scheduler and two workers of this host
-(also ``--repeat`` times; ``--dask``: only the last two).  Prints
+(each dask build right after a local one of the 8, so that a noisy
+machine's slow phases fall on both; ``--dask``: only those two).  Prints
 wall time, CPU time (children included), giftwrap's own peak memory, the
 ratios against giftwrap and the targets, PASS or FAIL.  ``--quick``: keystone
 only, giftwrap and the floor only.  See benchmarks/README.rst.
@@ -314,11 +315,11 @@ def run(options) -> list[Row]:
     for count in () if options.quick else (4, 8):
         many = Giftwrap(options.work_dir / f'giftwrap-{count}',
                         projects.selection(count), files, options)
-        # repeated too: their ratio to keystone's cold build is a target
-        rows += _repeated(COLD, (many,), options.repeat)
-    if not options.quick:
-        rows.append(report.median(
-            [_dask(options, files) for _ in range(options.repeat)]))
+        # repeated too: their ratio to keystone's cold build is a target;
+        # the dask builds alternate with the local eight-project ones, so
+        # that both see the same phases of a noisy machine
+        rows += _repeated(COLD, (many, _dask(options, files))
+                          if count == 8 else (many,), options.repeat)
     return rows + skipped
 
 
@@ -337,32 +338,35 @@ def _repeated(scenario: str, builders, repeat: int, change=None
 
 
 def run_dask(options) -> list[Row]:
-    """Eight projects, cold: the local executor, then the dask one."""
+    """Eight projects, cold: the local executor and the dask one, in
+    turn."""
     files = projects.download(projects.selection(8),
                               options.work_dir / 'sdists', Runner())
     local = Giftwrap(options.work_dir / 'giftwrap-8', projects.selection(8),
                      files, options)
-    rows = [local.build(COLD)]
-    _progress(rows[-1])
-    rows.append(report.median(
-        [_dask(options, files) for _ in range(options.repeat)]))
-    return rows
+    return _repeated(COLD, (local, _dask(options, files)), options.repeat)
 
 
-def _dask(options, files) -> Row:
+def _dask(options, files) -> 'DaskGiftwrap':
+    return DaskGiftwrap(options.work_dir / 'giftwrap-dask-8',
+                        projects.selection(8), files, options, tool=DASK)
+
+
+class DaskGiftwrap(Giftwrap):
     """The eight projects on one scheduler and two workers of this host
     (``--nthreads 2 --resources build=1`` each: two jobs at once, as
     ``-j`` on two cores), sharing one cache directory as the local
     executor's two jobs do (the row compares executors, not one cold cache
-    with two); starting the cluster is not measured."""
-    ours = Giftwrap(options.work_dir / 'giftwrap-dask-8',
-                    projects.selection(8), files, options, tool=DASK)
-    with dask_cluster.cluster(ours.base / 'cluster', workers=2,
-                              shared_cache=True) as running:
-        row = ours.build(COLD, '--executor', 'dask', '--scheduler',
-                         running.address)
-    _progress(row)
-    return row
+    with two).  Each build starts a new cluster with an empty cache;
+    starting it is not measured."""
+
+    def build(self, scenario: str, *extra: str) -> Row:
+        cluster = self.base / 'cluster'
+        shutil.rmtree(cluster, ignore_errors=True)
+        with dask_cluster.cluster(cluster, workers=2,
+                                  shared_cache=True) as running:
+            return super().build(scenario, '--executor', 'dask',
+                                 '--scheduler', running.address, *extra)
 
 
 def _progress(row: Row) -> None:

@@ -288,6 +288,24 @@ def test_repeated_builds_make_one_median_row_per_tool(capsys):
     assert capsys.readouterr().err.count('floor') == 3
 
 
+def test_builders_of_a_repetition_alternate(capsys):
+    import run
+    order = []
+
+    class Logged(Counting):
+        def __init__(self, tool):
+            super().__init__()
+            self.tool = tool
+
+        def build(self, scenario):
+            order.append(self.tool)
+            return super().build(scenario)
+
+    rows = run._repeated(COLD, (Logged(GIFTWRAP), Logged(DASK)), 2)
+    assert order == [GIFTWRAP, DASK, GIFTWRAP, DASK]
+    assert [r.tool for r in rows] == [GIFTWRAP, DASK]
+
+
 def test_repeat_must_be_positive(tmp_path, capsys):
     import run
     constraints = tmp_path / 'uc.txt'
