@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import textwrap
 import time
 from pathlib import Path
 
 from giftwrap import errors
 from giftwrap.util.process import Runner, base_environment
+
+import trash
 from report import DPKG_DEB, DPKG_DEB_SAME_TREE
 
 #: the interpreter of the floor's virtualenv (Debian's, as giftwrap's)
@@ -97,8 +98,8 @@ class Floor:
         """Build the .deb (the tree and the .deb fresh); ``parts`` gets
         dpkg-deb's wall seconds."""
         tree, deb = self.base / 'tree', self.base / 'floor.deb'
-        shutil.rmtree(tree, ignore_errors=True)
-        deb.unlink(missing_ok=True)
+        trash.discard(tree)
+        trash.discard(deb)
         venv = tree / self.install_path.lstrip('/')
         pins, tools = self.base / 'closure.txt', self.base / 'build.txt'
         pins.write_text(constraints_text(closure.pins))
@@ -126,7 +127,7 @@ class Floor:
                     *map(str, venv.glob('lib/python*/site-packages'))],
                    what='compileall', check=False)
         deb = self.base / 'floor-byte-code.deb'
-        deb.unlink(missing_ok=True)
+        trash.discard(deb)
         started = time.monotonic()
         runner.run(['dpkg-deb', '-Zzstd', '--root-owner-group', '-b', '--',
                     str(tree), str(deb)], what='dpkg-deb (with byte-code)')

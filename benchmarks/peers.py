@@ -26,6 +26,8 @@ from typing import Mapping
 
 from giftwrap.util.process import Runner, base_environment
 
+import trash
+
 #: What dh-virtualenv needs, from Debian (the benchmark installs it).
 DH_PACKAGES = ('dh-virtualenv', 'debhelper', 'python3-virtualenv',
                'dpkg-dev')
@@ -70,7 +72,7 @@ def install_dh_virtualenv(runner: Runner) -> None:
 
 def _clone(build: Build) -> Path:
     src = build.work / build.name
-    shutil.rmtree(build.work, ignore_errors=True)
+    trash.discard(build.work)
     build.work.mkdir(parents=True)
     Runner().run(['git', 'clone', '--quiet', '--', str(build.repo), str(src)],
                  what='git clone')

@@ -26,7 +26,6 @@ import argparse
 import collections
 import os
 import resource
-import shutil
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ import floor  # noqa: E402
 import peers  # noqa: E402
 import projects  # noqa: E402
 import report  # noqa: E402
+import trash  # noqa: E402
 from giftwrap import errors  # noqa: E402
 from giftwrap.util.process import Runner, find_tool  # noqa: E402
 from report import (CHANGED, COLD, DASK, DH, FLOOR, FPM,  # noqa: E402
@@ -72,7 +72,7 @@ class Giftwrap:
     def __init__(self, base: Path, sdists, files, options, tool=GIFTWRAP):
         self.base, self.sdists, self.options = base, sdists, options
         self.tool = tool
-        shutil.rmtree(base, ignore_errors=True)
+        trash.discard(base)
         self.repos = {s.project: base / 'repos' / s.project for s in sdists}
         for sdist in sdists:
             projects.make_repo(files[sdist.project], self.repos[sdist.project])
@@ -102,7 +102,7 @@ class Giftwrap:
     def build(self, scenario: str, *extra: str) -> Row:
         if scenario == COLD:
             for name in ('cache', 'output'):
-                shutil.rmtree(self.base / name, ignore_errors=True)
+                trash.discard(self.base / name)
         rss = self.base / 'maxrss'
         argv = [sys.executable, str(HERE / 'giftwrap_child.py'), str(rss),
                 'build', '-m', str(self.manifest),
@@ -131,8 +131,8 @@ class Giftwrap:
         ``deb`` holds, its ``DEBIAN/`` included: dpkg-deb on the same tree
         as giftwrap's packaging stage (not part of giftwrap's time)."""
         tree, again = self.base / 'its-tree', self.base / 'its-tree.deb'
-        shutil.rmtree(tree, ignore_errors=True)
-        again.unlink(missing_ok=True)
+        trash.discard(tree)
+        trash.discard(again)
         runner = Runner(self.base / 'its-tree.log')
         runner.run(['dpkg-deb', '-R', '--', str(deb), str(tree)],
                    what='dpkg-deb -R')
@@ -140,8 +140,8 @@ class Giftwrap:
         runner.run(['dpkg-deb', '-Zzstd', '--root-owner-group', '-b', '--',
                     str(tree), str(again)], what='dpkg-deb (its tree)')
         seconds = time.monotonic() - started
-        shutil.rmtree(tree, ignore_errors=True)
-        again.unlink(missing_ok=True)
+        trash.discard(tree)
+        trash.discard(again)
         return seconds
 
     def _parts(self, logs: dict[str, str]) -> dict[str, float]:
@@ -186,11 +186,11 @@ class Peer:
     def __init__(self, tool: str, base: Path, repo: Path, options, fpm=None):
         self.tool, self.base, self.repo = tool, base, repo
         self.options, self.fpm = options, fpm
-        shutil.rmtree(base, ignore_errors=True)
+        trash.discard(base)
 
     def build(self, scenario: str) -> Row:
         if scenario == COLD:
-            shutil.rmtree(self.base / 'cache', ignore_errors=True)
+            trash.discard(self.base / 'cache')
         sdist = projects.KEYSTONE
         build = peers.Build(sdist.project,
                             f'{sdist.version}+g{projects.head_short(self.repo)}',
@@ -216,7 +216,7 @@ class FloorBuild:
 
     def __init__(self, base: Path, ours: Giftwrap):
         self.base, self.ours = base, ours
-        shutil.rmtree(base, ignore_errors=True)
+        trash.discard(base)
         base.mkdir(parents=True)
 
     def build(self, scenario: str = CHANGED) -> Row:
@@ -235,7 +235,7 @@ class FloorBuild:
         sdist = projects.KEYSTONE
         repo = self.ours.repos[sdist.project]
         checkout = self.base / 'src'
-        shutil.rmtree(checkout, ignore_errors=True)
+        trash.discard(checkout)
         runner.run(['git', 'clone', '--quiet', '--', str(repo),
                     str(checkout)], what='git clone')
         closure = floor.closure_from_lock(self.ours.lock, sdist.project)
@@ -362,7 +362,7 @@ class DaskGiftwrap(Giftwrap):
 
     def build(self, scenario: str, *extra: str) -> Row:
         cluster = self.base / 'cluster'
-        shutil.rmtree(cluster, ignore_errors=True)
+        trash.discard(cluster)
         with dask_cluster.cluster(cluster, workers=2,
                                   shared_cache=True) as running:
             return super().build(scenario, '--executor', 'dask',
@@ -423,7 +423,11 @@ def _positive(text: str) -> int:
 def main(argv=None) -> int:
     options = _arguments(argv)
     options.work_dir.mkdir(parents=True, exist_ok=True)
-    rows = run(options)
+    trash.use(options.work_dir / 'trash')
+    try:
+        rows = run(options)
+    finally:
+        trash.empty()
     print(f'giftwrap benchmark: keystone {projects.KEYSTONE.version} with '
           f'{options.constraints.name}, {os.cpu_count()} cores')
     print(report.table(rows, options.repeat))

@@ -330,3 +330,23 @@ def test_packaging_target_prefers_dpkg_deb_of_its_own_tree():
     rows = replaced(rows, CHANGED, GIFTWRAP, wall=10.0, parts={PACKAGE: 0.9})
     assert 'FAIL  packaging stage <= 1.5 x dpkg-deb on the same tree ' \
            '(changed commit): 0.90 s / 0.50 s = 1.80 x' in report.targets(rows)
+
+
+def test_trash_moves_aside_and_empties_at_the_end(tmp_path, monkeypatch):
+    import trash
+    monkeypatch.setattr(trash, '_root', None)
+    tree, file = tmp_path / 'cache', tmp_path / 'old.deb'
+    (tree / 'uv').mkdir(parents=True)
+    file.write_bytes(b'deb')
+    trash.discard(tmp_path / 'absent')  # nothing to do
+    trash.use(tmp_path / 'trash')
+    trash.discard(tree)
+    trash.discard(file)
+    assert not tree.exists() and not file.exists()
+    assert len(list((tmp_path / 'trash').iterdir())) == 2
+    trash.empty()
+    assert not (tmp_path / 'trash').exists()
+    monkeypatch.setattr(trash, '_root', None)  # no trash: removed outright
+    tree.mkdir()
+    trash.discard(tree)
+    assert not tree.exists()
