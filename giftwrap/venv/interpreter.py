@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import re
+import weakref
 from pathlib import Path
 from typing import Iterable
 
@@ -167,8 +168,22 @@ def _answer(output: str, python: str, where: str | None) -> dict[str, str]:
     return info
 
 
+#: the owners already asked, per runner (a target's runner asks inside its
+#: container): planning asks for the same interpreter twice, and each
+#: ``dpkg-query -S`` reads every package's file list
+_OWNERS: 'weakref.WeakKeyDictionary[Runner, dict[str, str | None]]' = \
+    weakref.WeakKeyDictionary()
+
+
 def _owner(path: Path, runner: Runner) -> str | None:
     """The system package that owns ``path`` (dpkg, then rpm), or None."""
+    known = _OWNERS.setdefault(runner, {})
+    if str(path) not in known:
+        known[str(path)] = _ask_owner(path, runner)
+    return known[str(path)]
+
+
+def _ask_owner(path: Path, runner: Runner) -> str | None:
     for argv, parse in (
             (['dpkg-query', '-S', '--', str(path)], _dpkg_owner),
             (['rpm', '-qf', '--qf', '%{NAME}\n', '--', str(path)],

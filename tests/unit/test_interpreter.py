@@ -168,6 +168,16 @@ def test_owner_query_ends_options_and_matches_the_exact_path():
     assert interpreter._owner(Path('/usr/bin/x'), runner) is None
 
 
+def test_the_owner_is_asked_once_per_runner():
+    runner = dpkg_query('python3.11-minimal: /usr/bin/python3.11\n')
+    for _ in range(3):
+        assert interpreter._owner(Path('/usr/bin/python3.11'),
+                                  runner) == 'python3.11-minimal'
+    assert len(runner.argvs()) == 1
+    other = dpkg_query('', returncode=1)  # another runner: another system
+    assert interpreter._owner(Path('/usr/bin/python3.11'), other) is None
+
+
 def test_pattern_characters_are_never_queried(tmp_path):
     odd = tmp_path / 'python3.1[1]'
     odd.write_text('')
