@@ -65,6 +65,7 @@ KINDS = {k.name: k for k in (
     Kind('shlibs', ('shlibs',)),
     Kind('resolvers', ('http', 'resolvers'), needed_offline=True),
     Kind('bytecode', ('bytecode',)),
+    Kind('scan', ('scan',)),
     Kind('logs', ('logs',), unit='dir'),
     Kind('work', ('work',), unit='dir'),
 )}

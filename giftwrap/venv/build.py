@@ -19,7 +19,7 @@ import shutil
 import sys
 import types
 from pathlib import Path, PurePosixPath
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -33,7 +33,8 @@ from giftwrap.venv.installers import (INSTALLERS, SEEDED, InstallReport,  # noqa
                                       check_installer, site_packages)
 from giftwrap.venv.tree import StagedTree
 from giftwrap.venv.interpreter import Interpreter
-from giftwrap.venv.relocate import ELF_MAGIC, relocate
+from giftwrap.venv.relocate import relocate
+from giftwrap.venv.scan import scan
 from giftwrap.util.process import Runner, base_environment
 from giftwrap.fetch import links
 from giftwrap.resolve.base import Pin, Pins
@@ -49,10 +50,6 @@ _EXTRA = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*\Z')
 # Characters an install path may use: it is written unquoted into shebangs
 # and into the activate scripts' quoted strings.
 _SAFE_PATH = re.compile(r'^(/[A-Za-z0-9._+@:,=~-]+)+\Z')
-# A needle must end where a path component ends, so /w does not match /w2.
-_NOT_PATH_CHAR = rb'(?![A-Za-z0-9._+~-])'
-_CHUNK = 1 << 20
-_SHOWN = 10
 
 
 def build(*, interpreter: Interpreter, stage_root: Path,
@@ -173,7 +170,7 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     # one thread: the scan and the stages after it keep the other cores
     ahead = digests.Digests(str(venv), 1) if md5_ahead else None
     elf = scan(venv, (stage_root, work_dir, source_dir, *forbidden),
-               install_path)
+               install_path, cache_dir / 'scan' if cache_dir else None)
     tree = StagedTree(root=stage_root, install_path=install_path,
                       config_files=config, native=bool(elf), elf_files=elf,
                       digests=ahead,
@@ -538,97 +535,3 @@ def _copy_config(source_dir: Path, venv: Path, install_path: PurePosixPath
         install_path / p.relative_to(venv).as_posix()
         for p in (venv / 'etc').rglob('*')
         if p.is_file() and not p.is_symlink()))
-
-
-def scan(venv: Path, forbidden: Sequence[Path],
-         install_path: PurePosixPath) -> tuple[str, ...]:
-    """Check that no file or link in ``venv`` names a ``forbidden`` path.
-
-    Every file is read, binary ones too; symlinks are checked by their
-    target and not followed.
-
-    :param install_path: paths that are a prefix of it cannot be checked
-        (every shebang would match) and are skipped.
-    :returns: the ELF objects (native code) among the files, as paths
-        relative to ``venv``, sorted: every file's first bytes are read
-        here anyway, so the system-dependency stage reads only these.
-    :raises giftwrap.errors.BuildError: naming the first offending files.
-    """
-    needles = _needles(forbidden, install_path)
-    pattern = re.compile(b'(?:' + b'|'.join(re.escape(n) for n in needles)
-                         + b')' + _NOT_PATH_CHAR) if needles else None
-    # bytes.find of what every needle starts with is many times faster
-    # than the regular expression, and almost never finds anything.
-    prefix = os.path.commonprefix(needles) if needles else b''
-    offenders, native = [], []
-    top = str(venv)
-    for entry in _entries(top):
-        if entry.is_symlink():
-            hit = pattern and pattern.search(os.fsencode(
-                os.readlink(entry.path)))
-        elif entry.is_file(follow_symlinks=False):
-            elf, hit = _scan_file(entry.path, pattern, prefix)
-            if elf:
-                native.append(os.path.relpath(entry.path, top))
-        else:  # a fifo, a socket, a device: nothing to read
-            continue
-        if hit:
-            offenders.append(f'{os.path.relpath(entry.path, top)}: '
-                             f'{hit.group().decode(errors="replace")}')
-    if offenders:
-        raise errors.BuildError(
-            f'{len(offenders)} files in the virtualenv name a build '
-            f'directory', output='\n'.join(offenders[:_SHOWN]),
-            hint='such a package would only work on the build machine; '
-                 'find what wrote the path (a script, a compiled extension) '
-                 'and build that distribution without it')
-    return tuple(sorted(native))
-
-
-def _needles(forbidden: Sequence[Path], install_path: PurePosixPath
-             ) -> list[bytes]:
-    needles = set()
-    for path in forbidden:
-        for text in {os.path.abspath(path), os.path.realpath(path)}:
-            if PurePosixPath(install_path).is_relative_to(text):
-                LOG.warning('cannot check for %s: the install path %s is '
-                            'inside it', text, install_path)
-                continue
-            needles.add(os.fsencode(text))
-    # Longest first, so the offending path shown is the most precise one.
-    return sorted(needles, key=len, reverse=True)
-
-
-def _entries(top: str) -> Iterator[os.DirEntry]:
-    """Every entry under ``top`` but directories (links to directories
-    included, not followed), directory by directory, by name: one
-    ``getdents`` per directory, no ``stat`` per file."""
-    with os.scandir(top) as listing:
-        found = sorted(listing, key=lambda entry: entry.name)
-    for entry in found:
-        if entry.is_dir(follow_symlinks=False):
-            yield from _entries(entry.path)
-        else:
-            yield entry
-
-
-def _scan_file(path: str, pattern: re.Pattern | None, prefix: bytes = b''
-               ) -> tuple[bool, re.Match | None]:
-    """Whether the regular file ``path`` is ELF, and the first forbidden
-    path it contains.
-
-    :param prefix: what every match starts with (a quick test first).
-    """
-    overlap = max(len(pattern.pattern), 1) if pattern else 1
-    with open(path, 'rb') as stream:
-        chunk = stream.read(_CHUNK)
-        elf = chunk.startswith(ELF_MAGIC)
-        tail = b''
-        while chunk and pattern is not None:
-            data = tail + chunk
-            hit = pattern.search(data) if prefix in data else None
-            if hit:
-                return elf, hit
-            tail = (tail + chunk)[-overlap:]
-            chunk = stream.read(_CHUNK)
-    return elf, None

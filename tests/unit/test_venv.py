@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from giftwrap import errors, testing
-from giftwrap.venv import installers, build as venv
+from giftwrap.venv import installers, build as venv, scan as scanning
 from giftwrap.venv.interpreter import Interpreter
 from giftwrap.resolve.base import Pin, Pins
 
@@ -116,7 +116,7 @@ def test_scan_names_files_that_mention_build_paths(tmp_path):
     (env / 'lib').mkdir(parents=True)
     (env / 'lib' / 'ok.py').write_text('x = "/opt/app"\n')
     (env / 'lib' / 'bad.so').write_bytes(
-        venv.ELF_MAGIC + b'\0' * 100 + f'{tmp_path}/src/x.c\0'.encode())
+        scanning.ELF_MAGIC + b'\0' * 100 + f'{tmp_path}/src/x.c\0'.encode())
     with pytest.raises(errors.BuildError) as info:
         venv.scan(env, (tmp_path / 'src',), PurePosixPath('/opt/app'))
     assert 'lib/bad.so' in info.value.output
@@ -138,10 +138,10 @@ def test_scan_checks_symlink_targets_without_following(tmp_path):
 def test_scan_detects_elf_and_ignores_longer_names(tmp_path):
     env = tmp_path / 'opt' / 'app'
     env.mkdir(parents=True)
-    (env / 'mod.so').write_bytes(venv.ELF_MAGIC + b'\2\1\1')
+    (env / 'mod.so').write_bytes(scanning.ELF_MAGIC + b'\2\1\1')
     (env / 'notes.txt').write_text(f'see {tmp_path}/work2/x\n')
     (env / 'lib' / 'sub').mkdir(parents=True)
-    (env / 'lib' / 'sub' / 'tool').write_bytes(venv.ELF_MAGIC + b'\2')
+    (env / 'lib' / 'sub' / 'tool').write_bytes(scanning.ELF_MAGIC + b'\2')
     (env / 'link.so').symlink_to(env / 'mod.so')  # a link: not read
     assert venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/app')) \
         == ('lib/sub/tool', 'mod.so')
@@ -154,7 +154,7 @@ def test_scan_finds_a_path_across_a_chunk_boundary(tmp_path):
     env = tmp_path / 'opt' / 'app'
     env.mkdir(parents=True)
     needle = f'{tmp_path}/work/'.encode()
-    (env / 'big.bin').write_bytes(b'\0' * (venv._CHUNK - 5) + needle)
+    (env / 'big.bin').write_bytes(b'\0' * (scanning._CHUNK - 5) + needle)
     with pytest.raises(errors.BuildError):
         venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/app'))
 
@@ -164,6 +164,78 @@ def test_scan_skips_paths_that_contain_the_install_path(tmp_path):
     env.mkdir(parents=True)
     (env / 'script').write_text('#!/opt/app/bin/python\n')
     assert not venv.scan(env, (Path('/opt'),), PurePosixPath('/opt/app'))
+
+
+def _scanned(monkeypatch) -> list[str]:
+    """The files the scan reads (the rest it takes from its memo)."""
+    read, real = [], scanning._scan_file
+
+    def counting(path, *args):
+        read.append(os.path.basename(path))
+        return real(path, *args)
+
+    monkeypatch.setattr(scanning, '_scan_file', counting)
+    return read
+
+
+def test_scan_remembers_clean_files_by_identity(tmp_path, monkeypatch):
+    env, memo = tmp_path / 'opt' / 'app', tmp_path / 'cache' / 'scan'
+    env.mkdir(parents=True)
+    (env / 'a.py').write_text('x = 1\n')
+    (env / 'lib.so').write_bytes(b'\x7fELF' + b'\0' * 60)
+    work = (tmp_path / 'work',)
+    read = _scanned(monkeypatch)
+    assert venv.scan(env, work, PurePosixPath('/opt/app'), memo) == \
+        ('lib.so',)
+    assert sorted(read) == ['a.py', 'lib.so']
+    read.clear()
+    # the same files again: not read, and still known for ELF
+    assert venv.scan(env, work, PurePosixPath('/opt/app'), memo) == \
+        ('lib.so',)
+    assert read == []
+    # a file replaced (a new inode) is read again, and its path found
+    replacement = env / 'a.py.new'
+    replacement.write_text(f'x = "{tmp_path}/work/src"\n')
+    os.replace(replacement, env / 'a.py')
+    with pytest.raises(errors.BuildError, match='name a build directory'):
+        venv.scan(env, work, PurePosixPath('/opt/app'), memo)
+    assert read == ['a.py']
+    # an offending file is never remembered: it fails every time
+    with pytest.raises(errors.BuildError):
+        venv.scan(env, work, PurePosixPath('/opt/app'), memo)
+    assert read == ['a.py', 'a.py']
+
+
+def test_scan_memo_is_per_install_path_and_needles(tmp_path, monkeypatch):
+    env, memo = tmp_path / 'opt' / 'app', tmp_path / 'cache' / 'scan'
+    env.mkdir(parents=True)
+    (env / 'a.py').write_text('x = 1\n')
+    read = _scanned(monkeypatch)
+    venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/app'), memo)
+    venv.scan(env, (tmp_path / 'other',), PurePosixPath('/opt/app'), memo)
+    venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/b'), memo)
+    assert read == ['a.py'] * 3
+    # a directory inside a needle adds nothing to look for: the same memo
+    venv.scan(env, (tmp_path / 'work', tmp_path / 'work' / 'run-2'),
+              PurePosixPath('/opt/app'), memo)
+    assert read == ['a.py'] * 3
+
+
+def test_essential_needles_find_what_all_of_them_find():
+    needles = [b'/c/work/run/root', b'/c', b'/c/work', b'/cx', b'/d/e']
+    assert scanning.essential(needles) == [b'/c', b'/cx', b'/d/e']
+
+
+def test_a_broken_memo_is_read_as_none(tmp_path, monkeypatch):
+    env, memo = tmp_path / 'opt' / 'app', tmp_path / 'cache' / 'scan'
+    env.mkdir(parents=True)
+    (env / 'a.py').write_text('x = 1\n')
+    venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/app'), memo)
+    for file in memo.iterdir():
+        file.write_text('[not a memo')
+    read = _scanned(monkeypatch)
+    venv.scan(env, (tmp_path / 'work',), PurePosixPath('/opt/app'), memo)
+    assert read == ['a.py']
 
 
 def test_install_report_flags_unpinned_closure_members(tmp_path):
