@@ -68,6 +68,9 @@ class Job:
     #: client checked for unchanged inputs, so the worker does not)
     memo: tuple[str, dict[str, str]] | None = None
     check_unchanged: bool = True
+    #: the virtualenv being made while the job clones (see _venv_ahead)
+    _ahead: 'Ahead | None' = dataclasses.field(default=None, init=False,
+                                               repr=False)
     #: scratch space, the project's log, and the runner logging there
     work: Path = dataclasses.field(init=False)
     log_file: Path = dataclasses.field(init=False)
@@ -115,6 +118,8 @@ class Job:
         except Exception as exc:  # a bug must fail this project, not the run
             return self._failed(self._internal(exc)), {}
         finally:
+            if self._ahead is not None:  # it writes in the work directory
+                self._ahead.join()
             if not self.options.keep_work:
                 shutil.rmtree(self.work, ignore_errors=True)
 
@@ -149,6 +154,7 @@ class Job:
     # -- the stages, in order ---------------------------------------------
 
     def _run(self, found: warm.Warm) -> Result:
+        self._ahead = self._venv_ahead()
         source = self._source(found)
         if not self.pp.targets:
             host = Variant(None, self.name, self.pp.interpreter, self.runner,
@@ -246,6 +252,44 @@ class Job:
         project = self._rerender(checkout, applied)
         return Source(project, checkout, applied, epoch)
 
+    def _venv_ahead(self) -> 'Ahead | None':
+        """Start making the host's virtualenv, which needs no checkout,
+        while the clone runs (virtualenv seeding pip and setuptools is a
+        process of its own: 0.3 s of keystone's rebuild); not when the
+        install path is rendered from the source, or nothing is built."""
+        project = self.pp.project
+        if self.pp.targets or self.options.lock_only or \
+                self.pp.interpreter is None or \
+                'install_path' in project.source_dependent:
+            return None
+        # A runner of its own: the job's gains the commit's
+        # SOURCE_DATE_EPOCH once cloned, which virtualenv must not see only
+        # sometimes.  Made here, it belongs to the job's run.
+        runner = Runner(self.log_file, extra_env=self.runner.extra_env)
+        self.runner.note(AHEAD_NOTE)
+        return Ahead(lambda: venv.create(
+            interpreter=self.pp.interpreter, stage_root=self.work / 'root',
+            install_path=project.install_path, source_dir=self.work / 'src',
+            work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
+            runner=runner), project.install_path)
+
+    def _made_ahead(self, variant: Variant, project) -> bool:
+        """Whether the host's virtualenv was made ahead (raising what
+        making it raised)."""
+        ahead = self._ahead
+        if ahead is None or variant.target is not None:
+            return False
+        self._ahead = None
+        ahead.join()
+        if ahead.install_path != project.install_path:
+            raise errors.GiftwrapError(
+                f'internal error: the virtualenv was made for '
+                f'{ahead.install_path}, not {project.install_path}',
+                where=f'project {self.name}', hint='this is a bug in giftwrap')
+        if ahead.error is not None:
+            raise ahead.error
+        return True
+
     def _inputs(self, source: Source, variant: Variant) -> Inputs:
         """The pins for this variant's interpreter (markers differ)."""
         locked = self._locked_entry(variant.key)
@@ -285,7 +329,8 @@ class Job:
             offline=self.options.offline,
             forbidden=(self.options.work_dir, self.options.cache_dir),
             md5_ahead=any(getattr(c.driver, 'wants_md5', False)
-                          for c in variant.builders))))
+                          for c in variant.builders),
+            created=self._made_ahead(variant, project))))
         self._stage('virtualenv', lambda: self._check_complete(
             project, pins, report))
         self._stage('strip', lambda: strip.apply(tree.venv, project.name,
@@ -471,3 +516,28 @@ def _format(variant: Variant) -> str:
     """The package manager that owns the variant's interpreter."""
     return variant.target.format if variant.target else \
         syspython.host_format()
+
+
+#: the log's line saying the virtualenv is made beside the clone
+AHEAD_NOTE = '== virtualenv: made beside the clone'
+
+
+class Ahead:
+    """An action started in a thread of its own, joined before its result
+    is needed (and before the work directory it writes in is removed)."""
+
+    def __init__(self, action, install_path):
+        self.install_path = install_path
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(action,),
+                                        name='virtualenv-ahead', daemon=True)
+        self._thread.start()
+
+    def _run(self, action) -> None:
+        try:
+            action()
+        except BaseException as exc:  # raised where the stage needs it
+            self.error = exc
+
+    def join(self) -> None:
+        self._thread.join()

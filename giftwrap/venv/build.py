@@ -66,7 +66,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
           build_tool_hashes: Mapping[str, Sequence[str]] | None = None,
           bytecode_cache: bool = True,
           offline: bool = False,
-          md5_ahead: bool = False
+          md5_ahead: bool = False,
+          created: bool = False
           ) -> tuple[StagedTree, InstallReport]:
     """Build, install, relocate and check the virtualenv of one project.
 
@@ -105,6 +106,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
         written, beside the scan and every later stage
         (:attr:`StagedTree.digests`: a file changed later, by ``strip``,
         is hashed again by the builder).
+    :param created: :func:`create` made the virtualenv already, with the
+        same arguments.
     :returns: the staged tree and what was installed.
     :raises giftwrap.errors.BuildError: virtualenv, the installer or its
         check failed, or a file still names a build directory.
@@ -119,7 +122,9 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     venv = stage_root / install_path.relative_to('/')
     work_dir.mkdir(parents=True, exist_ok=True)
     env = _environment(source_dir, stage_root, work_dir)
-    _create(interpreter, venv, install_path, cache_dir, runner, env, creator)
+    if not created:
+        _create(interpreter, venv, install_path, cache_dir, runner, env,
+                creator)
     spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
@@ -176,6 +181,22 @@ def build(*, interpreter: Interpreter, stage_root: Path,
                       digests=ahead,
                       installed=report.installed)
     return tree, report
+
+
+def create(*, interpreter: Interpreter, stage_root: Path,
+           install_path: PurePosixPath, source_dir: Path, work_dir: Path,
+           cache_dir: Path | None, runner: Runner,
+           creator: str = 'virtualenv') -> None:
+    """Make the virtualenv :func:`build` installs into, as it would (then
+    give it ``created=True``).  Nothing here needs the checkout, only where
+    it will be: a job makes the virtualenv while it clones."""
+    install_path = check_install_path(install_path)
+    source_dir, stage_root, work_dir = (
+        Path(os.path.abspath(p)) for p in (source_dir, stage_root, work_dir))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    _create(interpreter, stage_root / install_path.relative_to('/'),
+            install_path, cache_dir, runner,
+            _environment(source_dir, stage_root, work_dir), creator)
 
 
 def _keep_wheels(venv: Path, work_dir: Path, cache_dir: Path,

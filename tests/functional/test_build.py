@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from giftwrap.run.job import AHEAD_NOTE
 from tests import httpserver, projectutil
 
 pytestmark = pytest.mark.skipif(shutil.which('dpkg-deb') is None,
@@ -201,3 +202,67 @@ def test_upper_constraints_from_loopback_and_failure_isolation(
         'openstack-hello-app_2025.1-acme2_all.deb.cdx.json']
     lock = json.loads((out / 'giftwrap.lock').read_text())
     assert list(lock['projects']) == ['hello-app']  # only what succeeded
+
+
+def _log_of(cache: Path, project: str) -> str:
+    logs = sorted(cache.glob(f'logs/*/{project}.log'),
+                  key=lambda p: p.stat().st_mtime)
+    return logs[-1].read_text()
+
+
+def test_the_virtualenv_is_made_while_cloning(built):
+    """virtualenv needs no checkout: it runs beside the clone."""
+    log = _log_of(built['cache'], 'hello-app')
+    assert log.index(AHEAD_NOTE) < log.index('== clone:')
+
+
+def test_a_failed_clone_waits_for_the_virtualenv_and_leaves_nothing(
+        tmp_path, repo, base):
+    path = manifest(tmp_path, f"""
+        settings:
+          version: '2025.1-acme1'
+          base_path: '{base}/{{{{ version }}}}'
+          builders: [nfpm-deb]
+          resolver: requirements-file
+        projects:
+          - name: hello-app
+            giturl: {repo}
+            gitref: no-such-branch
+        """)
+    work = tmp_path / 'work'
+    result = subprocess.run(
+        ['giftwrap', 'build', '-m', path, '-o', str(tmp_path / 'out'),
+         '--cache-dir', str(tmp_path / 'cache'), '--work-dir', str(work)],
+        capture_output=True, text=True)
+    assert result.returncode == 5, result.stderr
+    assert "no branch, tag or commit 'no-such-branch'" in shown(result)
+    assert not (work / 'hello-app').exists()
+
+
+def test_an_install_path_from_the_source_gets_its_virtualenv_after_the_clone(
+        tmp_path, repo, base):
+    path = manifest(tmp_path, f"""
+        settings:
+          version: '2025.1-acme1'
+          base_path: '{base}/g{{{{ project.commit_short }}}}'
+          builders: [nfpm-deb]
+          resolver: requirements-file
+        projects:
+          - name: hello-app
+            giturl: {repo}
+        """)
+    out, cache = tmp_path / 'out', tmp_path / 'cache'
+    result = subprocess.run(
+        ['giftwrap', 'build', '-m', path, '-o', str(out), '--cache-dir',
+         str(cache)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr + result.stdout
+    log = _log_of(cache, 'hello-app')
+    assert AHEAD_NOTE not in log
+    assert log.index('== clone:') < log.index(' -m virtualenv ')
+    deb, = out.glob('*.deb')
+    listing = subprocess.run(['dpkg-deb', '-c', str(deb)], check=True,
+                             capture_output=True, text=True).stdout
+    from dulwich.repo import Repo
+    with Repo(str(repo)) as git:
+        short = git.head().decode()[:7]
+    assert f'{base}/g{short}/hello-app/bin/'.lstrip('/') in listing
