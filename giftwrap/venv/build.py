@@ -173,7 +173,8 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     config = _copy_config(source_dir, venv, install_path) if include_config \
         else ()
     # one thread: the scan and the stages after it keep the other cores
-    ahead = digests.Digests(str(venv), 1) if md5_ahead else None
+    ahead = digests.Digests(str(venv), 1, digests.memo_file(
+        cache_dir, install_path)) if md5_ahead else None
     elf = scan(venv, (stage_root, work_dir, source_dir, *forbidden),
                install_path, cache_dir / 'scan' if cache_dir else None)
     tree = StagedTree(root=stage_root, install_path=install_path,

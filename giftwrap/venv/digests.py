@@ -15,6 +15,13 @@ giftwrap's interpreter): threads of giftwrap's own would hold its GIL for
 every file opened and read, and the stages running meanwhile would wait
 for it.
 
+With a memo file (in the cache's ``scan/``, one per install path), the
+md5 of every file hashed is kept by that identity, and a later build
+takes it for a file that is still the same (the hard links to uv's cache
+and to the byte-code cache a rebuild stages again) instead of reading it:
+the process then competes with the packaging stage for the cores for the
+new files only.
+
 Only a file that is still the one hashed is answered for: same device,
 inode, size and modification time.  Every write to a staged file is a new
 file renamed over the old one (a new inode), so a file changed after it was
@@ -27,6 +34,7 @@ answered for.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import stat
@@ -52,14 +60,14 @@ class Digests:
     :param threads: how many threads hash.
     """
 
-    def __init__(self, top: str, threads: int):
+    def __init__(self, top: str, threads: int, memo: str | None = None):
         self.top = top
         self._found: dict[str, tuple[_Key, str]] = {}
         self._done = threading.Event()
         try:
             self._process = subprocess.Popen(
                 [sys.executable, '-I', os.path.abspath(__file__), top,
-                 str(max(1, threads))],
+                 str(max(1, threads)), *([memo] if memo else [])],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL)
         except OSError:
@@ -99,6 +107,15 @@ class Digests:
             self._done.set()
 
 
+def memo_file(cache_dir, install_path) -> str | None:
+    """The md5 memo of ``install_path``'s trees in the cache, if any."""
+    if cache_dir is None:
+        return None
+    name = hashlib.sha256(f'giftwrap-md5-1\0{install_path}'.encode(
+        'utf-8', 'surrogateescape')).hexdigest()
+    return os.path.join(cache_dir, 'scan', f'md5-{name}.json')
+
+
 def _parse(out: bytes) -> Iterator[tuple[str, tuple[_Key, str]]]:
     """The hashing process's records: ``md5 dev ino size mtime path\\0``."""
     for record in out.split(b'\0'):
@@ -121,7 +138,8 @@ def _batches(top: str) -> Iterator[list[str]]:
         yield batch
 
 
-def _hash(paths: list[str]) -> bytes:
+def _hash(paths: list[str], memo: dict[str, str], seen: dict[str, str]
+          ) -> bytes:
     records = []
     for path in paths:
         try:
@@ -132,9 +150,12 @@ def _hash(paths: list[str]) -> bytes:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 continue  # a fifo or device: the builders refuse those
-            with open(fd, 'rb', closefd=False) as handle:
-                digest = hashlib.file_digest(handle, 'md5').hexdigest()
             numbers = ' '.join(map(str, _key(st)))
+            digest = memo.get(numbers)
+            if digest is None:
+                with open(fd, 'rb', closefd=False) as handle:
+                    digest = hashlib.file_digest(handle, 'md5').hexdigest()
+            seen[numbers] = digest
             records.append(f'{digest} {numbers} '.encode()
                            + os.fsencode(path) + b'\0')
         except OSError:
@@ -148,13 +169,44 @@ def _key(st: os.stat_result) -> _Key:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
+def _load(memo: str | None) -> dict[str, str]:
+    try:
+        found = json.loads(open(memo, encoding='utf-8').read()) if memo \
+            else {}
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _keep(memo: str, seen: dict[str, str]) -> None:
+    """Write the memo anew and rename it over the old one."""
+    tmp = f'{memo}.{os.getpid()}.tmp'
+    try:
+        os.makedirs(os.path.dirname(memo), exist_ok=True)
+        with open(tmp, 'w', encoding='utf-8') as out:
+            json.dump(seen, out)
+        os.replace(tmp, memo)
+    except OSError:  # a cache that cannot be written: hash again next time
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
 def main(argv: list[str]) -> int:
     """Hash every regular file below ``argv[0]`` on ``argv[1]`` threads;
-    write one record per file to standard output."""
+    write one record per file to standard output.  ``argv[2]``, if given:
+    the memo file, read first and written again with this tree's files."""
     top, threads = argv[0], int(argv[1])
+    memo_file = argv[2] if len(argv) > 2 else None
+    memo, seen = _load(memo_file), {}
     with ThreadPoolExecutor(threads) as pool:
-        for records in pool.map(_hash, _batches(top)):
+        for records in pool.map(lambda batch: _hash(batch, memo, seen),
+                                _batches(top)):
             sys.stdout.buffer.write(records)
+    sys.stdout.buffer.flush()
+    if memo_file and seen != memo:
+        _keep(memo_file, seen)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -134,3 +135,36 @@ def test_the_shadow_tree_takes_known_digests_and_hashes_the_rest(tmp_path):
     assert f'{md5(FILES["lib/pkg/b.py"])}  opt/demo/lib/pkg/b.py\n' in sums
     assert shadow.hashed == len(FILES) - 1
     assert size == sum(len(t) for t in FILES.values())
+
+
+def test_a_memo_answers_for_files_still_the_same(tmp_path):
+    tree = staged(tmp_path)
+    memo = str(tmp_path / 'cache' / 'scan' / 'md5-x.json')
+    Digests(str(tree.venv), 2, memo).wait()
+    assert os.path.isfile(memo)
+    # The same file (device, inode, size, mtime) with other bytes, which
+    # giftwrap never writes: the memo's md5 is taken without reading it,
+    # which is what saves a rebuild the reading.
+    same = tree.venv / 'lib' / 'a.py'
+    st = same.stat()
+    same.write_text('A = 2\n')
+    os.utime(same, ns=(st.st_atime_ns, st.st_mtime_ns))
+    digests = Digests(str(tree.venv), 2, memo)
+    assert digests.md5(str(same)) == md5('A = 1\n')
+    # a file written anew (another inode) is read
+    fresh = tree.venv / 'lib' / 'pkg' / 'b.new'
+    fresh.write_text('B = 3\n')
+    fresh.replace(tree.venv / 'lib' / 'pkg' / 'b.py')
+    digests = Digests(str(tree.venv), 2, memo)
+    assert digests.md5(str(tree.venv / 'lib' / 'pkg' / 'b.py')) == \
+        md5('B = 3\n')
+
+
+def test_a_broken_memo_means_hashing_everything(tmp_path):
+    tree = staged(tmp_path)
+    memo = tmp_path / 'md5.json'
+    memo.write_text('{not json')
+    digests = Digests(str(tree.venv), 2, str(memo))
+    for name, text in FILES.items():
+        assert digests.md5(str(tree.venv / name)) == md5(text), name
+    assert isinstance(json.loads(memo.read_text()), dict)
