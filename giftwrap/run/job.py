@@ -271,7 +271,7 @@ class Job:
             interpreter=self.pp.interpreter, stage_root=self.work / 'root',
             install_path=project.install_path, source_dir=self.work / 'src',
             work_dir=self.work / 'venv', cache_dir=self.options.cache_dir,
-            runner=runner), project.install_path)
+            runner=runner))
 
     def _made_ahead(self, variant: Variant, project) -> bool:
         """Whether the host's virtualenv was made ahead (raising what
@@ -281,10 +281,11 @@ class Job:
             return False
         self._ahead = None
         ahead.join()
-        if ahead.install_path != project.install_path:
+        if self.pp.project.install_path != project.install_path:
             raise errors.GiftwrapError(
                 f'internal error: the virtualenv was made for '
-                f'{ahead.install_path}, not {project.install_path}',
+                f'{self.pp.project.install_path}, not '
+                f'{project.install_path}',
                 where=f'project {self.name}', hint='this is a bug in giftwrap')
         if ahead.error is not None:
             raise ahead.error
@@ -526,8 +527,7 @@ class Ahead:
     """An action started in a thread of its own, joined before its result
     is needed (and before the work directory it writes in is removed)."""
 
-    def __init__(self, action, install_path):
-        self.install_path = install_path
+    def __init__(self, action):
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(action,),
                                         name='virtualenv-ahead', daemon=True)

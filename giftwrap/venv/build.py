@@ -114,14 +114,10 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     :raises giftwrap.errors.MissingToolError: ``installer`` is ``uv`` and
         uv is not installed.
     """
-    install_path = check_install_path(install_path)
     extras = check_extras(extras)
     check_installer(installer)
-    source_dir = Path(os.path.abspath(source_dir))
-    stage_root, work_dir = (Path(os.path.abspath(p)) for p in (stage_root, work_dir))
-    venv = stage_root / install_path.relative_to('/')
-    work_dir.mkdir(parents=True, exist_ok=True)
-    env = _environment(source_dir, stage_root, work_dir)
+    install_path, source_dir, stage_root, work_dir, venv, env = _layout(
+        install_path, source_dir, stage_root, work_dir)
     if not created:
         _create(interpreter, venv, install_path, cache_dir, runner, env,
                 creator)
@@ -191,13 +187,22 @@ def create(*, interpreter: Interpreter, stage_root: Path,
     """Make the virtualenv :func:`build` installs into, as it would (then
     give it ``created=True``).  Nothing here needs the checkout, only where
     it will be: a job makes the virtualenv while it clones."""
+    install_path, _, _, _, venv, env = _layout(install_path, source_dir,
+                                               stage_root, work_dir)
+    _create(interpreter, venv, install_path, cache_dir, runner, env, creator)
+
+
+def _layout(install_path: PurePosixPath, source_dir: Path, stage_root: Path,
+            work_dir: Path):
+    """The checked install path, the directories made absolute, the staged
+    virtualenv's path and the environment of its tools; ``work_dir`` made."""
     install_path = check_install_path(install_path)
     source_dir, stage_root, work_dir = (
         Path(os.path.abspath(p)) for p in (source_dir, stage_root, work_dir))
     work_dir.mkdir(parents=True, exist_ok=True)
-    _create(interpreter, stage_root / install_path.relative_to('/'),
-            install_path, cache_dir, runner,
-            _environment(source_dir, stage_root, work_dir), creator)
+    return (install_path, source_dir, stage_root, work_dir,
+            stage_root / install_path.relative_to('/'),
+            _environment(source_dir, stage_root, work_dir))
 
 
 def _keep_wheels(venv: Path, work_dir: Path, cache_dir: Path,

@@ -150,7 +150,7 @@ def _hash(paths: list[str], memo: dict[str, str], seen: dict[str, str]
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 continue  # a fifo or device: the builders refuse those
-            numbers = ' '.join(map(str, _key(st)))
+            numbers = identity(st)
             digest = memo.get(numbers)
             if digest is None:
                 with open(fd, 'rb', closefd=False) as handle:
@@ -167,6 +167,11 @@ def _hash(paths: list[str], memo: dict[str, str], seen: dict[str, str]
 
 def _key(st: os.stat_result) -> _Key:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def identity(st: os.stat_result) -> str:
+    """What says a file is still the same one, as memos keep it."""
+    return ' '.join(map(str, _key(st)))
 
 
 def _load(memo: str | None) -> dict[str, str]:

@@ -28,6 +28,7 @@ from typing import Iterator, Sequence
 
 from giftwrap import errors
 from giftwrap.util import atomic
+from giftwrap.venv.digests import identity
 from giftwrap.venv.relocate import ELF_MAGIC
 
 LOG = logging.getLogger(__name__)
@@ -173,8 +174,7 @@ class _Memo:
              ) -> tuple[bool, re.Match | None]:
         if self.path is None:
             return _scan_file(entry.path, pattern, prefix)
-        st = entry.stat(follow_symlinks=False)
-        ident = f'{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}'
+        ident = identity(entry.stat(follow_symlinks=False))
         elf = self.known.get(ident)
         if elf in (0, 1):
             self.seen[ident] = elf
