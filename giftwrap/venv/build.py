@@ -121,7 +121,7 @@ def build(*, interpreter: Interpreter, stage_root: Path,
     if not created:
         _create(interpreter, venv, install_path, cache_dir, runner, env,
                 creator)
-    spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
+    spec = installers.with_extras(str(source_dir), extras)
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
     tools = _build_tools(venv, build_tools, runner, env, cache_dir,
@@ -147,10 +147,13 @@ def build(*, interpreter: Interpreter, stage_root: Path,
         build_constraints=_build_constraint_file(
             venv, tools, work_dir, installer,
             hashes if build_tools is not None else {}))
+    # the project as the installer takes it: uv, its wheel, built once
+    spec = tool.project(source_dir, extras)
+    phases[1] = ('project', (spec, *pins.requirements))
     if require_hashes:
         installers.install_locked(tool, spec, pins, work_dir)
     elif resolved is not None:
-        tool.install_resolved('project', resolved, dict(phases)['project'])
+        tool.install_resolved('project', resolved, phases[1][1])
     else:
         for name, specs in phases:
             if specs:
@@ -377,7 +380,7 @@ def resolve_closure(*, interpreter: Interpreter, source_dir: Path, pins: Pins,
     _make_venv(interpreter, scratch, cache_dir, runner, env, creator)
     constraints = work_dir / 'constraints.txt'
     constraints.write_text(pins.constraints_text())
-    spec = f'{source_dir}[{",".join(extras)}]' if extras else str(source_dir)
+    spec = installers.with_extras(str(source_dir), extras)
     tools = installers.seeded(scratch)
     tool_hashes: dict[str, tuple[str, ...]] = {}
     build_constraints = []

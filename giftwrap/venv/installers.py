@@ -122,6 +122,10 @@ def uv_environment(env: Mapping[str, str], cache_dir: Path | None
 #: which would take a dependency from a path, a URL or a git repository.
 UV_SAFE = ('--no-sources',)
 
+#: What uv prints, offline, for a file its cache does not have.
+_UV_NOT_CACHED = re.compile(r'network was disabled|Network connectivity is '
+                            r'disabled|not found in the cache')
+
 #: What pip and uv print when a file has another hash than a lock's.
 _HASH_MISMATCH = re.compile(
     r'DO NOT MATCH THE HASHES|Hash mismatch for|In --require-hashes mode, '
@@ -141,6 +145,20 @@ def failure_hint(output: str | None, tool: str) -> str:
                 'regenerating the lock with giftwrap lock')
     return ('the pins (constraints) and the requirements conflict, or a '
             f'pinned version does not exist: see {tool}\'s output above')
+
+
+def _build_hint(output: str | None) -> str:
+    """What to do about a failed wheel build: the network or a build
+    tool's hash (as :func:`failure_hint`), else the build itself."""
+    if network_hint(output) or output and _HASH_MISMATCH.search(output):
+        return failure_hint(output, 'uv')
+    return ('the build backend failed (see its output above): fix the '
+            'project\'s build, or the pins of its build requirements')
+
+
+def with_extras(spec: str, extras: Sequence[str]) -> str:
+    """``spec[extra,...]``, or ``spec`` without extras."""
+    return f'{spec}[{",".join(extras)}]' if extras else spec
 
 
 def pip_install(venv: Path, phase: str, specs: Sequence[str],
@@ -216,6 +234,11 @@ class _Pip:
     #: constraints for building sdists (pip >= 25.3, uv), or None
     build_constraints: Path | None = None
 
+    def project(self, source_dir: Path, extras: Sequence[str]) -> str:
+        """What to install for the project: its checkout, which pip builds
+        (preparing its metadata, then building the wheel with it)."""
+        return with_extras(str(source_dir), extras)
+
     def install(self, phase: str, args: Sequence[str]) -> None:
         if self.build_constraints is not None:
             args = ['--build-constraint', str(self.build_constraints), *args]
@@ -253,6 +276,48 @@ class _Uv(_Pip):
         return self.runner.run(
             [self.uv, 'pip', *args], cwd=self.work_dir, env=self.env,
             check=check, what=what)
+
+    def project(self, source_dir: Path, extras: Sequence[str]) -> str:
+        """The project's wheel, built by ``uv build`` under the build
+        constraints, from uv's cache alone first (as :meth:`install_resolved`).
+
+        ``uv pip install`` of the checkout would run the build backend
+        twice: once to prepare the metadata it resolves with, then to build
+        the wheel (keystone: 0.4 s of 1.8 s).  The wheel's metadata serves
+        the resolution as well.  Built directly, a pbr project's wheel
+        carries the ``AUTHORS`` pbr writes, not the one committed (see
+        the README's installer section).
+        """
+        out = self.work_dir / 'project-wheel'
+        argv = [self.uv, 'build', *UV_SAFE, '--wheel', '--python',
+                str(self.venv / 'bin' / 'python'), '--out-dir', str(out)]
+        if self.build_constraints is not None:
+            argv += ['--build-constraints', str(self.build_constraints)]
+        try:
+            try:
+                self.runner.run([*argv, '--offline', '--', str(source_dir)],
+                                cwd=self.work_dir, env=self.env,
+                                what='uv build (project, from the cache)')
+            except errors.CommandError as exc:
+                if not _UV_NOT_CACHED.search(exc.output or ''):
+                    raise
+                LOG.info('the build requirements are not all in uv\'s '
+                         'cache: asking the index')
+                self.runner.run([*argv, '--', str(source_dir)],
+                                cwd=self.work_dir, env=self.env,
+                                what='uv build (project)')
+        except errors.CommandError as exc:
+            raise errors.BuildError(
+                'uv could not build the project\'s wheel',
+                output=exc.output,
+                hint=_build_hint(exc.output)
+                + (f'; {exc.hint}' if exc.hint else '')) from exc
+        wheels = sorted(out.glob('*.whl'))
+        if len(wheels) != 1:
+            raise errors.BuildError(
+                f'uv build left {len(wheels)} wheels in {out}, not one',
+                hint='report this: giftwrap expects one wheel per project')
+        return with_extras(str(wheels[0]), extras)
 
     def install(self, phase: str, args: Sequence[str]) -> None:
         # uv compiles no byte-code unless asked: giftwrap compiles later.

@@ -173,7 +173,8 @@ def test_uv_installs_the_resolution_it_made(builds, source, cache_dir,
     they are, from uv's cache (warm by now), not resolved again."""
     tree, report = _build(tmp_path, source, cache_dir, 'uv')
     log = (tmp_path / 'build.log').read_text()
-    command = next(c for c in log.split('\n$ ') if '--offline' in c)
+    command = next(c for c in log.split('\n$ ')
+                   if ' pip install ' in c and '--offline' in c)
     assert 'resolved-constraints.txt' in command
     assert '[exit status 0,' in command
     assert _files(tree) == _files(builds['uv'][0])
@@ -212,3 +213,84 @@ def test_a_projects_uv_sources_do_not_choose_its_dependencies(tmp_path,
     assert (site / 'six.py').is_file()
     assert not (site / 'six_impostor').exists()
     assert report.closure['six'] == '1.16.0' and 'six' in report.hashes
+
+
+def _uv_commands(log: str, command: str) -> list[str]:
+    """The uv ``command`` lines (``build``, ``pip install``) of ``log``."""
+    found = []
+    for line in log.splitlines():
+        parts = line.split(' ', 2)
+        if len(parts) == 3 and parts[0] == '$' and \
+                parts[1].endswith('/uv') and parts[2].startswith(command + ' '):
+            found.append(line)
+    return found
+
+
+def test_uv_builds_the_project_once_and_installs_its_wheel(
+        builds, source, cache_dir, tmp_path):
+    """``uv build --wheel`` runs the build backend once; ``uv pip install``
+    of the checkout would prepare the metadata in one run, then build."""
+    tree, _ = _build(tmp_path, source, cache_dir, 'uv')
+    log = (tmp_path / 'build.log').read_text()
+    built = _uv_commands(log, 'build')
+    assert len(built) == 1, built
+    assert '--no-sources' in built[0] and '--offline' in built[0]
+    assert built[0].endswith(f' -- {source}')
+    install, = _uv_commands(log, 'pip install')
+    assert install.endswith(
+        '/project-wheel/hello_app-1.2.3-py3-none-any.whl[idn]')
+    assert str(source) not in install
+    assert _files(tree) == _files(builds['uv'][0])
+
+
+def test_a_project_that_does_not_build_says_so(tmp_path, cache_dir):
+    src = _pyproject(tmp_path / 'src', 'broken', '1.0', 'broken', '')
+    (src / 'setup.py').write_text(
+        'raise SystemExit("broken: this project cannot build")\n')
+    with pytest.raises(errors.BuildError) as caught:
+        venv.build(
+            interpreter=_interpreter(), stage_root=tmp_path / 'root',
+            install_path=INSTALL, source_dir=src, pins=PINS,
+            work_dir=tmp_path / 'work', cache_dir=cache_dir,
+            runner=Runner(tmp_path / 'build.log'), installer='uv')
+    assert caught.value.what == 'uv could not build the project\'s wheel'
+    assert 'broken: this project cannot build' in caught.value.output
+    assert 'the build backend failed' in caught.value.hint
+    # a failing build runs once: only a file missing from uv's cache is
+    # asked of the index again
+    assert len(_uv_commands((tmp_path / 'build.log').read_text(),
+                            'build')) == 1
+
+
+def test_a_projects_uv_sources_do_not_choose_its_build_backend(
+        tmp_path, cache_dir):
+    """``[tool.uv.sources]`` naming a path for a build requirement is not
+    followed either: the build backend comes from the index, and this one
+    is on no index, so the build fails without running the impostor."""
+    marker = tmp_path / 'impostor-ran'
+    impostor = tmp_path / 'impostor'
+    (impostor / 'giftwrap_impostor_backend').mkdir(parents=True)
+    (impostor / 'giftwrap_impostor_backend' / '__init__.py').write_text(
+        f'open({str(marker)!r}, "w").close()\n'
+        'from setuptools.build_meta import *\n')
+    (impostor / 'pyproject.toml').write_text(
+        '[build-system]\nrequires = ["setuptools"]\n'
+        'build-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "giftwrap-impostor-backend"\nversion = "1.0"\n'
+        'dependencies = ["setuptools"]\n')
+    src = tmp_path / 'src'
+    src.mkdir()
+    (src / 'pyproject.toml').write_text(
+        '[build-system]\nrequires = ["giftwrap-impostor-backend"]\n'
+        'build-backend = "giftwrap_impostor_backend"\n'
+        '[project]\nname = "sourced"\nversion = "1.0"\n'
+        '[tool.uv.sources]\n'
+        f'giftwrap-impostor-backend = {{ path = "{impostor}" }}\n')
+    with pytest.raises(errors.BuildError) as caught:
+        venv.build(
+            interpreter=_interpreter(), stage_root=tmp_path / 'root',
+            install_path=INSTALL, source_dir=src, pins=PINS,
+            work_dir=tmp_path / 'work', cache_dir=cache_dir,
+            runner=Runner(tmp_path / 'build.log'), installer='uv')
+    assert 'giftwrap-impostor-backend' in caught.value.output
+    assert not marker.exists()
