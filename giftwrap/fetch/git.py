@@ -1,11 +1,12 @@
-"""Fetching a project's source from git with dulwich (no git command).
+"""Fetching a project's source from git with dulwich.
 
 :func:`fetch` turns a URL and a ref into a work tree and a
 :class:`~giftwrap.fetch.checkout.Checkout`.  dulwich speaks the git protocols
 itself, so a manifest's URL or ref never reaches a command line: a ref such
 as ``--upload-pack=...`` is only a name that no branch has.  (The ``ssh://``
 transport does start ``ssh``; dulwich refuses host names beginning with
-``-``.)
+``-``.)  Once the objects are fetched, the work tree is written by git's
+``read-tree`` where git is installed (:mod:`giftwrap.fetch.worktree`).
 
 The work tree gets the tags that point into the fetched history, as
 ``git clone`` would, because pbr computes a project's version from them.
@@ -45,7 +46,7 @@ import urllib3.exceptions
 from giftwrap import errors
 from giftwrap.util.process import find_tool, network_error, system_hint
 from giftwrap.util.process import Runner
-from giftwrap.fetch import brokenrepo, links, packmaps
+from giftwrap.fetch import brokenrepo, links, packmaps, worktree
 from giftwrap.fetch.checkout import Checkout
 
 try:
@@ -121,14 +122,14 @@ def fetch(url: str, ref: str, dest: Path, *, depth: int | None = None,
                 packmaps.reported(url, mirror):
             if mirror is None:
                 commit_id = _clone(url, url, ref, dest, depth, timeout,
-                                   progress)
+                                   progress, runner=runner)
             else:
                 with _locked(mirror):
                     if refresh or not (mirror / 'objects').is_dir():
                         _update_mirror(url, mirror, ref, timeout, progress)
                     commit_id = _clone(str(mirror), url, ref, dest, depth,
                                        timeout, progress, shared=mirror,
-                                       offline=offline)
+                                       offline=offline, runner=runner)
             check_links(dest, url)
             return _make_checkout(dest, url, ref, commit_id)
     except BaseException:
@@ -238,8 +239,10 @@ def check_git_cli(checkout: Checkout) -> None:
 
 def _clone(source: str, url: str, ref: str, dest: Path, depth: int | None,
            timeout: float, progress: Progress,
-           shared: Path | None = None, offline: bool = False) -> bytes:
-    """Fetch ``ref`` and its tags from ``source`` into a new work tree.
+           shared: Path | None = None, offline: bool = False,
+           runner: Runner | None = None) -> bytes:
+    """Fetch ``ref`` and its tags from ``source`` into a new work tree
+    (written by :func:`giftwrap.fetch.worktree.write`).
 
     :param shared: the cache's mirror (``source``): its objects are borrowed
         (git's alternates, as ``git clone --shared``) instead of copied, so
@@ -265,9 +268,7 @@ def _clone(source: str, url: str, ref: str, dest: Path, depth: int | None,
                 hint='use a branch, a tag of a commit or a commit id')
         tags = _follow_tags(client, path, repo, refs, progress)
         _write_refs(repo, url, name, commit_id, tags)
-        # Only the repository's own config: a user's core.autocrlf or
-        # filters must not change what giftwrap builds.
-        repo.get_worktree().reset_index(config=repo.get_config())
+        worktree.write(repo, commit_id, url, runner)
     return commit_id
 
 
