@@ -326,8 +326,8 @@ class Runner:
         if self.log_file is None:
             return
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, 'a', encoding='utf-8',
-                  errors='backslashreplace') as log:
+        with _NOTES, open(self.log_file, 'a', encoding='utf-8',
+                          errors='backslashreplace') as log:
             log.write(text + '\n')
 
     @classmethod
@@ -335,6 +335,11 @@ class Runner:
         """Stop every running child of the current run (on Ctrl-C or
         SIGTERM); it starts no more."""
         cls._current.terminate()
+
+
+#: one note at a time: a job's threads (the wheel built beside the
+#: install) share its log, and a long note is more than one write
+_NOTES = threading.Lock()
 
 
 def _decode(out: bytes | None) -> str:

@@ -5,11 +5,13 @@ Not imported by giftwrap: the virtualenv's own interpreter runs this file
 too), because byte-code belongs to the Python that will load it.  Standard
 library only, and Python 3.6 syntax: a target may run an old Python.
 
-Usage: ``python bytecode.py SITE RECORDED [CACHE]``.  Every ``*.py`` under
-SITE gets the checked-hash .pyc of ``compileall -f --invalidation-mode
-checked-hash -d RECORDED``: the same code objects, each recording its
-installed path (``co_filename``).  Exit status 1 when some files do not
-compile (they are listed), as compileall.
+Usage: ``python bytecode.py [--only=LIST] SITE RECORDED [CACHE]``.  Every
+``*.py`` under SITE gets the checked-hash .pyc of ``compileall -f
+--invalidation-mode checked-hash -d RECORDED``: the same code objects, each
+recording its installed path (``co_filename``).  With ``--only``, only the
+modules LIST names (a file of paths relative to SITE, one a line): a
+distribution installed after the others were compiled.  Exit status 1 when
+some files do not compile (they are listed), as compileall.
 
 How, so that the cache serves every install path:
 
@@ -62,14 +64,18 @@ _CHECKED = (0b11).to_bytes(4, 'little')
 _SCHEME = b'giftwrap-bytecode-2\0'
 
 
-def _sources(site, recorded):
-    """(source, recorded path, .pyc path) of every module, as compileall."""
+def _sources(site, recorded, only=None):
+    """(source, recorded path, .pyc path) of every module, as compileall;
+    with ``only`` (a set of paths relative to ``site``), of those alone."""
     for top, dirs, files in os.walk(site):
         # compileall does not descend into linked directories.
         dirs[:] = sorted(d for d in dirs
                          if not os.path.islink(os.path.join(top, d)))
         rel = os.path.relpath(top, site)
         for name in sorted(files):
+            if only is not None and os.path.normpath(
+                    os.path.join(rel, name)) not in only:
+                continue
             if name.endswith('.py'):
                 path = os.path.join(top, name)
                 dfile = os.path.normpath(os.path.join(recorded, rel, name))
@@ -232,12 +238,22 @@ def _place(cached, path, cfile):
     os.chmod(cfile, mode)
 
 
+def _only(argv):
+    """The ``--only=LIST`` option's set of paths, and the other arguments."""
+    if not argv or not argv[0].startswith('--only='):
+        return None, argv
+    with open(argv[0][len('--only='):], encoding='utf-8') as listed:
+        return {os.path.normpath(line.rstrip('\n'))
+                for line in listed if line.strip()}, argv[1:]
+
+
 def main(argv):
+    only, argv = _only(argv)
     site, recorded = argv[0], argv[1]
     cache = argv[2] if len(argv) > 2 else None
     jobs, entries, made, total = [], {}, set(), 0
     compiling = 0
-    for path, dfile, cfile in _sources(site, recorded):
+    for path, dfile, cfile in _sources(site, recorded, only):
         total += 1
         other = None
         if cache is not None:

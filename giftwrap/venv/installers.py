@@ -372,6 +372,24 @@ class _Uv(_Pip):
             self.install(phase, args)
         self.resolved = lock
 
+    def install_closure(self, lock: Path) -> None:
+        """Install every distribution ``lock`` resolved but the project
+        (``--no-deps``: the lock is the whole closure), from uv's cache
+        first, as :meth:`install_resolved`; the project comes after."""
+        closure = self.work_dir / 'resolved-closure.txt'
+        closure.write_text(''.join(
+            f'{p["name"]}=={p["version"]}'
+            + (f' ; {p["marker"]}' if p.get('marker') else '') + '\n'
+            for p in tomllib.loads(lock.read_text()).get('packages', ())
+            if 'version' in p and 'directory' not in p))
+        args = ['--no-deps', '-r', str(closure)]
+        try:
+            self.install('closure', ['--offline', *args])
+        except errors.BuildError:
+            LOG.info('not all of the closure is in uv\'s cache: asking the '
+                     'index')
+            self.install('closure', args)
+
     def check(self) -> None:
         _pip_check(self.venv, self.runner, self.env, [
             self.uv, 'pip', 'check', '--python',

@@ -170,13 +170,17 @@ def test_same_contents_but_scripts_and_records(builds):
 def test_uv_installs_the_resolution_it_made(builds, source, cache_dir,
                                             tmp_path):
     """The versions uv resolved to find source builds are installed as
-    they are, from uv's cache (warm by now), not resolved again."""
+    they are, from uv's cache (warm by now), not resolved again: the
+    closure first, while the project's wheel builds, then the wheel."""
     tree, report = _build(tmp_path, source, cache_dir, 'uv')
     log = (tmp_path / 'build.log').read_text()
-    command = next(c for c in log.split('\n$ ')
-                   if ' pip install ' in c and '--offline' in c)
-    assert 'resolved-constraints.txt' in command
-    assert '[exit status 0,' in command
+    closure, project = _uv_commands(log, 'pip install')
+    assert '--offline --no-deps -r ' in closure
+    assert closure.endswith('/resolved-closure.txt')
+    assert '--offline -c ' in project and 'resolved-constraints.txt' in project
+    assert (tmp_path / 'work' / 'resolved-closure.txt').read_text() == \
+        'idna==3.7\nsix==1.16.0\n'
+    assert log.count('[exit status 0,') == log.count('[exit status')
     assert _files(tree) == _files(builds['uv'][0])
     assert dict(report.hashes) == dict(builds['uv'][1].hashes)
     assert dict(report.closure) == dict(builds['uv'][1].closure)
@@ -236,7 +240,7 @@ def test_uv_builds_the_project_once_and_installs_its_wheel(
     assert len(built) == 1, built
     assert '--no-sources' in built[0] and '--offline' in built[0]
     assert built[0].endswith(f' -- {source}')
-    install, = _uv_commands(log, 'pip install')
+    install = _uv_commands(log, 'pip install')[-1]
     assert install.endswith(
         '/project-wheel/hello_app-1.2.3-py3-none-any.whl[idn]')
     assert str(source) not in install

@@ -171,3 +171,27 @@ def test_a_read_only_source_gets_the_mode_compileall_gives(tmp_path):
     _run(site, tmp_path / 'cache')
     compileall.compile_dir(str(reference), quiet=2, force=True)
     assert _modes(site) == _modes(reference)
+
+
+def test_only_compiles_the_modules_listed(tmp_path, expected):
+    """``--only``: a distribution installed after the rest was compiled
+    (the project's wheel, built meanwhile) gets its .pyc files, the same
+    as one pass over everything gives; the others are not touched."""
+    site = _tree(tmp_path / 'two-passes')
+    later = site / 'pkg' / 'sub' / 'mod.py'
+    code = later.read_text()
+    later.unlink()
+    cache = tmp_path / 'cache'
+    assert _run(site, cache).returncode == 1
+    first = _pycs(site)
+    later.write_text(code)
+    listed = tmp_path / 'later.txt'
+    listed.write_text('pkg/sub/mod.py\n')
+    result = subprocess.run(
+        [sys.executable, '-I', str(SCRIPT), f'--only={listed}', str(site),
+         RECORDED, str(cache)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith('1 compiled, 0 from the cache')
+    both = _pycs(site)
+    assert {n: both[n] for n in first} == first
+    _same_code(both, expected)
