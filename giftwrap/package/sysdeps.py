@@ -39,6 +39,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from giftwrap import errors
 from giftwrap.manifest import schema
+from giftwrap.package import sysdepsmemo
 from giftwrap.util import atomic
 from giftwrap.util.process import Runner, find_tool
 
@@ -686,7 +687,70 @@ class Discovered:
 
 def discover(venv: Path, runner: Runner, *, scratch: Path | None = None,
              host: Runner | None = None, cache_dir: Path | None = None,
-             candidates: Sequence[str] = ()) -> Discovered:
+             candidates: Sequence[str] = (),
+             remember: bool = False) -> Discovered:
+    """:func:`find` what the virtualenv's compiled code needs; with
+    ``remember`` (``runner`` runs on the build host), ``cache_dir`` and
+    ``candidates``, the last build's answer for the same files and the same
+    host (:mod:`giftwrap.package.sysdepsmemo`)."""
+    memo = sysdepsmemo.key(venv, candidates, versioned=scratch is not None,
+                           capabilities=host is not None) \
+        if remember and cache_dir is not None and candidates else None
+    if memo is not None:
+        found = _from_memo(sysdepsmemo.recall(cache_dir, memo))
+        if found is not None:
+            LOG.info('system dependencies from the cache (the same ELF '
+                     'files, libraries and packages as a build before)')
+            _log_needs(found)
+            return found
+    found = find(venv, runner, scratch=scratch, host=host,
+                 cache_dir=cache_dir, candidates=candidates)
+    if memo is not None:
+        sysdepsmemo.keep(cache_dir, memo, _to_memo(found))
+    return found
+
+
+#: what a remembered relation or capability may hold: a tampered memo
+#: must not put a line of its own into a package's control file
+_MEMO_RELATION = re.compile(r'[A-Za-z0-9][A-Za-z0-9.+:~_()<>=|, -]{0,300}')
+
+
+def _to_memo(found: Discovered) -> dict:
+    return {'libraries': [dataclasses.asdict(lib) for lib in found.libraries],
+            'depends': {fmt: [[d.relation, d.library] for d in deps]
+                        for fmt, deps in found.depends.items()}}
+
+
+def _from_memo(memo: dict | None) -> Discovered | None:
+    """The answer a memo holds, or None if it is not one."""
+    try:
+        libraries = tuple(
+            Library(str(lib['soname']), int(lib['elf_class']),
+                    int(lib['machine']), str(lib['needed_by']))
+            for lib in memo['libraries'])
+        depends = {str(fmt): tuple(Dependency(str(rel), str(lib))
+                                   for rel, lib in deps)
+                   for fmt, deps in memo['depends'].items()}
+    except (TypeError, KeyError, ValueError):
+        return None
+    words = [lib.soname for lib in libraries] + [
+        w for deps in depends.values() for d in deps
+        for w in (d.relation, d.library)]
+    if not all(_MEMO_RELATION.fullmatch(w) for w in words if w) or \
+            not all(lib.needed_by.isprintable() for lib in libraries):
+        return None
+    return Discovered(libraries, depends)
+
+
+def _log_needs(found: Discovered) -> None:
+    LOG.info('compiled code needs %s', ', '.join(
+        f'{lib.soname} ({d.relation or "no package"})'
+        for lib, d in zip(found.libraries, found.depends.get('deb', ()))))
+
+
+def find(venv: Path, runner: Runner, *, scratch: Path | None = None,
+         host: Runner | None = None, cache_dir: Path | None = None,
+         candidates: Sequence[str] = ()) -> Discovered:
     """Find the system libraries the virtualenv's compiled code needs.
 
     :param runner: runs where the build runs (a target's container).
@@ -733,10 +797,9 @@ def discover(venv: Path, runner: Runner, *, scratch: Path | None = None,
     rpm = tuple(Dependency(cap, soname) for cap, soname in requires) \
         if requires is not None else tuple(
             Dependency(lib.rpm_capability, lib.soname) for lib in libraries)
-    LOG.info('compiled code needs %s', ', '.join(
-        f'{lib.soname} ({d.relation or "no package"})'
-        for lib, d in zip(libraries, deb)))
-    return Discovered(libraries, {'deb': tuple(deb), 'rpm': rpm})
+    found = Discovered(libraries, {'deb': tuple(deb), 'rpm': rpm})
+    _log_needs(found)
+    return found
 
 
 # -- what a package of one format depends on ---------------------------------

@@ -356,7 +356,8 @@ class Job:
                                      scratch=_fresh(variant.work / 'shlibs'),
                                      host=self.runner,
                                      cache_dir=self.options.cache_dir,
-                                     candidates=tree.elf_files)
+                                     candidates=tree.elf_files,
+                                     remember=variant.target is None)
             if tree.native else None)
         description = package.describe(project, tree, variant.interpreter,
                                        checkout, bindep=bindep,

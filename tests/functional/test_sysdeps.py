@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from giftwrap import errors
-from giftwrap.package import shlibs, sysdeps
+from giftwrap.package import shlibs, sysdeps, sysdepsmemo
 from giftwrap.util.process import Runner, find_tool
 from tests import projectutil
 from tests.cli import giftwrap
@@ -182,3 +182,67 @@ def test_missing_profile_less_headers_are_a_hint_not_an_error(tmp_path):
     (tmp_path / 'bindep.txt').write_text('libc6-dev\n')
     assert sysdeps.check_build_host(sysdeps.read_bindep(tmp_path),
                                     Runner()) == ''
+
+
+def _true_venv(path: Path) -> Path:
+    """A tree with one real ELF program (it needs libc)."""
+    (path / 'bin').mkdir(parents=True)
+    shutil.copy('/usr/bin/true', path / 'bin' / 'true')
+    return path
+
+
+def _discover(venv: Path, cache: Path, log: Path, **kwargs):
+    scratch = log.with_suffix('.scratch')
+    scratch.mkdir()
+    found = sysdeps.discover(venv, Runner(log), scratch=scratch,
+                             host=Runner(log), cache_dir=cache,
+                             candidates=['bin/true'], **kwargs)
+    return found, log.read_text() if log.exists() else ''
+
+
+def test_a_rebuild_with_the_same_files_and_host_remembers_the_answer(
+        tmp_path, monkeypatch):
+    """The same ELF files (the same inodes, as links from uv's cache are)
+    on an unchanged host: no ldconfig, dpkg-query or dpkg-shlibdeps."""
+    venv, cache = _true_venv(tmp_path / 'venv'), tmp_path / 'cache'
+    state = tmp_path / 'dpkg-status'
+    state.write_text('one\n')
+    monkeypatch.setattr(sysdepsmemo, 'HOST_STATE', (str(state),))
+    first, log = _discover(venv, cache, tmp_path / '1.log', remember=True)
+    assert 'dpkg-query -S' in log and 'dpkg-shlibdeps' in log
+    deb = {d.library: d.relation for d in first.depends['deb']}
+    assert re.fullmatch(r'libc6 \(>= 2\.[0-9]+\)', deb['libc.so.6'])
+    again, log = _discover(venv, cache, tmp_path / '2.log', remember=True)
+    assert again == first
+    assert log == ''  # nothing ran
+    # not asked to remember (a target's container): asks again
+    _, log = _discover(venv, cache, tmp_path / '3.log')
+    assert 'dpkg-query -S' in log
+    # a package installed or removed: the database is written anew
+    renamed = tmp_path / 'status-new'
+    renamed.write_text('two\n')
+    renamed.replace(state)
+    _, log = _discover(venv, cache, tmp_path / '4.log', remember=True)
+    assert 'dpkg-query -S' in log
+    # another file at the same path (a new inode): asked again
+    shutil.copy('/usr/bin/false', venv / 'bin' / 'true.new')
+    (venv / 'bin' / 'true.new').replace(venv / 'bin' / 'true')
+    _, log = _discover(venv, cache, tmp_path / '5.log', remember=True)
+    assert 'dpkg-query -S' in log
+
+
+@pytest.mark.parametrize('relation', [
+    'libc6 (>= 2.34)\nDescription: injected', 'libc6 (>= 2.34)\x00',
+    ['not', 'a', 'string']])
+def test_a_tampered_memo_is_ignored(tmp_path, relation):
+    """The cache is only a file: a memo whose relations could put a line
+    of their own into a control file is not used."""
+    venv, cache = _true_venv(tmp_path / 'venv'), tmp_path / 'cache'
+    first, _ = _discover(venv, cache, tmp_path / '1.log', remember=True)
+    memo, = (cache / 'shlibs').glob('discovered-*.json')
+    data = json.loads(memo.read_text())
+    data['depends']['deb'][0][0] = relation
+    memo.write_text(json.dumps(data))
+    again, log = _discover(venv, cache, tmp_path / '2.log', remember=True)
+    assert 'dpkg-query -S' in log
+    assert again == first
