@@ -17,10 +17,12 @@ import types
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from packaging.markers import InvalidMarker, Marker
 from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from giftwrap import errors
+from giftwrap.util import identifiers
 from giftwrap.util.process import Runner, find_tool, network_hint
 from giftwrap.resolve.base import Pins
 
@@ -286,7 +288,7 @@ class _Uv(_Pip):
         the wheel (keystone: 0.4 s of 1.8 s).  The wheel's metadata serves
         the resolution as well.  Built directly, a pbr project's wheel
         carries the ``AUTHORS`` pbr writes, not the one committed (see
-        the README's installer section).
+        ``installer`` in the manifest's documentation).
         """
         out = self.work_dir / 'project-wheel'
         argv = [self.uv, 'build', *UV_SAFE, '--wheel', '--python',
@@ -359,10 +361,8 @@ class _Uv(_Pip):
         headers: uv takes its files as direct URLs.)
         """
         exact = self.work_dir / 'resolved-constraints.txt'
-        exact.write_text(''.join(
-            f'{p["name"]}=={p["version"]}\n'
-            for p in tomllib.loads(lock.read_text()).get('packages', ())
-            if 'version' in p and 'directory' not in p))
+        exact.write_text(''.join(f'{name}=={version}\n' for name, version, _
+                                 in _resolved(lock)))
         args = ['-c', str(exact), '--', *specs]
         try:
             self.install(phase, ['--offline', *args])
@@ -378,10 +378,8 @@ class _Uv(_Pip):
         first, as :meth:`install_resolved`; the project comes after."""
         closure = self.work_dir / 'resolved-closure.txt'
         closure.write_text(''.join(
-            f'{p["name"]}=={p["version"]}'
-            + (f' ; {p["marker"]}' if p.get('marker') else '') + '\n'
-            for p in tomllib.loads(lock.read_text()).get('packages', ())
-            if 'version' in p and 'directory' not in p))
+            f'{name}=={version}' + (f' ; {marker}' if marker else '') + '\n'
+            for name, version, marker in _resolved(lock)))
         args = ['--no-deps', '-r', str(closure)]
         try:
             self.install('closure', ['--offline', *args])
@@ -412,6 +410,37 @@ class _Uv(_Pip):
 
 
 CLASSES = {'pip': _Pip, 'uv': _Uv}
+
+
+def _resolved(lock: Path) -> list[tuple[str, str, str]]:
+    """(name, version, marker) of every distribution uv's pylock.toml
+    resolved but the project (a directory); each a plain name, an exact
+    version and a marker packaging parses, before any is written into a
+    requirements file (the lock may come from the cache).
+
+    :raises giftwrap.errors.BuildError: one is not.
+    """
+    found = []
+    for package in tomllib.loads(lock.read_text()).get('packages', ()):
+        if 'version' not in package or 'directory' in package:
+            continue
+        name, version = package.get('name'), package['version']
+        marker = package.get('marker') or ''
+        try:
+            if marker:
+                marker = str(Marker(marker))
+        except (InvalidMarker, TypeError):
+            marker = None
+        if not (identifiers.is_valid('name', name) and
+                identifiers.is_valid('version', version)) or marker is None:
+            found_as = f'{name!r} {version!r}' + (
+                f' ; {package["marker"]!r}' if package.get('marker') else '')
+            raise errors.BuildError(
+                f'the resolution in {lock} names {found_as}: not a plain '
+                'name, version and marker', hint='remove the cached resolution (giftwrap cache '
+                'prune --kind discover) and build again')
+        found.append((name, version, marker))
+    return found
 
 
 def uv_binary() -> str:

