@@ -4,7 +4,8 @@ Every kind of cached thing lives in its own directory under the cache
 (``--cache-dir``).  A build holds a shared lock on the cache directory for
 its whole run and an exclusive one on its own work directory; ``giftwrap
 cache prune`` takes the cache's lock exclusively (so it waits for running
-builds) and each git mirror's own lock, as fetching does.  A work
+builds) and each git mirror's own lock, as fetching does; the mirrors it
+keeps it repacks (:mod:`giftwrap.fetch.repack`).  A work
 directory nobody holds a lock on belongs to a killed run: the next build
 removes it.
 """
@@ -305,6 +306,8 @@ def _prune_kind(cache_dir: Path, kind: Kind, older_than: float | None,
         return
     for entry in _entries(cache_dir, kind):
         if cutoff is not None and _age(entry, kind) > cutoff:
+            if kind.name == 'git':
+                _repack(entry, runner)
             continue
         if kind.name == 'git':
             from giftwrap.fetch import git  # only when pruning mirrors
@@ -315,8 +318,19 @@ def _prune_kind(cache_dir: Path, kind: Kind, older_than: float | None,
         else:
             with contextlib.suppress(FileNotFoundError):
                 entry.unlink()
-    for top in (cache_dir / d for d in kind.dirs):
-        _remove_empty_dirs(top)
+    if kind.unit == 'file':
+        # Not inside a kept entry of its own: a mirror's empty refs/tags.
+        for top in (cache_dir / d for d in kind.dirs):
+            _remove_empty_dirs(top)
+
+
+def _repack(mirror: Path, runner: Runner) -> None:
+    """A mirror that is kept gets one pack instead of one per fetch."""
+    from giftwrap.fetch import git, repack  # only when pruning mirrors
+    with git.locked(mirror):
+        count = repack.packs(mirror)
+        if repack.repack(mirror, runner):
+            LOG.info('repacked the %d packs of %s into one', count, mirror)
 
 
 def _by_tool(directory: Path, tool: str, everything: bool,

@@ -275,3 +275,87 @@ def test_a_killed_build_s_work_dir_is_removed_by_the_next_build(tmp_path):
     assert second.returncode != 0
     assert not abandoned.exists(), second.stderr
     assert list((root / 'work').iterdir()) == []
+
+
+def _commit(source: Path, message: str) -> str:
+    (source / 'file.txt').write_text(message)
+    Runner().run(['git', '-C', str(source), 'add', 'file.txt'])
+    Runner().run(['git', '-C', str(source), '-c', 'user.name=t', '-c',
+                  'user.email=t@example.invalid', 'commit', '-q', '-m',
+                  message])
+    return Runner().run(['git', '-C', str(source), 'rev-parse',
+                         'HEAD']).output.strip()
+
+
+def test_prune_repacks_the_mirrors_it_keeps(tmp_path, caplog):
+    """A mirror fetched once per new commit (one pack per fetch, as
+    dulwich writes them) is repacked into one; a commit no ref reaches any
+    more stays, for an offline build of a lock file that pins it; the
+    mirror keeps the age of its last fetch."""
+    need('git')
+    root, source = tmp_path / 'cache', tmp_path / 'src'
+    Runner().run(['git', 'init', '-q', '-b', 'main', str(source)])
+    _commit(source, 'one')
+    Runner().run(['git', '-C', str(source), 'checkout', '-q', '-b', 'gone'])
+    orphan = _commit(source, 'only on a branch deleted upstream')
+    Runner().run(['git', '-C', str(source), 'checkout', '-q', 'main'])
+    url = str(source)
+    for n in range(4):
+        _commit(source, f'change {n}')
+        git.fetch(url, 'main', tmp_path / f'checkout-{n}', cache_dir=root)
+    Runner().run(['git', '-C', str(source), 'branch', '-q', '-D', 'gone'])
+    git.fetch(url, 'main', tmp_path / 'checkout-last', cache_dir=root)
+    mirror = git.mirror_path(root, url)
+    assert Runner().run(['git', f'--git-dir={mirror}', 'for-each-ref',
+                         '--contains', orphan]).output == ''
+    assert len(list((mirror / 'objects' / 'pack').glob('*.pack'))) == 4
+    fetched = int(time.time()) - 5 * 86400
+    for each in [mirror, *mirror.iterdir()]:
+        os.utime(each, (fetched, fetched))
+    before = rows('cache', 'list', '--cache-dir', str(root))['git']
+
+    caplog.set_level(logging.INFO)
+    pruned = rows('cache', 'prune', '--cache-dir', str(root),
+                  '--older-than', '10d', '--kind', 'git')
+    assert pruned['git']['Removed'] == 0 and pruned['git']['Left'] == 1
+    assert 'repacked the' in caplog.text
+    assert len(list((mirror / 'objects' / 'pack').glob('*.pack'))) == 1
+    after = rows('cache', 'list', '--cache-dir', str(root))['git']
+    assert (after['Entries'], after['Oldest']) == (1, before['Oldest'])
+    assert pruned['git']['Freed'] != '0 B'  # thin packs completed each time
+    assert mirror.stat().st_mtime == fetched
+    assert (mirror / 'refs' / 'tags').is_dir()  # a kept mirror's own dirs
+    checkout = git.fetch(url, orphan, tmp_path / 'offline', cache_dir=root,
+                         offline=True)
+    assert checkout.commit == orphan
+    assert (tmp_path / 'offline' / 'file.txt').read_text() == \
+        'only on a branch deleted upstream'
+
+
+def test_a_mirror_git_cannot_repack_is_left(tmp_path, caplog, monkeypatch):
+    """A damaged pack: git's failure is logged, the mirror is left as it
+    was (its next fetch reports it), and prune succeeds; without git the
+    packs stay too."""
+    need('git')
+    root, source = tmp_path / 'cache', tmp_path / 'src'
+    Runner().run(['git', 'init', '-q', '-b', 'main', str(source)])
+    for n in range(2):
+        _commit(source, f'change {n}')
+        git.fetch(str(source), 'main', tmp_path / f'checkout-{n}',
+                  cache_dir=root)
+    mirror = git.mirror_path(root, str(source))
+    from giftwrap.fetch import repack
+    monkeypatch.setenv('PATH', str(tmp_path / 'no-tools'))
+    caplog.set_level(logging.INFO)
+    assert repack.find_tool('git') is None
+    assert not repack.repack(mirror, Runner())
+    assert 'git is not installed: the 2 packs' in caplog.text
+    monkeypatch.undo()
+    packs = sorted((mirror / 'objects' / 'pack').glob('*.pack'))
+    assert len(packs) == 2
+    packs[0].write_bytes(packs[0].read_bytes()[:40])
+    status, _, stderr = giftwrap('cache', 'prune', '--cache-dir', str(root),
+                                 '--older-than', '10d', '--kind', 'git')
+    assert status == 0, stderr
+    assert 'could not repack' in caplog.text
+    assert sorted((mirror / 'objects' / 'pack').glob('*.pack')) == packs
