@@ -428,8 +428,10 @@ def _resolved(lock: Path) -> list[tuple[str, str, str]]:
         marker = package.get('marker') or ''
         try:
             if marker:
-                marker = str(Marker(marker))
-        except (InvalidMarker, TypeError):
+                # One line: an older packaging parses a marker's first line.
+                marker = str(Marker(marker)) if marker.isprintable() \
+                    else None
+        except (InvalidMarker, TypeError, AttributeError):
             marker = None
         if not (identifiers.is_valid('name', name) and
                 identifiers.is_valid('version', version)) or marker is None:
