@@ -247,16 +247,21 @@ def test_uv_builds_the_project_once_and_installs_its_wheel(
     assert _files(tree) == _files(builds['uv'][0])
 
 
+def _build_failing(base: Path, src: Path, cache_dir: Path) -> None:
+    """A uv build of ``src`` (no extras) that is meant to fail."""
+    venv.build(
+        interpreter=_interpreter(), stage_root=base / 'root',
+        install_path=INSTALL, source_dir=src, pins=PINS,
+        work_dir=base / 'work', cache_dir=cache_dir,
+        runner=Runner(base / 'build.log'), installer='uv')
+
+
 def test_a_project_that_does_not_build_says_so(tmp_path, cache_dir):
     src = _pyproject(tmp_path / 'src', 'broken', '1.0', 'broken', '')
     (src / 'setup.py').write_text(
         'raise SystemExit("broken: this project cannot build")\n')
     with pytest.raises(errors.BuildError) as caught:
-        venv.build(
-            interpreter=_interpreter(), stage_root=tmp_path / 'root',
-            install_path=INSTALL, source_dir=src, pins=PINS,
-            work_dir=tmp_path / 'work', cache_dir=cache_dir,
-            runner=Runner(tmp_path / 'build.log'), installer='uv')
+        _build_failing(tmp_path, src, cache_dir)
     assert caught.value.what == 'uv could not build the project\'s wheel'
     assert 'broken: this project cannot build' in caught.value.output
     assert 'the build backend failed' in caught.value.hint
@@ -291,10 +296,6 @@ def test_a_projects_uv_sources_do_not_choose_its_build_backend(
         '[tool.uv.sources]\n'
         f'giftwrap-impostor-backend = {{ path = "{impostor}" }}\n')
     with pytest.raises(errors.BuildError) as caught:
-        venv.build(
-            interpreter=_interpreter(), stage_root=tmp_path / 'root',
-            install_path=INSTALL, source_dir=src, pins=PINS,
-            work_dir=tmp_path / 'work', cache_dir=cache_dir,
-            runner=Runner(tmp_path / 'build.log'), installer='uv')
+        _build_failing(tmp_path, src, cache_dir)
     assert 'giftwrap-impostor-backend' in caught.value.output
     assert not marker.exists()
