@@ -42,6 +42,7 @@ from giftwrap.manifest import schema
 from giftwrap.package import sysdepsmemo
 from giftwrap.util import atomic
 from giftwrap.util.process import Runner, find_tool
+from giftwrap.venv.relocate import ELF_MAGIC
 
 LOG = logging.getLogger(__name__)
 
@@ -425,7 +426,6 @@ def _installed_version(name: str, family: str, runner: Runner) -> str | None:
 
 # -- libraries the compiled code needs ---------------------------------------
 
-ELF_MAGIC = b'\x7fELF'
 _PT_LOAD, _PT_DYNAMIC = 1, 2
 _DT_NEEDED, _DT_STRTAB, _DT_SONAME = 1, 5, 14
 _EM_ALPHA = 0x9026
