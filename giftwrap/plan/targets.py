@@ -36,9 +36,12 @@ _HOST_CA = ('/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.
 HOST_CA = _HOST_CA
 
 # What a child inside the container may see of giftwrap's environment:
-# not PATH or HOME, which belong to the image.
-_PASSED = re.compile(r'^(PIP_|UV_|SOURCE_DATE_EPOCH$|LANG$|LC_ALL$|CFLAGS$|'
-                     r'CXXFLAGS$|PYTHON[A-Z_]*$|http_proxy$|https_proxy$|'
+# not PATH or HOME, which belong to the image, nor which uv configuration
+# to read (a file of the host): uv reads the image's own.  (Only the
+# mounts, at the same paths, are above its working directory there.)
+_PASSED = re.compile(r'^(PIP_|UV_(?!NO_CONFIG$|CONFIG_FILE$)|'
+                     r'SOURCE_DATE_EPOCH$|LANG$|LC_ALL$|CFLAGS$|CXXFLAGS$|'
+                     r'PYTHON[A-Z_]*$|http_proxy$|https_proxy$|'
                      r'no_proxy$|HTTPS?_PROXY$|NO_PROXY$)')
 
 #: What each missing piece of a target image is called, per format.

@@ -534,7 +534,7 @@ def _uv_resolve(ctx: Context, what: str, requirements: Path,
     uv = installers.uv_binary()
     env = installers.uv_environment(ctx.env, ctx.cache_dir)
     lock = _lock_file(ctx, what)
-    # In the work directory: no uv.toml of giftwrap's own directory applies.
+    # uv_environment: no uv.toml or pyproject.toml above it applies.
     ctx.runner.run([uv, 'pip', 'compile', *installers.UV_SAFE, '--python',
                     str(ctx.venv / 'bin' / 'python'), '--format',
                     'pylock.toml', '--no-header', '--quiet', '-c',

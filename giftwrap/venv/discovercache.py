@@ -13,7 +13,8 @@ same dependencies gets the same answer, so the pylock.toml is kept in
   path replaced by a digest of the files that declare its dependencies
   (:data:`DECLARING`: a new commit that changes only code keeps the key);
 - the index configuration uv sees: every ``UV_*`` and ``PIP_*`` variable
-  of its environment, and the uv.toml (and pyproject.toml) files it reads.
+  of its environment, and the configuration file it reads (the
+  operator's uv.toml, which giftwrap names: it discovers none).
 
 Nothing is cached when another spec is not a plain requirement (a local
 path, a URL, a VCS reference: what it holds may change under the same
@@ -197,18 +198,22 @@ def _dynamic_files(pyproject: Path) -> list[str]:
 
 
 def _configuration(env: Mapping[str, str], work_dir: Path) -> dict[str, str]:
-    """The text of every configuration file uv may read: the user's and
-    the system's uv.toml, one ``UV_CONFIG_FILE`` names, and a uv.toml or
-    pyproject.toml in the work directory or above it."""
-    home = env.get('HOME')
-    xdg = env.get('XDG_CONFIG_HOME') or (f'{home}/.config' if home else None)
-    paths = [f'{d}/uv/uv.toml' for d in (
-        xdg, *(env.get('XDG_CONFIG_DIRS') or '/etc/xdg').split(':'),
-        '/etc') if d]
-    if env.get('UV_CONFIG_FILE'):
-        paths.append(env['UV_CONFIG_FILE'])
-    for directory in (work_dir, *work_dir.parents):
-        paths += [str(directory / 'uv.toml'), str(directory / 'pyproject.toml')]
+    """The text of every configuration file uv may read: the one
+    ``UV_CONFIG_FILE`` names; unless ``UV_NO_CONFIG`` (giftwrap's uv, see
+    :func:`giftwrap.venv.installers.uv_environment`), the user's and the
+    system's uv.toml too, and a uv.toml or pyproject.toml in the work
+    directory or above it."""
+    paths = [env['UV_CONFIG_FILE']] if env.get('UV_CONFIG_FILE') else []
+    if not env.get('UV_NO_CONFIG'):
+        home = env.get('HOME')
+        xdg = env.get('XDG_CONFIG_HOME') or (
+            f'{home}/.config' if home else None)
+        paths += [f'{d}/uv/uv.toml' for d in (
+            xdg, *(env.get('XDG_CONFIG_DIRS') or '/etc/xdg').split(':'),
+            '/etc') if d]
+        for directory in (work_dir, *work_dir.parents):
+            paths += [str(directory / 'uv.toml'),
+                      str(directory / 'pyproject.toml')]
     found = {}
     for path in paths:
         try:

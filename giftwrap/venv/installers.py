@@ -12,6 +12,7 @@ import dataclasses
 import importlib.metadata
 import json
 import logging
+import os
 import re
 import types
 from pathlib import Path
@@ -108,14 +109,50 @@ def pip_cache_args(cache_dir: Path | None) -> list[str]:
 
 def uv_environment(env: Mapping[str, str], cache_dir: Path | None
                    ) -> dict[str, str]:
-    """``env`` for running uv: only the cache is giftwrap's choice (its
-    ``cache_dir/uv``, else none); index settings stay the user's."""
+    """``env`` for running uv: the cache is giftwrap's choice (its
+    ``cache_dir/uv``, else none); index settings stay the operator's.
+
+    uv would also read a ``uv.toml`` or a ``pyproject.toml`` with a
+    ``[tool.uv]`` table from its working directory or any directory above
+    it: the work directory's parents, which may be a merge request's
+    checkout (``--work-dir ./work``) whose file would choose the index.
+    So uv discovers no configuration (``UV_NO_CONFIG``) and is given the
+    operator's own file (:func:`operator_uv_config`), as pip reads only
+    its user's and the system's ``pip.conf``.  (In a target's container,
+    uv reads the image's own: see :mod:`giftwrap.plan.targets`.)
+    """
     env = dict(env)
     if cache_dir is not None:
         env['UV_CACHE_DIR'] = str(cache_dir / 'uv')
     else:
         env['UV_NO_CACHE'] = '1'
+    env['UV_NO_CONFIG'] = '1'
+    config = operator_uv_config()
+    if config is not None:
+        env['UV_CONFIG_FILE'] = str(config)
     return env
+
+
+def operator_uv_config(environ: Mapping[str, str] | None = None
+                       ) -> Path | None:
+    """The uv configuration file the operator gave uv, where uv itself
+    would look: ``UV_CONFIG_FILE``; else the user's (``$XDG_CONFIG_HOME``
+    or ``~/.config``, ``uv/uv.toml``); else the system's
+    (``$XDG_CONFIG_DIRS``, default ``/etc/xdg``, then ``/etc``).  One
+    file: uv merges the user's over the system's; giftwrap gives it the
+    first there is."""
+    environ = os.environ if environ is None else environ
+    if environ.get('UV_CONFIG_FILE'):
+        return Path(environ['UV_CONFIG_FILE'])
+    home = environ.get('HOME')
+    user = environ.get('XDG_CONFIG_HOME') or (
+        os.path.join(home, '.config') if home else '')
+    system = (environ.get('XDG_CONFIG_DIRS') or '/etc/xdg').split(':')
+    for top in [user, *system, '/etc']:
+        if top and os.path.isabs(top) and \
+                os.path.isfile(os.path.join(top, 'uv', 'uv.toml')):
+            return Path(top, 'uv', 'uv.toml')
+    return None
 
 
 #: Options of every ``uv pip install`` and ``uv pip compile``: the index
@@ -273,8 +310,7 @@ class _Uv(_Pip):
         self.env = uv_environment(self.env, self.cache_dir)
 
     def run(self, args: Sequence[str], what: str, check: bool = True):
-        # In the work directory, so no uv.toml or pyproject.toml of
-        # giftwrap's own working directory configures it.
+        # No uv.toml or pyproject.toml configures it: see uv_environment.
         return self.runner.run(
             [self.uv, 'pip', *args], cwd=self.work_dir, env=self.env,
             check=check, what=what)

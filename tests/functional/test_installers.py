@@ -299,3 +299,37 @@ def test_a_projects_uv_sources_do_not_choose_its_build_backend(
         _build_failing(tmp_path, src, cache_dir)
     assert 'giftwrap-impostor-backend' in caught.value.output
     assert not marker.exists()
+
+
+_BAD_INDEX = 'index-url = "http://127.0.0.1:9/simple"\n'
+
+
+def test_no_uv_configuration_above_the_work_directory_applies(
+        tmp_path, source):
+    """The work directory inside a checkout of a merge request (``--work-dir
+    ./work``): its ``pyproject.toml`` names an index of its own.  uv must
+    not read it; from an empty cache it fetches from the operator's index.
+    The same build fails with the operator's own uv.toml naming that index:
+    the operator's configuration still applies."""
+    checkout = tmp_path / 'merge-request'
+    checkout.mkdir()
+    (checkout / 'pyproject.toml').write_text(
+        '[project]\nname = "not-giftwrap"\nversion = "1"\n'
+        f'[tool.uv]\n{_BAD_INDEX}[tool.uv.pip]\n{_BAD_INDEX}')
+    (checkout / 'uv.toml').write_text(_BAD_INDEX)
+    tree, _ = _build(checkout, source, checkout / 'cache', 'uv')
+    assert (tree.venv / SITE / 'six.py').is_file()
+    assert '127.0.0.1:9' not in (checkout / 'build.log').read_text()
+
+    home = tmp_path / 'operator'
+    (home / '.config' / 'uv').mkdir(parents=True)
+    (home / '.config' / 'uv' / 'uv.toml').write_text(_BAD_INDEX)
+    base = tmp_path / 'configured'
+    base.mkdir()
+    os.environ['HOME'], saved = str(home), os.environ['HOME']
+    try:
+        with pytest.raises(errors.BuildError) as caught:
+            _build(base, source, base / 'cache', 'uv')
+    finally:
+        os.environ['HOME'] = saved
+    assert '127.0.0.1:9' in caught.value.output

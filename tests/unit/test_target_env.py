@@ -27,3 +27,15 @@ def test_the_containers_ca_bundle_wins_over_the_hosts():
     assert env == {'PIP_CERT': targets.CA_IN_CONTAINER,
                    'SSL_CERT_FILE': targets.CA_IN_CONTAINER,
                    'PIP_INDEX_URL': 'http://127.0.0.1:9/simple'}
+
+
+def test_which_uv_configuration_to_read_stays_on_the_host():
+    """The host's UV_CONFIG_FILE names a file of the host, and in the
+    container uv reads the image's own configuration."""
+    engine = engines.Podman('podman', EngineRunner(), engines.Settings())
+    runner = targets.ContainerRunner(engine, 'c1', [], {})
+    env = _inner_env(runner, {
+        'UV_NO_CONFIG': '1', 'UV_CONFIG_FILE': '/root/.config/uv/uv.toml',
+        'UV_CACHE_DIR': '/cache/uv', 'UV_INDEX_URL': 'http://i/simple'})
+    assert env == {'UV_CACHE_DIR': '/cache/uv',
+                   'UV_INDEX_URL': 'http://i/simple'}

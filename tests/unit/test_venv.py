@@ -556,3 +556,31 @@ def test_a_resolution_that_is_not_plain_is_refused(tmp_path, entry):
         installers._resolved(lock)
     assert 'not a plain name, version and marker' in caught.value.what
     assert 'prune --kind discover' in caught.value.hint
+
+
+def test_operator_uv_config_is_where_uv_itself_would_look(tmp_path):
+    """UV_CONFIG_FILE; else the user's; else the system's (XDG_CONFIG_DIRS,
+    then /etc).  Never one found from the working directory up."""
+    user = tmp_path / 'home' / '.config' / 'uv' / 'uv.toml'
+    xdg_system = tmp_path / 'xdg' / 'uv' / 'uv.toml'
+    for each in (user, xdg_system):
+        each.parent.mkdir(parents=True)
+        each.write_text('')
+    home = str(tmp_path / 'home')
+    find = installers.operator_uv_config
+    assert find({'UV_CONFIG_FILE': '/given.toml', 'HOME': home}) == \
+        Path('/given.toml')
+    assert find({'HOME': home}) == user
+    assert find({'HOME': home, 'XDG_CONFIG_HOME': str(tmp_path / 'none'),
+                 'XDG_CONFIG_DIRS': f'relative:{tmp_path / "xdg"}'}) == \
+        xdg_system
+    environ = {'HOME': str(tmp_path / 'nobody'),
+               'XDG_CONFIG_DIRS': str(tmp_path / 'none')}
+    expected = Path('/etc/uv/uv.toml') if Path('/etc/uv/uv.toml').is_file() \
+        else None
+    assert find(environ) == expected
+
+
+def test_uv_discovers_no_configuration():
+    env = installers.uv_environment({'PATH': '/bin'}, None)
+    assert env['UV_NO_CONFIG'] == '1' and env['UV_NO_CACHE'] == '1'
