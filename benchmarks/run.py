@@ -313,8 +313,7 @@ def run(options) -> list[Row]:
                           options.repeat,
                           ours.new_commit if scenario == CHANGED else None)
     for count in () if options.quick else (4, 8):
-        many = Giftwrap(options.work_dir / f'giftwrap-{count}',
-                        projects.selection(count), files, options)
+        many = _local(options, files, count)
         # repeated too: their ratio to keystone's cold build is a target;
         # the dask builds alternate with the local eight-project ones, so
         # that both see the same phases of a noisy machine
@@ -342,9 +341,15 @@ def run_dask(options) -> list[Row]:
     turn."""
     files = projects.download(projects.selection(8),
                               options.work_dir / 'sdists', Runner())
-    local = Giftwrap(options.work_dir / 'giftwrap-8', projects.selection(8),
-                     files, options)
-    return _repeated(COLD, (local, _dask(options, files)), options.repeat)
+    return _repeated(COLD, (_local(options, files, 8), _dask(options, files)),
+                     options.repeat)
+
+
+def _local(options, files, count: int) -> Giftwrap:
+    """``count`` projects with the local executor (one work directory per
+    count: the full run's and ``--dask``'s eight share it)."""
+    return Giftwrap(options.work_dir / f'giftwrap-{count}',
+                    projects.selection(count), files, options)
 
 
 def _dask(options, files) -> 'DaskGiftwrap':
