@@ -38,23 +38,23 @@ def packs(mirror: Path) -> int:
     return len(list(pack_dir.glob('*.pack'))) if pack_dir.is_dir() else 0
 
 
-def repack(mirror: Path, runner: Runner) -> bool:
+def repack(mirror: Path, runner: Runner) -> int:
     """Put the objects of ``mirror`` (a bare repository) into one pack.
 
     The caller holds the mirror's lock and no build reads it.  A mirror git
     cannot repack (a broken one, git missing) is left as it is, and said so
     in the log: the next fetch of a broken one reports it.
 
-    :returns: whether it was repacked.
+    :returns: how many packs were put into one (0: none were).
     """
-    if packs(mirror) < 2:
-        return False
+    count = packs(mirror)
+    if count < 2:
+        return 0
     git = find_tool('git')
     if git is None:
         LOG.warning('git is not installed: the %d packs of %s are left as '
-                    'they are (install git to repack them)', packs(mirror),
-                    mirror)
-        return False
+                    'they are (install git to repack them)', count, mirror)
+        return 0
     times = _times(mirror)
     try:
         result = runner.run(
@@ -67,8 +67,8 @@ def repack(mirror: Path, runner: Runner) -> bool:
     if result.returncode != 0:
         LOG.warning('git could not repack %s; it is left as it is:\n%s',
                     mirror, result.tail())
-        return False
-    return True
+        return 0
+    return count
 
 
 def _times(mirror: Path) -> dict[Path, tuple[int, int]]:

@@ -328,9 +328,9 @@ def _repack(mirror: Path, runner: Runner) -> None:
     """A mirror that is kept gets one pack instead of one per fetch."""
     from giftwrap.fetch import git, repack  # only when pruning mirrors
     with git.locked(mirror):
-        count = repack.packs(mirror)
-        if repack.repack(mirror, runner):
-            LOG.info('repacked the %d packs of %s into one', count, mirror)
+        count = repack.repack(mirror, runner)
+    if count:
+        LOG.info('repacked the %d packs of %s into one', count, mirror)
 
 
 def _by_tool(directory: Path, tool: str, everything: bool,

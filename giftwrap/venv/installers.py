@@ -475,8 +475,9 @@ def _resolved(lock: Path) -> list[tuple[str, str, str]]:
                 f' ; {package["marker"]!r}' if package.get('marker') else '')
             raise errors.BuildError(
                 f'the resolution in {lock} names {found_as}: not a plain '
-                'name, version and marker', hint='remove the cached resolution (giftwrap cache '
-                'prune --kind discover) and build again')
+                'name, version and marker',
+                hint='remove the cached resolution (giftwrap cache prune '
+                     '--kind discover) and build again')
         found.append((name, version, marker))
     return found
 
