@@ -305,7 +305,7 @@ _BAD_INDEX = 'index-url = "http://127.0.0.1:9/simple"\n'
 
 
 def test_no_uv_configuration_above_the_work_directory_applies(
-        tmp_path, source):
+        tmp_path, source, monkeypatch):
     """The work directory inside a checkout of a merge request (``--work-dir
     ./work``): its ``pyproject.toml`` names an index of its own.  uv must
     not read it; from an empty cache it fetches from the operator's index.
@@ -326,10 +326,7 @@ def test_no_uv_configuration_above_the_work_directory_applies(
     (home / '.config' / 'uv' / 'uv.toml').write_text(_BAD_INDEX)
     base = tmp_path / 'configured'
     base.mkdir()
-    os.environ['HOME'], saved = str(home), os.environ['HOME']
-    try:
-        with pytest.raises(errors.BuildError) as caught:
-            _build(base, source, base / 'cache', 'uv')
-    finally:
-        os.environ['HOME'] = saved
+    monkeypatch.setenv('HOME', str(home))
+    with pytest.raises(errors.BuildError) as caught:
+        _build(base, source, base / 'cache', 'uv')
     assert '127.0.0.1:9' in caught.value.output
